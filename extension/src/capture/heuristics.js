@@ -1,0 +1,91 @@
+/**
+ * Content-script extractor: careful fallback for product pages without usable markup.
+ * Looks for a visible price in elements whose id/class/itemprop says "price" (in many languages),
+ * skipping struck-through/old/unit/shipping prices and page chrome, and prefers candidates that
+ * carry a currency marker and sit close after the main heading. Never reads more than short
+ * snippets of text, and returns only numbers and codes.
+ */
+import { clean, inPeripheral, meta, pageContext } from './dom.js';
+import { parsePrice } from './price.js';
+import { symbolToIso } from './currency.js';
+
+const PRICE_WORD = /(price|preis|prix|precio|prezzo|preco|preço|prijs|cena|cijena|hinta|pris|fiyat|цена|ціна|kaina|hind|ár|pret|preț|amount|cost)/i;
+const BAD_WORD = /(old|was|before|regular|list|strike|crossed|original|rrp|uvp|msrp|save|saving|discount|rebate|unit|per-?(kg|l|m|100)|base-?price|grundpreis|shipping|delivery|versand|livraison|envio|instal|monthly|month|finance|klarna|coupon|voucher|range|from-price|compare|strikethrough|reference|vorher|statt|ancien|barr|tachado|sconto|points|bonus|label|filter|slider|tax-?info|vat-?info)/i;
+const GOOD_WORD = /(sale|current|final|now|actual|special|our|offer|buy|deal|main|product-?price|price-?current|selling|amount|value|big|large|primary|pdp)/i;
+const MONEY = /(?:[€£$¥₹₽₴₺₩₪฿₫₱]|\b(?:[A-Z]{3}|zł|kr|Kč|Ft|lei|Lei|Rs\.?|R\$|kn|Kn|TL|CHF|Fr\.|RM|Rp|руб|грн|лв)\b|ر\.س|د\.إ)\s?\d|\d[\d.,'\s\u00a0]*\s?(?:[€£$¥₹₽₴₺₩₪฿₫₱円元]|(?:zł|kr|Kč|Ft|lei|Lei|Rs|kn|Kn|TL|CHF|EUR|USD|GBP|PLN|SEK|NOK|DKK|CZK|HUF|RON|руб|грн|лв|ر\.س|د\.إ)(?![\p{L}]))/u;
+
+function attrSig(el) {
+  return `${el.id || ''} ${typeof el.className === 'string' ? el.className : ''} ${el.getAttribute('itemprop') || ''} ${el.getAttribute('data-testid') || ''} ${el.getAttribute('data-test') || ''} ${el.getAttribute('data-qa') || ''}`;
+}
+
+function struck(el) {
+  for (let n = el, i = 0; n && n.nodeType === 1 && i < 4; n = n.parentElement, i++) {
+    const tag = n.tagName.toLowerCase();
+    if (tag === 'del' || tag === 's' || tag === 'strike') return true;
+    const style = n.getAttribute('style') || '';
+    if (/line-through/.test(style)) return true;
+  }
+  return false;
+}
+
+/** Main heading: the first h1 outside page chrome, else og:title. */
+export function mainHeading(doc) {
+  for (const h of doc.querySelectorAll('h1')) {
+    const t = clean(h.textContent, 200);
+    if (t && !inPeripheral(h)) return { el: h, text: t };
+  }
+  const og = meta(doc, 'og:title') || meta(doc, 'twitter:title');
+  return { el: null, text: og ? clean(og, 200) : clean(doc.title, 200) };
+}
+
+/**
+ * @param {Document} doc
+ * @param {string} [url]
+ * @returns {{name: string, price: number|null, currency: string|null, candidates: number}}
+ */
+export function extractHeuristics(doc, url, opts = {}) {
+  const ctx = { ...pageContext(doc, url), pageCurrency: opts.pageCurrency };
+  const heading = mainHeading(doc);
+  const all = doc.body ? doc.body.getElementsByTagName('*') : [];
+  const headingIndex = heading.el ? Array.prototype.indexOf.call(all, heading.el) : -1;
+  const candidates = [];
+  const limit = Math.min(all.length, 60000);
+  for (let i = 0; i < limit; i++) {
+    const el = all[i];
+    const tag = el.tagName.toLowerCase();
+    if (tag === 'script' || tag === 'style' || tag === 'noscript' || tag === 'option' || tag === 'template') continue;
+    const sig = attrSig(el);
+    if (!PRICE_WORD.test(sig)) continue;
+    const text = clean(el.getAttribute('content') || el.textContent, 80);
+    if (!text || text.length > 60 || !/\d/.test(text)) continue;
+    let score = 0;
+    if (MONEY.test(text)) score += 3;
+    if (BAD_WORD.test(sig)) score -= 6;
+    if (GOOD_WORD.test(sig)) score += 2;
+    if (struck(el)) score -= 8;
+    if (inPeripheral(el)) score -= 6;
+    if (el.getAttribute('itemprop') === 'price') score += 3;
+    // Leaf-ish elements are cleaner than containers holding old+new prices.
+    if (el.children.length === 0) score += 1;
+    if (headingIndex >= 0) {
+      const d = i - headingIndex;
+      if (d >= 0 && d < 400) score += 2; else if (d < 0 && d > -200) score += 1; else score -= 1;
+    }
+    const value = parsePrice(text.replace(/\s*[-–—]\s*\d[\s\S]*$/, ''));
+    if (value === null || value === 0 || value > 10_000_000) continue;
+    candidates.push({ i, score, value, text });
+  }
+  candidates.sort((a, b) => b.score - a.score || a.i - b.i);
+  const best = candidates.find((c) => c.score > 0);
+  let currency = null;
+  if (best) {
+    currency = symbolToIso(best.text, ctx);
+    if (!currency) {
+      const el = all[best.i];
+      const around = clean(el.parentElement ? el.parentElement.textContent : '', 80);
+      if (around.length < 80) currency = symbolToIso(around, ctx);
+    }
+    if (!currency && opts.pageCurrency) currency = opts.pageCurrency;
+  }
+  return { name: heading.text, price: best ? best.value : null, currency, candidates: candidates.length };
+}

@@ -1,0 +1,90 @@
+/**
+ * Content-script extractor: schema.org JSON-LD. Finds Product nodes anywhere (top level, arrays,
+ * @graph, mainEntity, itemOffered) and notes article types so the caller can refuse to treat an
+ * article as a product. Bounded against hostile pages: per-script size cap and node budget.
+ */
+import { isArticleNode, isProductNode, productFromNode, typesOf } from './schema.js';
+import { pageContext } from './dom.js';
+
+export const MAX_SCRIPT_CHARS = 2_000_000;
+const MAX_NODES = 50_000;
+const MAX_DEPTH = 32;
+
+/** Parse one JSON-LD script body leniently (comments, CDATA, raw newlines in strings). */
+export function parseJsonLd(text) {
+  if (typeof text !== 'string' || text.length > MAX_SCRIPT_CHARS) return null;
+  const body = text.trim().replace(/^<!--/, '').replace(/-->$/, '').replace(/^\/\/\s*<!\[CDATA\[/, '')
+    .replace(/\/\/\s*\]\]>$/, '').replace(/^<!\[CDATA\[/, '').replace(/\]\]>$/, '').trim();
+  if (!body) return null;
+  try {
+    return JSON.parse(body);
+  } catch {
+    try {
+      // Raw control characters inside strings are the most common defect; trailing commas next.
+      return JSON.parse(body.replace(/[\u0000-\u001f]+/g, ' ').replace(/,\s*([\]}])/g, '$1'));
+    } catch {
+      return null;
+    }
+  }
+}
+
+/** Walk parsed JSON-LD, calling visit(node) for every object; bounded by node count and depth. */
+export function walk(root, visit) {
+  let budget = MAX_NODES;
+  const seen = new Set();
+  const stack = [[root, 0]];
+  while (stack.length && budget-- > 0) {
+    const [node, depth] = stack.pop();
+    if (!node || typeof node !== 'object' || depth > MAX_DEPTH || seen.has(node)) continue;
+    seen.add(node);
+    if (Array.isArray(node)) {
+      for (let i = node.length - 1; i >= 0; i--) stack.push([node[i], depth + 1]);
+      continue;
+    }
+    visit(node, depth);
+    for (const key of Object.keys(node)) {
+      const v = node[key];
+      if (v && typeof v === 'object') stack.push([v, depth + 1]);
+    }
+  }
+}
+
+/**
+ * @param {Document} doc
+ * @param {string} [url]
+ * @returns {{products: object[], types: string[], hasArticle: boolean, orders: object[], breadcrumbs: string[]}}
+ */
+export function extractJsonLd(doc, url) {
+  const ctx = pageContext(doc, url);
+  const products = [];
+  const types = new Set();
+  const orders = [];
+  const breadcrumbs = [];
+  let hasArticle = false;
+  for (const script of doc.querySelectorAll('script[type]')) {
+    const type = (script.getAttribute('type') || '').toLowerCase();
+    if (!type.startsWith('application/ld+json')) continue;
+    const data = parseJsonLd(script.textContent);
+    if (data === null) continue;
+    walk(data, (node, depth) => {
+      for (const t of typesOf(node)) types.add(t);
+      if (isArticleNode(node) && depth <= 3) hasArticle = true;
+      if (isProductNode(node)) {
+        const p = productFromNode(node, ctx);
+        if (p.name || p.price !== null) products.push({ ...p, _depth: depth });
+      }
+      const t = typesOf(node);
+      if (t.includes('order')) orders.push(node);
+      if (t.includes('breadcrumblist') && Array.isArray(node.itemListElement)) {
+        for (const li of node.itemListElement.slice(0, 12)) {
+          const name = typeof li?.name === 'string' ? li.name : (typeof li?.item?.name === 'string' ? li.item.name : '');
+          if (name) breadcrumbs.push(name.slice(0, 80));
+        }
+      }
+    });
+  }
+  // The main product is usually the shallowest one that has a price.
+  products.sort((a, b) => (b.price !== null) - (a.price !== null) || a._depth - b._depth);
+  for (const p of products) delete p._depth;
+  return { products, types: [...types], hasArticle, orders, breadcrumbs };
+}

@@ -1,0 +1,35 @@
+/**
+ * Content-script extractor: OpenGraph / Facebook product tags (og:type, product:price:amount,
+ * og:price:amount, product:brand, product:retailer_item_id ...).
+ */
+import { meta, pageContext, clean } from './dom.js';
+import { parsePriceMachine } from './schema.js';
+import { normalizeCurrency } from './currency.js';
+
+/**
+ * @param {Document} doc
+ * @param {string} [url]
+ * @returns {{ogType: string, isArticle: boolean, isProduct: boolean, product: object|null}}
+ */
+export function extractOpenGraph(doc, url) {
+  const ctx = pageContext(doc, url);
+  const ogType = (meta(doc, 'og:type') || '').toLowerCase().trim();
+  const amount = meta(doc, 'product:price:amount') || meta(doc, 'og:price:amount') || meta(doc, 'product:sale_price:amount')
+    || meta(doc, 'twitter:data1:price');
+  const currency = meta(doc, 'product:price:currency') || meta(doc, 'og:price:currency') || meta(doc, 'product:sale_price:currency');
+  const price = amount ? parsePriceMachine(amount) : null;
+  const isArticle = /^(article|blog|website:article|news)/.test(ogType) || !!meta(doc, 'article:published_time');
+  const isProduct = /(^|[.:])product/.test(ogType) || ogType === 'og:product' || price !== null;
+  let product = null;
+  if (isProduct) {
+    product = {
+      name: clean(meta(doc, 'og:title') || '', 200),
+      brand: clean(meta(doc, 'product:brand') || meta(doc, 'og:brand') || '', 120),
+      price,
+      currency: currency ? normalizeCurrency(currency, ctx) : null,
+      category_hint: clean(meta(doc, 'product:category') || '', 200),
+      sku: clean(meta(doc, 'product:retailer_item_id') || meta(doc, 'product:sku') || meta(doc, 'og:sku') || '', 80),
+    };
+  }
+  return { ogType, isArticle, isProduct, product };
+}

@@ -1,0 +1,64 @@
+/** Multilingual control patterns (src/config/action-patterns.json) and a matcher for DOM controls. */
+import patterns from '../config/action-patterns.json' with { type: 'json' };
+
+export const ACTION_PATTERNS = patterns;
+
+function norm(s) {
+  return String(s || '').toLowerCase().replace(/[\s\u00a0]+/g, ' ').trim();
+}
+
+/** Everything a control says about itself, lower-cased (label, aria, value, id, class, name). */
+export function controlSignature(el) {
+  if (!el || el.nodeType !== 1) return '';
+  const parts = [
+    el.getAttribute('aria-label'), el.getAttribute('title'), el.getAttribute('value'), el.id,
+    typeof el.className === 'string' ? el.className : '', el.getAttribute('name'), el.getAttribute('data-action'),
+    el.getAttribute('data-testid'), el.getAttribute('href'), el.getAttribute('formaction'),
+    (el.textContent || '').slice(0, 120),
+  ];
+  return norm(parts.filter(Boolean).join(' | ')).slice(0, 600);
+}
+
+/** Words that are too short to match inside ids/classes: require word boundaries. */
+function matches(sig, pat) {
+  if (pat.length <= 5 || /^[a-z]+$/.test(pat) && pat.length <= 6) {
+    const re = new RegExp(`(^|[^\\p{L}])${pat.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\p{L}])`, 'u');
+    return re.test(sig);
+  }
+  return sig.includes(pat);
+}
+
+/** Which action ("cart_add", "wishlist_add", ...) a control's signature matches, or null. */
+export function classifyControl(el, kinds = ['wishlist_add', 'cart_add', 'cart_remove', 'review_write', 'share', 'checkout']) {
+  const sig = controlSignature(el);
+  if (!sig) return null;
+  for (const kind of kinds) {
+    for (const pat of patterns[kind] || []) if (matches(sig, norm(pat))) return kind;
+  }
+  return null;
+}
+
+/** The nearest clickable ancestor (button, link, submit input, role=button) of an event target. */
+export function clickableFrom(target) {
+  for (let n = target; n && n.nodeType === 1; n = n.parentElement) {
+    const tag = n.tagName.toLowerCase();
+    if (tag === 'button' || tag === 'a' || (tag === 'input' && /^(submit|button|image)$/i.test(n.getAttribute('type') || ''))
+      || n.getAttribute('role') === 'button') return n;
+  }
+  return null;
+}
+
+/** Number of add-to-cart style controls on the page (1-4 on a product page, many on a listing). */
+export function countCartControls(doc) {
+  let n = 0;
+  let found = 0;
+  for (const el of doc.querySelectorAll('button, input[type=submit], input[type=button], input[type=image], a[role=button], [role=button], form[action]')) {
+    if (++n > 3000) break;
+    if (el.tagName.toLowerCase() === 'form') {
+      if (/(cart|basket|warenkorb|panier|carrito|carrello|koszyk)[/_-]?(add|insert)|add[/_-]?(to[/_-]?)?(cart|basket)/i.test(el.getAttribute('action') || '')) found++;
+      continue;
+    }
+    if (classifyControl(el, ['cart_add']) === 'cart_add') found++;
+  }
+  return found;
+}

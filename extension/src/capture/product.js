@@ -1,0 +1,120 @@
+/**
+ * Decides whether a page is a product page, an article, or neither, and merges the extractors'
+ * output (JSON-LD > microdata > OpenGraph > visible-price fallback). Articles never yield a
+ * product: a page that declares itself an article (og:type=article, an Article/NewsArticle/
+ * BlogPosting node, article:published_time) is only accepted as a product page when it also
+ * declares og:type=product *and* offers its own add-to-cart control.
+ */
+import { extractJsonLd } from './jsonld.js';
+import { extractOpenGraph } from './opengraph.js';
+import { extractMicrodata } from './microdata.js';
+import { extractHeuristics } from './heuristics.js';
+import { clean, inPeripheral, meta, pageContext } from './dom.js';
+import { countCartControls } from './patterns.js';
+import { currencyFromContext } from './currency.js';
+
+const PRODUCT_PATH = /\/(dp|gp\/product|itm|item|items|product|products|produkt|produit|producto|prodotto|produto|artikel|article-p|p|pd|ip|sku|buy|shop\/p)\/|[/_-]p[-_]?\d{3,}|-\d{5,}(\.html?)?\/?$|\.(html?|php|aspx?)$/i;
+
+function brandFromDom(doc) {
+  for (const el of doc.querySelectorAll('[itemprop=brand], [class*=brand i], [id*=brand i], [data-brand], #bylineInfo')) {
+    if (inPeripheral(el)) continue;
+    let t = el.getAttribute('data-brand') || el.getAttribute('content') || clean(el.textContent, 80);
+    t = t.replace(/^(visit the|besuchen sie den|visita lo store di|visitez la boutique|visita la tienda de)\s+/i, '')
+      .replace(/\s+(store|-store|shop)$/i, '').replace(/^(brand|marke|marque|marca|merk|marka|märke|merkki)\s*:\s*/i, '').trim();
+    if (t && t.length <= 40 && !/[{}<>]|\d{4,}/.test(t) && t.split(' ').length <= 5) return t;
+  }
+  return '';
+}
+
+const SKU_LABEL = /(?:^|[\s(])(?:sku|art\.?\s?-?nr\.?|artikelnummer|artikel-nr\.?|item (?:number|#|no\.?)|product code|produktcode|ref(?:erence|\.)?|référence|referencia|código|codice(?: articolo)?|kod(?: produktu)?|mpn|model(?:l)?(?:nummer| no\.?)?)\s*[:#]?\s*([A-Z0-9][A-Z0-9._/-]{2,30})/i;
+
+function skuFromDom(doc, url) {
+  for (const el of doc.querySelectorAll('[itemprop=sku], [data-sku], [class*=sku i], [id*=sku i]')) {
+    if (inPeripheral(el)) continue;
+    const t = (el.getAttribute('data-sku') || el.getAttribute('content') || clean(el.textContent, 60)).replace(/^.*?:\s*/, '').trim();
+    if (/^[A-Za-z0-9][A-Za-z0-9._/-]{2,30}$/.test(t) && /\d/.test(t)) return t;
+  }
+  let n = 0;
+  for (const el of doc.querySelectorAll('li, dd, td, span, p, div')) {
+    if (++n > 20000) break;
+    if (el.children.length > 2) continue;
+    const t = clean(el.textContent, 80);
+    const m = t.length < 80 && t.match(SKU_LABEL);
+    if (m && /\d/.test(m[1])) return m[1];
+  }
+  try {
+    const path = new URL(url).pathname;
+    const m = path.match(/\/(?:dp|gp\/product|itm|item|product|p|pd)\/(?:[^/]*\/)?([A-Za-z0-9]{6,20})(?:[/?]|$)/);
+    if (m && /\d/.test(m[1])) return m[1];
+  } catch { /* no URL */ }
+  return '';
+}
+
+function pick(...values) {
+  for (const v of values) if (v !== null && v !== undefined && v !== '') return v;
+  return values.length ? (values[values.length - 1] ?? null) : null;
+}
+
+/**
+ * @param {Document} doc
+ * @param {string} url
+ * @returns {{kind: 'product'|'article'|'other', product: object|null, reasons: string[], breadcrumbs: string[], orders: object[]}}
+ */
+export function detectProduct(doc, url) {
+  const reasons = [];
+  const ld = extractJsonLd(doc, url);
+  const og = extractOpenGraph(doc, url);
+  const md = extractMicrodata(doc, url);
+  const cartControls = countCartControls(doc);
+  const ldProduct = ld.products[0] || null;
+  const mdMain = md.products.filter((p) => !p.peripheral);
+  const mdProduct = mdMain[0] || null;
+  const ogProductType = /(^|[.:])product/.test(og.ogType);
+
+  const articleDeclared = og.ogType.startsWith('article') || ld.hasArticle || md.hasArticle
+    || !!meta(doc, 'article:published_time') || !!meta(doc, 'article:author');
+  if (articleDeclared) reasons.push('article-markup');
+
+  if (articleDeclared && !(ogProductType && cartControls > 0)) {
+    return { kind: 'article', product: null, reasons, breadcrumbs: ld.breadcrumbs, orders: ld.orders };
+  }
+
+  let path = '';
+  try { path = new URL(url).pathname; } catch { path = ''; }
+  const productPath = PRODUCT_PATH.test(path);
+  const listing = cartControls > 4 || mdMain.length > 6 || ld.products.length > 6;
+  const markupProduct = !!(ldProduct && (ldProduct.price !== null || ld.products.length <= 2))
+    || !!(mdProduct && (mdProduct.price !== null || mdMain.length <= 2)) || ogProductType || og.product?.price != null;
+
+  let isProduct = false;
+  if (markupProduct && !(listing && !ogProductType && ld.products.length > 6 && !productPath)) { isProduct = true; reasons.push('markup'); }
+  if (!isProduct && cartControls > 0 && cartControls <= 4 && !listing) { isProduct = true; reasons.push('cart-control'); }
+  if (!isProduct) return { kind: 'other', product: null, reasons, breadcrumbs: ld.breadcrumbs, orders: ld.orders };
+
+  const ogp = og.product || {};
+  const ldp = ldProduct || {};
+  const mdp = mdProduct || {};
+  let price = pick(ldp.price, mdp.price, ogp.price, null);
+  let currency = null;
+  if (price !== null) {
+    currency = ldp.price === price ? ldp.currency : mdp.price === price ? mdp.currency : ogp.currency;
+  }
+  currency = currency || pick(ldp.currency, mdp.currency, ogp.currency, null);
+  let name = pick(ldp.name, mdp.name, ogp.name, '');
+  if (price === null || price === 0 || !currency || !name) {
+    const h = extractHeuristics(doc, url, { pageCurrency: currency || undefined });
+    if ((price === null || price === 0) && h.price !== null) { price = h.price; reasons.push('visible-price'); currency = currency || h.currency; }
+    if (!currency && price !== null) currency = h.currency;
+    if (!name) name = h.name;
+  }
+  if (!currency && price !== null) currency = currencyFromContext(pageContext(doc, url));
+  const product = {
+    name: clean(name, 200),
+    brand: pick(ldp.brand, mdp.brand, ogp.brand, brandFromDom(doc), ''),
+    price: price === null ? null : price,
+    currency: currency || null,
+    category_hint: pick(ldp.category_hint, mdp.category_hint, ogp.category_hint, ld.breadcrumbs.slice(0, 6).join(' > '), ''),
+    sku: pick(ldp.sku, mdp.sku, ogp.sku, skuFromDom(doc, url), ''),
+  };
+  return { kind: 'product', product, reasons, breadcrumbs: ld.breadcrumbs, orders: ld.orders, productPath };
+}
