@@ -1,0 +1,1 @@
+"""Accounts: consumers, auditors and admins; argon2id passwords, server-side sessions, CSRF, API tokens."""

@@ -1,0 +1,71 @@
+"""Multi-room account workflows: the consumer's full export and account deletion (crypto-shredding).
+
+Each room that holds consumer data contributes an exporter and a deleter here, called inside one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlmodel import Session
+
+from vault_server.accounts import service as accounts
+from vault_server.accounts.models import Account
+from vault_server.context import VaultContext
+from vault_server.crypto.service import cipher_for
+from vault_server.db import utcnow
+
+Exporter = Callable[[Session, VaultContext, Account], tuple[str, Any]]
+Deleter = Callable[[Session, VaultContext, Account], None]
+
+
+def _export_tokens(session: Session, ctx: VaultContext, account: Account) -> tuple[str, Any]:
+    return "tokens", [
+        {
+            "id": t.id,
+            "name": t.name,
+            "kind": t.kind,
+            "scopes": t.scopes.split(),
+            "created_at": t.created_at.isoformat(),
+            "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+        }
+        for t in accounts.list_tokens(session=session, account_id=account.id)
+    ]
+
+
+def room_exporters() -> list[Exporter]:
+    """Every room's exporter, in export order. Rooms added later register here."""
+    from vault_server.intents.flows import export_sections as intent_sections
+
+    return [_export_tokens, *intent_sections()]
+
+
+def room_deleters() -> list[Deleter]:
+    from vault_server.intents.flows import delete_all_for as intents_delete
+
+    return [intents_delete]
+
+
+def export_account(*, session: Session, ctx: VaultContext, account: Account) -> dict[str, Any]:
+    """Returns everything the vault holds about the account, decrypted, as one JSON-able document."""
+    cipher_for(session=session, ring=ctx.ring, account_id=account.id)  # fails clearly after shredding
+    doc: dict[str, Any] = {
+        "format": "intent-vault-export/1",
+        "exported_at": utcnow().isoformat(),
+        "account": {
+            k: (v.isoformat() if hasattr(v, "isoformat") else v)
+            for k, v in accounts.profile(session=session, ring=ctx.ring, account=account).items()
+        },
+    }
+    for exporter in room_exporters():
+        name, value = exporter(session, ctx, account)
+        doc[name] = value
+    return doc
+
+
+def delete_account(*, session: Session, ctx: VaultContext, account: Account) -> None:
+    """Delete every room's data of the account, then shred its key and blank the account row."""
+    for deleter in room_deleters():
+        deleter(session, ctx, account)
+    accounts.delete_account(session=session, account=account)

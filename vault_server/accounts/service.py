@@ -1,0 +1,247 @@
+"""Account rules: sign-up, authentication, sessions, API tokens, throttling, export and deletion."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session, col, delete, select
+
+from vault_server.accounts.models import Account, ApiToken, Role, Throttle, WebSession
+from vault_server.accounts.security import new_token, token_hash
+from vault_server.crypto.keyring import KeyRing
+from vault_server.crypto.service import cipher_for, create_data_key, shred
+from vault_server.db import utcnow
+from vault_server.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized
+
+# A real argon2id hash of a random password: verifying against it keeps "no such user" as slow as "wrong password".
+_DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=1$QXlXZ76Y9XlJk0zJNwEJjg$NMKsrXMnylzjQJCzQU6orGHoSuft1fa1tJz0Cfv+SDw"
+
+KNOWN_SCOPES = frozenset({"gestures:write", "signals:read:self", "intents:write", "account:read"})
+DEFAULT_PERSONAL_SCOPES = ("gestures:write",)
+
+
+class InvalidCredentials(Unauthorized):
+    slug = "invalid-credentials"
+    title = "E-mail or password is wrong"
+
+
+class EmailTaken(Conflict):
+    slug = "email-taken"
+    title = "An account with this e-mail exists"
+
+
+def email_index(ring: KeyRing, email: str) -> str:
+    return ring.blind_index("email", email.strip().lower())
+
+
+def sign_up(
+    *,
+    session: Session,
+    ring: KeyRing,
+    hasher: PasswordHasher,
+    email: str,
+    password: str,
+    name: str = "",
+    role: Role = Role.consumer,
+) -> Account:
+    """Create an account with its own data key; e-mail and name are stored encrypted. Returns the account."""
+    index = email_index(ring, email)
+    if session.exec(select(Account.id).where(Account.email_index == index)).first() is not None:
+        raise EmailTaken("an account with this e-mail already exists")
+    account_id = str(uuid.uuid4())
+    cipher = create_data_key(session=session, ring=ring, account_id=account_id)
+    account = Account(
+        id=account_id,
+        role=role.value,
+        email_index=index,
+        email_enc=cipher.encrypt("account.email", account_id, email.strip().encode()),
+        name_enc=cipher.encrypt("account.name", account_id, name.encode()),
+        password_hash=hasher.hash(password),
+    )
+    session.add(account)
+    session.flush()
+    return account
+
+
+def authenticate(*, session: Session, ring: KeyRing, hasher: PasswordHasher, email: str, password: str) -> Account:
+    """Returns the account for a correct e-mail and password; raises InvalidCredentials otherwise."""
+    account = session.exec(select(Account).where(Account.email_index == email_index(ring, email))).first()
+    stored = account.password_hash if account and account.deleted_at is None and account.password_hash else None
+    try:
+        hasher.verify(stored or _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        raise InvalidCredentials("e-mail or password is wrong") from None
+    if account is None or stored is None:
+        raise InvalidCredentials("e-mail or password is wrong")
+    if hasher.check_needs_rehash(stored):
+        account.password_hash = hasher.hash(password)
+        session.add(account)
+    return account
+
+
+def get_account(*, session: Session, account_id: str) -> Account:
+    """Returns a live account or raises NotFound."""
+    account = session.get(Account, account_id)
+    if account is None or account.deleted_at is not None:
+        raise NotFound("no such account")
+    return account
+
+
+def profile(*, session: Session, ring: KeyRing, account: Account) -> dict[str, Any]:
+    """Returns the decrypted profile of an account (e-mail, name)."""
+    cipher = cipher_for(session=session, ring=ring, account_id=account.id)
+    return {
+        "id": account.id,
+        "role": account.role,
+        "email": cipher.decrypt("account.email", account.id, account.email_enc or b"").decode(),
+        "name": cipher.decrypt("account.name", account.id, account.name_enc or b"").decode(),
+        "paused": account.paused,
+        "created_at": account.created_at,
+    }
+
+
+# ---- sessions ---------------------------------------------------------------------------------
+def create_session(*, session: Session, account_id: str, ttl_seconds: int) -> str:
+    """Start a web session; returns the cookie value (only its hash is stored)."""
+    token = new_token("ivs_")
+    session.add(
+        WebSession(
+            token_hash=token_hash(token), account_id=account_id, expires_at=utcnow() + timedelta(seconds=ttl_seconds)
+        )
+    )
+    return token
+
+
+def session_account(*, session: Session, token: str) -> tuple[Account, WebSession] | None:
+    """Returns the account and session behind a cookie value, or None when unknown or expired."""
+    row = session.get(WebSession, token_hash(token))
+    if row is None or row.expires_at <= utcnow():
+        return None
+    account = session.get(Account, row.account_id)
+    if account is None or account.deleted_at is not None:
+        return None
+    return account, row
+
+
+def end_session(*, session: Session, token: str) -> None:
+    row = session.get(WebSession, token_hash(token))
+    if row is not None:
+        session.delete(row)
+
+
+# ---- API tokens -------------------------------------------------------------------------------
+def issue_api_token(
+    *,
+    session: Session,
+    account_id: str,
+    name: str,
+    scopes: list[str] | tuple[str, ...],
+    kind: str = "personal",
+    expires_at: datetime | None = None,
+) -> tuple[str, ApiToken]:
+    """Create a bearer token for the account; returns (secret shown once, row)."""
+    unknown = sorted(set(scopes) - KNOWN_SCOPES)
+    if unknown:
+        raise Forbidden(f"unknown or not allowed scope(s): {', '.join(unknown)}")
+    secret = new_token("ivp_" if kind == "personal" else "ivd_")
+    row = ApiToken(
+        id=str(uuid.uuid4()),
+        account_id=account_id,
+        token_hash=token_hash(secret),
+        kind=kind,
+        name=name,
+        scopes=" ".join(sorted(set(scopes))),
+        expires_at=expires_at,
+    )
+    session.add(row)
+    return secret, row
+
+
+def token_principal(*, session: Session, token: str) -> tuple[Account, ApiToken] | None:
+    """Returns the account and token row for a live bearer token, or None."""
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash(token))).first()
+    now = utcnow()
+    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+        return None
+    account = session.get(Account, row.account_id)
+    if account is None or account.deleted_at is not None:
+        return None
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+        row.last_used_at = now
+        session.add(row)
+    return account, row
+
+
+def list_tokens(*, session: Session, account_id: str) -> list[ApiToken]:
+    """Returns the account's tokens, newest first."""
+    return list(
+        session.exec(
+            select(ApiToken).where(ApiToken.account_id == account_id).order_by(col(ApiToken.created_at).desc())
+        ).all()
+    )
+
+
+def revoke_token(*, session: Session, account_id: str, token_id: str) -> ApiToken:
+    """Revoke one of the account's tokens; returns it."""
+    row = session.get(ApiToken, token_id)
+    if row is None or row.account_id != account_id:
+        raise NotFound("no such token")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.add(row)
+    return row
+
+
+# ---- throttling -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Window:
+    limit: int
+    seconds: int
+
+
+def throttle_check(*, session: Session, key: str, window: Window) -> None:
+    """Raise RateLimited (with Retry-After) when ``key`` already used up its window."""
+    row = session.get(Throttle, key)
+    now = utcnow()
+    if row is None or now - row.window_start >= timedelta(seconds=window.seconds):
+        return
+    if row.count >= window.limit:
+        retry = window.seconds - int((now - row.window_start).total_seconds())
+        raise RateLimited("too many attempts; try again later", retry_after=retry)
+
+
+def throttle_hit(*, session: Session, key: str, window: Window) -> None:
+    """Count one event (e.g. a failed login) against ``key``."""
+    row = session.get(Throttle, key)
+    now = utcnow()
+    if row is None:
+        session.add(Throttle(key=key, window_start=now, count=1))
+    elif now - row.window_start >= timedelta(seconds=window.seconds):
+        row.window_start, row.count = now, 1
+        session.add(row)
+    else:
+        row.count += 1
+        session.add(row)
+
+
+def throttle_clear(*, session: Session, key: str) -> None:
+    session.exec(delete(Throttle).where(col(Throttle.key) == key))
+
+
+# ---- deletion ---------------------------------------------------------------------------------
+def delete_account(*, session: Session, account: Account) -> None:
+    """Crypto-shred the account: drop its data key, sessions and tokens, and blank the account row."""
+    shred(session=session, account_id=account.id)
+    session.exec(delete(WebSession).where(col(WebSession.account_id) == account.id))
+    session.exec(delete(ApiToken).where(col(ApiToken.account_id) == account.id))
+    account.email_index = None
+    account.email_enc = None
+    account.name_enc = None
+    account.password_hash = None
+    account.deleted_at = utcnow()
+    session.add(account)

@@ -1,0 +1,8 @@
+"""Imports every room's tables so SQLModel.metadata is complete (migrations, tests)."""
+
+from sqlmodel import SQLModel
+
+from vault_server.accounts import models as _accounts  # noqa: F401
+from vault_server.crypto import models as _crypto  # noqa: F401
+
+metadata = SQLModel.metadata

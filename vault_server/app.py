@@ -1,0 +1,53 @@
+"""``create_app(settings)``: the only place routers, middleware and lifespan are wired."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from vault_server import __version__
+from vault_server.accounts.views import router as accounts_router
+from vault_server.config import Settings
+from vault_server.context import VaultContext, build_context
+from vault_server.db import check_migrated
+from vault_server.logs import configure_logging
+from vault_server.web import health, pages, problems
+from vault_server.web.deps import RateLimiter, personal_token_resolver
+from vault_server.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
+
+
+def create_app(settings: Settings | None = None, *, ctx: VaultContext | None = None, check_db: bool = True) -> FastAPI:
+    """Build the ASGI app. Refuses (ConfigError) when keys are unusable or the database is not migrated."""
+    settings = settings or (ctx.settings if ctx else Settings())
+    ctx = ctx or build_context(settings)
+    if check_db:
+        check_migrated(ctx.db)
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        _ = ctx.keyset  # create/load signing keys before the first request
+        yield
+        ctx.db.dispose()
+
+    app = FastAPI(
+        title="Intent Vault",
+        version=__version__,
+        summary="Consumer-controlled intent signals, shared only through scoped, revocable, audited grants.",
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    app.state.limiter = RateLimiter(settings.api_rate_per_minute)
+    app.state.bearer_resolvers = [personal_token_resolver]
+    problems.install(app)
+    app.include_router(health.router)
+    app.include_router(accounts_router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "web" / "static")), name="static")
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app

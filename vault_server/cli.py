@@ -1,0 +1,189 @@
+"""``intent-vault``: the operator's command line (serve, init, demo, keys, export, policy, signals...).
+
+User mistakes end in one readable line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import click
+from pydantic import ValidationError
+
+from vault_server.config import Settings
+from vault_server.errors import ConfigError, VaultError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"intent-vault: error: {message}", err=True)
+    sys.exit(code)
+
+
+def friendly(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn operator and domain errors into one line and exit 1."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except (ConfigError, VaultError) as exc:
+            fail(str(exc))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            fail(f"invalid setting {'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
+        except OSError as exc:
+            fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def load_settings(**overrides: Any) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**values)
+
+
+db_option = click.option(
+    "--database-url", envvar="VAULT_DATABASE_URL", help="database URL (default: sqlite under ./var)"
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="intent-vault")
+def main() -> None:
+    """Intent Vault: your shopping intent, encrypted, shared only by scoped, revocable, audited grants."""
+
+
+# ---- init / serve ------------------------------------------------------------------------------
+@main.command()
+@db_option
+@click.option("--kek-file", type=click.Path(path_type=Path), envvar="VAULT_KEK_FILE", help="keyring file to create")
+@friendly
+def init(database_url: str | None, kek_file: Path | None) -> None:
+    """Create the key file (if missing) and migrate the database to the newest schema."""
+    from vault_server.setup import initialise
+
+    settings = load_settings(database_url=database_url, kek_file=kek_file)
+    for line in initialise(settings):
+        click.echo(line)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@db_option
+@friendly
+def serve(host: str, port: int, workers: int, database_url: str | None) -> None:
+    """Run the vault's HTTP server (refuses to start on missing keys or an unmigrated database)."""
+    import uvicorn
+
+    from vault_server.app import create_app
+
+    settings = load_settings(database_url=database_url)
+    if workers == 1:
+        app = create_app(settings)
+        uvicorn.run(app, host=host, port=port, access_log=False, log_config=None, proxy_headers=False)
+        return
+    create_app(settings).state.ctx.db.dispose()  # fail fast, in one line, before forking workers
+    if database_url:
+        import os
+
+        os.environ["VAULT_DATABASE_URL"] = database_url
+    uvicorn.run(
+        "vault_server.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_config=None,
+        proxy_headers=False,
+    )
+
+
+@main.command()
+@db_option
+@click.option("--password", default=None, help="password for the demo accounts (default: printed ones)")
+@friendly
+def demo(database_url: str | None, password: str | None) -> None:
+    """Seed a demo consumer, vendor, auditor and admin with a little data; print their logins. Safe to rerun."""
+    from vault_server.setup import initialise, seed_demo
+
+    settings = load_settings(database_url=database_url)
+    for line in initialise(settings):
+        click.echo(line)
+    for line in seed_demo(settings, password=password):
+        click.echo(line)
+
+
+# ---- keys ------------------------------------------------------------------------------------------
+@main.group()
+def keys() -> None:
+    """Key management: KEK and signing key rotation."""
+
+
+@keys.command("rotate")
+@click.option("--kek/--no-kek", "do_kek", default=True, show_default=True, help="new KEK, re-wrap every data key")
+@click.option("--signing/--no-signing", "do_signing", default=True, show_default=True, help="new Ed25519 signing key")
+@db_option
+@friendly
+def keys_rotate(do_kek: bool, do_signing: bool, database_url: str | None) -> None:
+    """Rotate keys while the server keeps serving. Old KEKs stay in the keyring for unwrapping."""
+    from vault_server.setup import rotate_keys
+
+    settings = load_settings(database_url=database_url)
+    for line in rotate_keys(settings, kek=do_kek, signing=do_signing, echo=lambda m: click.echo(m, err=True)):
+        click.echo(line)
+
+
+# ---- export ----------------------------------------------------------------------------------------
+@main.command()
+@click.option("--consumer", required=True, help="the consumer's e-mail or account id")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="file to write (default stdout)")
+@db_option
+@friendly
+def export(consumer: str, output: Path | None, database_url: str | None) -> None:
+    """Export everything the vault holds about one consumer as JSON."""
+    from vault_server.setup import export_consumer
+
+    settings = load_settings(database_url=database_url)
+    doc = export_consumer(settings, consumer)
+    text = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+
+
+def _add_optional_groups() -> None:
+    """Attach the command groups that rooms provide (policy, signals, vendors, audit...)."""
+    import importlib
+
+    for module_name, attr in (
+        ("vault_server.policy.cli", "policy"),
+        ("vault_server.signals.cli", "signals"),
+        ("vault_server.vendors.cli", "vendors"),
+        ("vault_server.grants.cli", "receipt"),
+        ("vault_server.feed.cli", "worker"),
+        ("vault_server.audit.cli", "audit"),
+    ):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        main.add_command(getattr(module, attr))
+
+
+_add_optional_groups()

@@ -1,0 +1,78 @@
+"""Settings: the one configuration object, read from ``VAULT_*`` environment variables and an optional ``.env``.
+
+``create_app(settings)`` and every CLI command receive it explicitly; nothing reads the environment elsewhere.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    """Every knob of a vault deployment. Defaults give an embedded single-user vault on SQLite."""
+
+    model_config = SettingsConfigDict(env_prefix="VAULT_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_DATA_DIR / 'vault.db'}",
+        description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db",
+    )
+    database_schema: str | None = Field(
+        default=None, description="PostgreSQL schema to use (search_path); tests give each run its own"
+    )
+    kek_file: Path | None = Field(
+        default=DEFAULT_DATA_DIR / "kek.json", description="key-encryption keyring file (mode 0600)"
+    )
+    kek: SecretStr | None = Field(default=None, description="base64url 256-bit KEK; overrides kek_file when set")
+    base_url: str = Field(default="http://127.0.0.1:8000", description="public URL of the vault")
+    cookie_secure: bool | None = Field(
+        default=None, description="force the Secure cookie flag; default: on unless base_url is http on loopback"
+    )
+    session_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+    max_body_bytes: int = Field(default=262_144, ge=1024, description="request bodies above this get 413")
+    login_max_failures: int = Field(default=5, ge=1, description="failed logins per window before 429")
+    login_window_seconds: int = Field(default=900, ge=1)
+    api_rate_per_minute: int = Field(default=600, ge=1, description="requests per token per minute")
+    policy_dir: Path | None = Field(default=None, description="policy directory; default: the bundled policies/")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    allow_private_webhooks: bool = Field(
+        default=False, description="TEST ONLY: let webhooks target loopback/private addresses"
+    )
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65_536, ge=8)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_http(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("base_url must be an absolute http(s) URL")
+        return value.rstrip("/")
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Secure flag on cookies: on, except for plain http on a loopback address (local demo)."""
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        parts = urlsplit(self.base_url)
+        if parts.scheme == "https":
+            return True
+        host = parts.hostname or ""
+        if host == "localhost":
+            return False
+        try:
+            return not ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return True
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

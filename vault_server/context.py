@@ -1,0 +1,61 @@
+"""The vault's runtime context: settings, database, keyring, password hasher and signing keys.
+
+One object built by ``build_context(settings)`` and passed down (to ``create_app`` and CLI commands);
+no module-level state.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from argon2 import PasswordHasher
+
+from vault_server.config import Settings
+from vault_server.crypto.keyring import KeyRing, KeyRingError
+from vault_server.crypto.signing import KeySet
+from vault_server.db import Database
+
+
+def load_keyring(settings: Settings) -> KeyRing:
+    """The KEK ring from ``VAULT_KEK`` when set, else from ``VAULT_KEK_FILE``."""
+    if settings.kek is not None:
+        return KeyRing.from_env_key(settings.kek.get_secret_value())
+    if settings.kek_file is None:
+        raise KeyRingError("no key configured: set VAULT_KEK_FILE (run `intent-vault init`) or VAULT_KEK")
+    return KeyRing.load(settings.kek_file)
+
+
+def make_hasher(settings: Settings) -> PasswordHasher:
+    """argon2id with the configured cost (RFC 9106 second recommended option by default)."""
+    return PasswordHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib, parallelism=1)
+
+
+@dataclass
+class VaultContext:
+    settings: Settings
+    db: Database
+    ring: KeyRing
+    hasher: PasswordHasher
+    _keyset: KeySet | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def keyset(self) -> KeySet:
+        """The signing key set, loaded on first use (creating the first key if there is none)."""
+        if self._keyset is None:
+            with self._lock:
+                if self._keyset is None:
+                    with self.db.session() as s:
+                        self._keyset = KeySet.load(session=s, ring=self.ring)
+        return self._keyset
+
+    def reload_keyset(self) -> None:
+        with self._lock:
+            self._keyset = None
+
+
+def build_context(settings: Settings, *, db: Database | None = None) -> VaultContext:
+    return VaultContext(
+        settings=settings, db=db or Database(settings), ring=load_keyring(settings), hasher=make_hasher(settings)
+    )

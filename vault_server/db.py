@@ -1,0 +1,156 @@
+"""Engine and unit-of-work sessions; SQLite (WAL, foreign keys, busy timeout) by default, PostgreSQL by URL.
+
+The transaction belongs to the edge (one request or one task): ``with db.session() as s:`` commits on success
+and rolls back on any exception, so an audit entry or an outbox row always commits with the change it records.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import DateTime, Engine, create_engine, event, text
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Session
+
+from vault_server.config import Settings
+from vault_server.errors import ConfigError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def make_engine(settings: Settings) -> Engine:
+    """Create the engine for ``settings.database_url`` with the pragmas or search_path it needs."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    if url.get_backend_name() != "postgresql":
+        raise ConfigError(
+            f"unsupported database URL scheme {url.drivername!r}: use sqlite:/// or postgresql+psycopg://"
+        )
+    connect_args: dict[str, Any] = {}
+    if settings.database_schema:
+        if not _SCHEMA_RE.match(settings.database_schema):
+            raise ConfigError(f"database schema name {settings.database_schema!r} is not a plain identifier")
+        connect_args["options"] = f"-csearch_path={settings.database_schema}"
+    return create_engine(url, connect_args=connect_args, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class Database:
+    """Owns the engine and hands out unit-of-work sessions."""
+
+    def __init__(self, settings: Settings, engine: Engine | None = None):
+        self.settings = settings
+        self.engine = engine or make_engine(settings)
+        self._factory = sessionmaker(self.engine, class_=Session, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction: commit when the block succeeds, roll back when it raises."""
+        session = self._factory()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+# ---- migrations -------------------------------------------------------------------------------
+def alembic_config(db: Database) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["engine"] = db.engine
+    return cfg
+
+
+def ensure_schema(db: Database) -> None:
+    """Create the configured PostgreSQL schema if it does not exist yet."""
+    schema = db.settings.database_schema
+    if db.dialect == "postgresql" and schema:
+        with db.engine.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+
+
+def migrate(db: Database, revision: str = "head") -> None:
+    """Upgrade the database to ``revision`` (default: the newest)."""
+    ensure_schema(db)
+    command.upgrade(alembic_config(db), revision)
+
+
+def head_revision(db: Database) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(db)).get_current_head()
+
+
+def current_revision(db: Database) -> str | None:
+    with db.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def check_migrated(db: Database) -> None:
+    """Raise ConfigError naming the fix when the database is not at the newest migration."""
+    try:
+        current = current_revision(db)
+    except Exception as exc:
+        raise ConfigError(f"cannot reach the database: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
+    head = head_revision(db)
+    if current != head:
+        state = "empty (never initialised)" if current is None else f"at migration {current}"
+        raise ConfigError(f"database is {state} but this version needs {head}: run `intent-vault init` to migrate it")

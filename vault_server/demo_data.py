@@ -1,0 +1,13 @@
+"""A little demo data per room, seeded by ``intent-vault demo`` (idempotent)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from vault_server.accounts.models import Account, Role
+from vault_server.context import VaultContext
+
+
+def seed_room_data(ctx: VaultContext, accounts_by_role: dict[Role, Account]) -> Iterator[str]:
+    """Seed each room's demo data; yields lines worth printing. Rooms add their part here."""
+    return iter(())

@@ -1,0 +1,1 @@
+"""Gesture ingest (batched, idempotent), declared intents, and the consumer's own view, export and deletion."""
