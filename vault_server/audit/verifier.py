@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "STH_ALG",
     "STH_TYP",
     "FormatError",
     "Problem",
@@ -60,6 +61,10 @@ EMPTY_ROOT = hashlib.sha256(b"").digest()
 #: Explicit JWS type (RFC 8725 §3.11) so a tree-head signature can never pass for a JWT or any other
 #: object signed with the same Ed25519 key.
 STH_TYP = "intent-vault-sth+jws"
+#: JWS alg for Ed25519 signatures: RFC 9864 "Ed25519" (fully specified, what we sign with); the
+#: polymorphic RFC 8037 "EdDSA" it deprecates is still accepted when verifying.
+STH_ALG = "Ed25519"
+_ACCEPTED_ALGS = ("Ed25519", "EdDSA")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
@@ -222,7 +227,7 @@ def verify_consistency(
 
 
 # --------------------------------------------------------------------------------------------------
-# Signed tree heads: a compact JWS (RFC 7515), alg EdDSA (RFC 8037), over the canonical tree head
+# Signed tree heads: a compact JWS (RFC 7515), alg Ed25519 (RFC 8037/9864), over the canonical tree head
 # --------------------------------------------------------------------------------------------------
 
 
@@ -245,10 +250,10 @@ def tree_head_payload(tree_size: int, root_hash: bytes, timestamp: int) -> bytes
 def sign_tree_head(
     private_key: Ed25519PrivateKey, kid: str, tree_size: int, root_hash: bytes, timestamp: int
 ) -> dict[str, Any]:
-    """Build ``sth.json``: the tree head fields plus a compact JWS (EdDSA) over their canonical JSON."""
+    """Build ``sth.json``: the tree head fields plus a compact JWS (alg Ed25519) over their canonical JSON."""
     if len(root_hash) != HASH_SIZE:
         raise ValueError("root_hash must be 32 bytes")
-    header = {"alg": "EdDSA", "kid": kid, "typ": STH_TYP}
+    header = {"alg": STH_ALG, "kid": kid, "typ": STH_TYP}
     signing_input = (
         _b64url(canonical_json(header)) + "." + _b64url(tree_head_payload(tree_size, root_hash, timestamp))
     )
@@ -263,11 +268,11 @@ def sign_tree_head(
 
 
 def public_jwk(public_key: Ed25519PublicKey, kid: str) -> dict[str, str]:
-    """RFC 8037 §2: the OKP/Ed25519 JWK for a tree-head signing key, as published in the JWKS."""
+    """RFC 8037 §2: the OKP/Ed25519 JWK (alg per RFC 9864) for a tree-head key, as published in the JWKS."""
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
     raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return {"kty": "OKP", "crv": "Ed25519", "x": _b64url(raw), "kid": kid, "alg": "EdDSA", "use": "sig"}
+    return {"kty": "OKP", "crv": "Ed25519", "x": _b64url(raw), "kid": kid, "alg": STH_ALG, "use": "sig"}
 
 
 class FormatError(Exception):
@@ -329,7 +334,9 @@ def parse_jwks(obj: Any, source: str = "jwks.json") -> dict[str, list[dict[str, 
 
 
 def _ed25519_key(jwk: Mapping[str, Any]) -> Ed25519PublicKey | None:
-    if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519" or jwk.get("alg", "EdDSA") != "EdDSA":
+    if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+        return None
+    if jwk.get("alg", STH_ALG) not in _ACCEPTED_ALGS:
         return None
     if jwk.get("use", "sig") != "sig" or not isinstance(jwk.get("x"), str):
         return None
@@ -343,7 +350,7 @@ def _ed25519_key(jwk: Mapping[str, Any]) -> Ed25519PublicKey | None:
 def check_tree_head_signature(
     head: SignedTreeHead, jwks: Mapping[str, Sequence[Mapping[str, Any]]]
 ) -> str | None:
-    """RFC 7515 §5.2 / RFC 8037 §3.1: check the JWS; return None if valid, else why not."""
+    """RFC 7515 §5.2 / RFC 8037 §3.1 / RFC 9864: check the JWS; return None if valid, else why not."""
     parts = head.signature.split(".")
     if len(parts) != 3:
         return "signature is not a compact JWS (header.payload.signature)"
@@ -355,8 +362,8 @@ def check_tree_head_signature(
         return "signature is not a well-formed compact JWS"
     if not isinstance(header, dict):
         return "JWS header is not a JSON object"
-    if header.get("alg") != "EdDSA":
-        return f"JWS alg is {header.get('alg')!r}, expected 'EdDSA'"
+    if header.get("alg") not in _ACCEPTED_ALGS:
+        return f"JWS alg is {header.get('alg')!r}, expected {STH_ALG!r}"
     if header.get("typ") != STH_TYP:
         return f"JWS typ is {header.get('typ')!r}, expected {STH_TYP!r}"
     if "crit" in header:  # RFC 7515 §4.1.11: we understand no extensions, so we MUST reject
