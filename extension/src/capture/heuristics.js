@@ -41,7 +41,7 @@ export function mainHeading(doc) {
 /**
  * @param {Document} doc
  * @param {string} [url]
- * @returns {{name: string, price: number|null, currency: string|null, candidates: number}}
+ * @returns {{name: string, price: number|null, currency: string|null, score: number, candidates: number}}
  */
 export function extractHeuristics(doc, url, opts = {}) {
   const ctx = { ...pageContext(doc, url), pageCurrency: opts.pageCurrency };
@@ -87,5 +87,5 @@ export function extractHeuristics(doc, url, opts = {}) {
     }
     if (!currency && opts.pageCurrency) currency = opts.pageCurrency;
   }
-  return { name: heading.text, price: best ? best.value : null, currency, candidates: candidates.length };
+  return { name: heading.text, price: best ? best.value : null, currency, score: best ? best.score : 0, candidates: candidates.length };
 }

@@ -48,17 +48,19 @@ export function clickableFrom(target) {
   return null;
 }
 
-/** Number of add-to-cart style controls on the page (1-4 on a product page, many on a listing). */
+/** Number of add-to-cart style controls on the page (one to a few on a product page, many on a listing). */
 export function countCartControls(doc) {
   let n = 0;
-  let found = 0;
-  for (const el of doc.querySelectorAll('button, input[type=submit], input[type=button], input[type=image], a[role=button], [role=button], form[action]')) {
-    if (++n > 3000) break;
-    if (el.tagName.toLowerCase() === 'form') {
-      if (/(cart|basket|warenkorb|panier|carrito|carrello|koszyk)[/_-]?(add|insert)|add[/_-]?(to[/_-]?)?(cart|basket)/i.test(el.getAttribute('action') || '')) found++;
-      continue;
-    }
-    if (classifyControl(el, ['cart_add']) === 'cart_add') found++;
+  const buttons = [];
+  for (const el of doc.querySelectorAll('button, input[type=submit], input[type=button], input[type=image], a, [role=button]')) {
+    if (++n > 5000) break;
+    if (el.tagName === 'A' && (el.textContent || '').length > 60) continue;
+    if (classifyControl(el, ['cart_add']) === 'cart_add') buttons.push(el);
   }
-  return found;
+  let forms = 0;
+  for (const form of doc.querySelectorAll('form[action]')) {
+    if (!/(cart|basket|warenkorb|panier|carrito|carrello|koszyk)[/_-]?(add|insert)|add[/_-]?(to[/_-]?)?(cart|basket)/i.test(form.getAttribute('action') || '')) continue;
+    if (!buttons.some((b) => form.contains(b))) forms++;
+  }
+  return buttons.length + Math.min(forms, 1);
 }

@@ -13,15 +13,27 @@ import { clean, inPeripheral, meta, pageContext } from './dom.js';
 import { countCartControls } from './patterns.js';
 import { currencyFromContext } from './currency.js';
 
+const DATED_PATH = /\/(19|20)\d{2}[/-](0?[1-9]|1[0-2])([/-]|$)|\/(news|blog|article|articles|story|stories|opinion|magazine|ratgeber|actualites|noticias|notizie|nieuws)\//i;
 const PRODUCT_PATH = /\/(dp|gp\/product|itm|item|items|product|products|produkt|produit|producto|prodotto|produto|artikel|article-p|p|pd|ip|sku|buy|shop\/p)\/|[/_-]p[-_]?\d{3,}|-\d{5,}(\.html?)?\/?$|\.(html?|php|aspx?)$/i;
+
+/** A long body of prose with a byline or publication time: the layout of a news or blog article. */
+export function looksLikeArticleLayout(doc) {
+  const body = doc.querySelector('[itemprop=articleBody], .article-body, .articleBody, .article__body, .post-content, .entry-content, .story-body, .article-content');
+  const article = body || doc.querySelector('article');
+  if (!article) return false;
+  const dated = !!(article.querySelector('time[datetime], [itemprop=datePublished], [rel=author], .byline, [class*=byline i], [class*=author i]')
+    || doc.querySelector('[itemprop=datePublished], [itemprop=author] [itemprop=name]'));
+  const long = (article.textContent || '').length > 1500;
+  return dated && long;
+}
 
 function brandFromDom(doc) {
   for (const el of doc.querySelectorAll('[itemprop=brand], [class*=brand i], [id*=brand i], [data-brand], #bylineInfo')) {
-    if (inPeripheral(el)) continue;
+    if (inPeripheral(el) || el.children.length > 3 || el.closest('form, select, ul ul, [role=menu], [role=navigation], header')) continue;
     let t = el.getAttribute('data-brand') || el.getAttribute('content') || clean(el.textContent, 80);
     t = t.replace(/^(visit the|besuchen sie den|visita lo store di|visitez la boutique|visita la tienda de)\s+/i, '')
       .replace(/\s+(store|-store|shop)$/i, '').replace(/^(brand|marke|marque|marca|merk|marka|märke|merkki)\s*:\s*/i, '').trim();
-    if (t && t.length <= 40 && !/[{}<>]|\d{4,}/.test(t) && t.split(' ').length <= 5) return t;
+    if (t && t.length <= 40 && !/[{}<>$%]|\d{4,}|brand|marke|marque|marca/i.test(t) && t.split(' ').length <= 5) return t;
   }
   return '';
 }
@@ -71,24 +83,39 @@ export function detectProduct(doc, url) {
   const mdProduct = mdMain[0] || null;
   const ogProductType = /(^|[.:])product/.test(og.ogType);
 
-  const articleDeclared = og.ogType.startsWith('article') || ld.hasArticle || md.hasArticle
-    || !!meta(doc, 'article:published_time') || !!meta(doc, 'article:author');
-  if (articleDeclared) reasons.push('article-markup');
+  let path = '';
+  try { path = new URL(url).pathname; } catch { path = ''; }
+  const productPath = PRODUCT_PATH.test(path) && !DATED_PATH.test(path);
+  const articleLayout = looksLikeArticleLayout(doc);
 
-  if (articleDeclared && !(ogProductType && cartControls > 0)) {
+  // Strong article evidence: an Article-family node or article:* meta. Weak: og:type=article alone
+  // (some shops set it on every page), which a priced main Product plus a cart control or a
+  // product-like URL can outweigh.
+  const strongArticle = ld.hasArticle || md.hasArticle || !!meta(doc, 'article:published_time')
+    || !!meta(doc, 'article:author') || !!meta(doc, 'article:section');
+  const weakArticle = og.ogType.startsWith('article') || og.ogType === 'blog';
+  const mainPricedMarkup = (ldProduct && ldProduct.price !== null) || (mdProduct && mdProduct.price !== null);
+  if (strongArticle) reasons.push('article-markup');
+  if (weakArticle) reasons.push('og-article');
+  if (strongArticle && !(ogProductType && cartControls > 0)) {
+    return { kind: 'article', product: null, reasons, breadcrumbs: ld.breadcrumbs, orders: ld.orders };
+  }
+  if (weakArticle && !(mainPricedMarkup && (cartControls > 0 || (productPath && !articleLayout)))) {
     return { kind: 'article', product: null, reasons, breadcrumbs: ld.breadcrumbs, orders: ld.orders };
   }
 
-  let path = '';
-  try { path = new URL(url).pathname; } catch { path = ''; }
-  const productPath = PRODUCT_PATH.test(path);
-  const listing = cartControls > 4 || mdMain.length > 6 || ld.products.length > 6;
+  const listing = cartControls > 5 || mdMain.length > 6 || ld.products.length > 6;
   const markupProduct = !!(ldProduct && (ldProduct.price !== null || ld.products.length <= 2))
     || !!(mdProduct && (mdProduct.price !== null || mdMain.length <= 2)) || ogProductType || og.product?.price != null;
 
   let isProduct = false;
   if (markupProduct && !(listing && !ogProductType && ld.products.length > 6 && !productPath)) { isProduct = true; reasons.push('markup'); }
-  if (!isProduct && cartControls > 0 && cartControls <= 4 && !listing) { isProduct = true; reasons.push('cart-control'); }
+  let fallback = null;
+  if (!isProduct && cartControls > 0 && cartControls <= 5 && !listing && !articleLayout) {
+    // No markup at all: accept only with a confident visible price.
+    fallback = extractHeuristics(doc, url);
+    if (fallback.price !== null && fallback.score >= 4) { isProduct = true; reasons.push('cart-control'); }
+  }
   if (!isProduct) return { kind: 'other', product: null, reasons, breadcrumbs: ld.breadcrumbs, orders: ld.orders };
 
   const ogp = og.product || {};
@@ -102,7 +129,7 @@ export function detectProduct(doc, url) {
   currency = currency || pick(ldp.currency, mdp.currency, ogp.currency, null);
   let name = pick(ldp.name, mdp.name, ogp.name, '');
   if (price === null || price === 0 || !currency || !name) {
-    const h = extractHeuristics(doc, url, { pageCurrency: currency || undefined });
+    const h = fallback || extractHeuristics(doc, url, { pageCurrency: currency || undefined });
     if ((price === null || price === 0) && h.price !== null) { price = h.price; reasons.push('visible-price'); currency = currency || h.currency; }
     if (!currency && price !== null) currency = h.currency;
     if (!name) name = h.name;
