@@ -1,0 +1,206 @@
+"""Pydantic schemas for the policy files in ``policies/`` (one model per file).
+
+The schemas check shapes and ranges; cross-file rules (a gesture's stage exists, a sensitive id is in
+the taxonomy, ...) are checked by :mod:`vault_server.policy.loader`, which also maps every problem
+back to ``file:line``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+#: The funnel, lowest stage first. Stage ids in every policy file must be one of these.
+STAGES: tuple[str, ...] = ("awareness", "interest", "motivation", "action", "relationship")
+
+#: Gesture types the engine gives a meaning to; gestures.yaml must define every one of them.
+REQUIRED_GESTURES: tuple[str, ...] = (
+    "search", "page_view", "product_view", "compare", "review_read", "price_check", "wishlist_add",
+    "cart_add", "cart_remove", "cart_abandon", "checkout_start", "purchase", "return", "review_write",
+    "share", "referral", "return_visit", "declared_intent",
+)  # fmt: skip
+
+#: Fields a vendor may ask for in an ``intent_signals`` authorization detail (RFC 9396).
+SIGNAL_FIELDS: tuple[str, ...] = ("stage", "score", "price_band", "brand", "declared_intent", "last_seen")
+
+CategoryId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)*$", max_length=128)]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+Term = Annotated[str, StringConstraints(min_length=1, max_length=80)]
+LangCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
+Version = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+Text = Annotated[str, StringConstraints(max_length=500)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- taxonomy.yaml -------------------------------------------------------------------------------
+
+
+class CategoryNode(_Strict):
+    """One node of the category tree; signals are kept per leaf."""
+
+    id: CategoryId
+    parent: CategoryId | None = None
+    name: Annotated[str, StringConstraints(min_length=1, max_length=120)]
+    description: Text = ""
+    keywords: list[Term] = Field(default_factory=list)
+    synonyms: dict[LangCode, list[Term]] = Field(default_factory=dict)
+    google_product_category: Annotated[str, StringConstraints(max_length=300)] | None = None
+    schema_org: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]+$", max_length=80)] | None = None
+
+
+class TaxonomyFile(_Strict):
+    version: Version
+    categories: Annotated[list[CategoryNode], Field(min_length=1)]
+
+
+# --- gestures.yaml -------------------------------------------------------------------------------
+
+
+class Repetition(_Strict):
+    """Diminishing returns: evidence = weight * saturation * (1 - exp(-count / saturation))."""
+
+    saturation: Annotated[float, Field(gt=0, le=100)] = 5.0
+
+
+class DwellBonus(_Strict):
+    """Multiplier bonus for time on page: ``max_bonus * min(dwell_ms / reference_ms, 1)``."""
+
+    reference_ms: Annotated[int, Field(gt=0, le=3_600_000)]
+    max_bonus: Annotated[float, Field(ge=0, le=5)]
+
+
+class ScrollBonus(_Strict):
+    """Multiplier bonus for scroll depth: ``max_bonus * scroll`` (scroll in 0..1)."""
+
+    max_bonus: Annotated[float, Field(ge=0, le=5)]
+
+
+class GestureRule(_Strict):
+    type: Slug
+    weight: Annotated[float, Field(ge=-5, le=5)]
+    stage: str
+    description: Text = ""
+    repetition: Repetition = Repetition()
+    dwell: DwellBonus | None = None
+    scroll: ScrollBonus | None = None
+
+
+class Pattern(_Strict):
+    """An aggregate pattern feature: contributes ``weight * (1 - exp(-x / saturation))``."""
+
+    weight: Annotated[float, Field(ge=0, le=5)]
+    saturation: Annotated[float, Field(gt=0, le=1000)]
+    description: Text = ""
+
+
+class Patterns(_Strict):
+    visit_days: Pattern
+    origins: Pattern
+    dwell_minutes: Pattern
+
+
+class GesturesFile(_Strict):
+    version: Version
+    score_scale: Annotated[float, Field(gt=0, le=100)]
+    gestures: Annotated[list[GestureRule], Field(min_length=1)]
+    patterns: Patterns
+
+
+# --- stages.yaml ---------------------------------------------------------------------------------
+
+
+class Condition(_Strict):
+    """All given fields must hold; counts are decayed to the evaluation time."""
+
+    gestures: list[Slug] = Field(default_factory=list)
+    min_count: Annotated[float, Field(ge=0, le=1000)] = 1.0
+    min_visit_days: Annotated[float, Field(ge=0, le=1000)] | None = None
+    declared_intent: Literal["any", "with_timeframe"] | None = None
+    min_after_purchase: Annotated[float, Field(ge=0, le=1000)] | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Condition:
+        if not self.gestures and self.min_visit_days is None and self.declared_intent is None:
+            raise ValueError("a condition needs gestures, min_visit_days or declared_intent")
+        return self
+
+
+class StageRule(_Strict):
+    id: str
+    min_score: Annotated[float, Field(ge=0, le=1)]
+    description: Text = ""
+    requires_any: list[Condition] = Field(default_factory=list)
+
+
+class StagesFile(_Strict):
+    version: Version
+    half_life_days: Annotated[float, Field(gt=0, le=3650)]
+    declared_intent_grace_days: Annotated[float, Field(ge=0, le=365)] = 7.0
+    stages: Annotated[list[StageRule], Field(min_length=1)]
+
+
+# --- sensitive.yaml ------------------------------------------------------------------------------
+
+
+class SensitiveEntry(_Strict):
+    id: CategoryId
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    legal_basis: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
+class SensitiveFile(_Strict):
+    version: Version
+    default: Literal["never_record"] = "never_record"
+    categories: list[SensitiveEntry]
+
+
+# --- retention.yaml ------------------------------------------------------------------------------
+
+
+class RetentionFile(_Strict):
+    version: Version
+    default_days: Annotated[int, Field(ge=1, le=3650)]
+    max_days: Annotated[int, Field(ge=1, le=3650)] = 3650
+    gestures: dict[Slug, Annotated[int, Field(ge=1, le=3650)]] = Field(default_factory=dict)
+
+
+# --- scopes.yaml ---------------------------------------------------------------------------------
+
+
+class ScopeDef(_Strict):
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z]+(:[a-z_]+)*$", max_length=64)]
+    description: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    identity: bool = False
+    first_party: bool = False
+
+
+class AuthorizationDetailType(_Strict):
+    """An RFC 9396 ``authorization_details`` type and what a request of that type may contain."""
+
+    type: Slug
+    description: Text = ""
+    fields: Annotated[list[str], Field(min_length=1)]
+    min_stage: Annotated[list[str], Field(min_length=1)]
+    max_retention_days: Annotated[int, Field(ge=1, le=3650)]
+    frequencies: Annotated[list[Literal["realtime", "hourly", "daily", "weekly"]], Field(min_length=1)]
+
+
+class ScopesFile(_Strict):
+    version: Version
+    scopes: Annotated[list[ScopeDef], Field(min_length=1)]
+    authorization_details: list[AuthorizationDetailType] = Field(default_factory=list)
+
+
+#: File name -> schema, in the order files are loaded and reported.
+POLICY_FILES: dict[str, type[BaseModel]] = {
+    "taxonomy.yaml": TaxonomyFile,
+    "gestures.yaml": GesturesFile,
+    "stages.yaml": StagesFile,
+    "sensitive.yaml": SensitiveFile,
+    "retention.yaml": RetentionFile,
+    "scopes.yaml": ScopesFile,
+}
