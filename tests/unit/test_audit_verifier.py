@@ -23,6 +23,7 @@ from vault_server.audit.verifier import (
     MISSING,
     MODIFIED,
     OUT_OF_ORDER,
+    RENUMBERED,
     ROOT,
     SIGNATURE,
     SIZE,
@@ -136,6 +137,21 @@ def test_reordered_entries_are_named(log: Log) -> None:
     assert kinds(report) == [MISSING, OUT_OF_ORDER, ROOT]
 
 
+def test_entry_moved_far_away_is_named_once(log: Log) -> None:
+    lines = log.lines()
+    lines.append(lines.pop(2))
+    report = verify_export(lines, log.sth(20), JWKS)
+    assert report.first_bad_index == 2
+    assert [(p.kind, p.index, p.line) for p in report.problems[:2]] == [(MISSING, 2, 3), (OUT_OF_ORDER, 2, 20)]
+
+
+def test_reversed_export_names_position_zero(log: Log) -> None:
+    report = verify_export(log.lines()[::-1], log.sth(20), JWKS)
+    assert report.first_bad_index == 0
+    assert report.problems[0].message == "export.jsonl:1: expected index 0, found 19 (entries 0..18 deleted or moved)"
+    assert kinds(report).count(OUT_OF_ORDER) == 19  # every other line is out of order, none is a duplicate
+
+
 def test_inserted_entry_is_named(log: Log) -> None:
     lines = log.lines()
     forged = dict(make_entry(3), actor="vendor:evil")
@@ -161,12 +177,34 @@ def test_rewrite_consistent_with_its_own_leaf_hashes_is_bounded_by_signed_heads(
     )
 
 
-def test_renumbered_insertion_is_caught_by_the_signed_root(log: Log) -> None:
+def test_renumbered_insertion_is_named_by_the_entries_own_index(log: Log) -> None:
     entries = [*log.entries[:10], dict(make_entry(10), actor="vendor:evil"), *log.entries[10:]]
-    lines = [export_line(i, e) for i, e in enumerate(entries)]
-    report = verify_export(lines, log.sth(20), JWKS, old_sths=[log.sth(10)])
-    assert [(p.kind, p.index_range) for p in report.problems] == [(ROOT, (10, 20))]
+    lines = [export_line(i, e) for i, e in enumerate(entries)]  # labels and leaf hashes all recomputed
+    report = verify_export(lines, log.sth(20), JWKS, old_sths=[log.sth(4)])
+    assert report.first_bad_index == 10
+    assert report.problems[0].message == (
+        "export.jsonl:12: index 11: the entry itself records index 10 (entries before it were deleted, "
+        "inserted or moved and the export renumbered)"
+    )
+    assert [(p.kind, p.index_range) for p in report.problems] == [(RENUMBERED, None), (ROOT, (4, 20))]
     assert report.notes == ["entries 20..20 are newer than sth.json and not covered by a signed head"]
+
+
+def test_renumbered_deletion_is_named_by_the_entries_own_index(log: Log) -> None:
+    entries = [*log.entries[:6], *log.entries[7:]]
+    report = verify_export([export_line(i, e) for i, e in enumerate(entries)], log.sth(20), JWKS)
+    assert report.first_bad_index == 6
+    assert kinds(report) == [RENUMBERED, SIZE]
+
+
+def test_renumbered_insertion_without_entry_index_is_bounded_by_signed_heads(log: Log) -> None:
+    entries = [{k: v for k, v in e.items() if k != "index"} for e in log.entries]
+    honest = Log(entries)
+    forged = [*entries[:10], {"actor": "vendor:evil"}, *entries[10:]]
+    lines = [export_line(i, e) for i, e in enumerate(forged)]
+    report = verify_export(lines, honest.sth(20), JWKS, old_sths=[honest.sth(8), honest.sth(16)])
+    assert report.first_bad_index is None
+    assert [(p.kind, p.index_range) for p in report.problems] == [(ROOT, (8, 16)), (ROOT, (8, 20))]
 
 
 # ------------------------------------------------------------------------------------------- forks

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import bisect
 import hashlib
 import json
 import re
@@ -89,9 +90,7 @@ def canonical_json(obj: Any) -> bytes:
 
     Sorted keys, no whitespace, UTF-8. Identical to RFC 8785 for values without floats.
     """
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
-        "utf-8"
-    )
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
 def entry_leaf_hash(entry: Mapping[str, Any]) -> bytes:
@@ -254,9 +253,7 @@ def sign_tree_head(
     if len(root_hash) != HASH_SIZE:
         raise ValueError("root_hash must be 32 bytes")
     header = {"alg": STH_ALG, "kid": kid, "typ": STH_TYP}
-    signing_input = (
-        _b64url(canonical_json(header)) + "." + _b64url(tree_head_payload(tree_size, root_hash, timestamp))
-    )
+    signing_input = _b64url(canonical_json(header)) + "." + _b64url(tree_head_payload(tree_size, root_hash, timestamp))
     signature = private_key.sign(signing_input.encode("ascii"))
     return {
         "tree_size": tree_size,
@@ -347,9 +344,7 @@ def _ed25519_key(jwk: Mapping[str, Any]) -> Ed25519PublicKey | None:
         return None
 
 
-def check_tree_head_signature(
-    head: SignedTreeHead, jwks: Mapping[str, Sequence[Mapping[str, Any]]]
-) -> str | None:
+def check_tree_head_signature(head: SignedTreeHead, jwks: Mapping[str, Sequence[Mapping[str, Any]]]) -> str | None:
     """RFC 7515 §5.2 / RFC 8037 §3.1 / RFC 9864: check the JWS; return None if valid, else why not."""
     parts = head.signature.split(".")
     if len(parts) != 3:
@@ -414,6 +409,7 @@ SIZE = "size"
 ROOT = "root-mismatch"
 SIGNATURE = "bad-signature"
 FORK = "fork"
+RENUMBERED = "renumbered"
 
 
 @dataclass(frozen=True, slots=True)
@@ -471,6 +467,85 @@ def _parse_entry_line(text: str, name: str, lineno: int) -> tuple[int, dict[str,
     return obj["index"], obj["entry"], bytes.fromhex(obj["leaf_hash"])
 
 
+class _IndexLabels:
+    """Reads the index labels of export lines to name deleted, moved and inserted entries.
+
+    The tree is computed over the lines in file order; the outer ``index`` of each line and, when the
+    entry carries one, the entry's own ``index`` (covered by the leaf hash) say where the server put it.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.expected = 0  # the outer index the next line should carry
+        self._gaps: list[list[int]] = []  # skipped outer indices, sorted disjoint [start, end)
+        self._gap_starts: list[int] = []
+        self._recent: dict[int, int] = {}  # outer index -> line, a bounded window for naming duplicates
+        self._offset = 0  # entry index minus outer index on the last line that had one
+
+    def _take_from_gap(self, index: int) -> bool:
+        i = bisect.bisect_right(self._gap_starts, index) - 1
+        if i < 0 or index >= self._gaps[i][1]:
+            return False
+        start, end = self._gaps[i]
+        pieces = [[a, b] for a, b in ((start, index), (index + 1, end)) if a < b]
+        self._gaps[i : i + 1] = pieces
+        self._gap_starts[i : i + 1] = [a for a, _ in pieces]
+        return True
+
+    def check(self, index: int, inner: Any, position: int, lineno: int) -> list[Problem]:
+        """Problems this line's labels reveal (usually none)."""
+        where = f"{self.name}:{lineno}"
+        found: list[Problem] = []
+        if index == self.expected:
+            self.expected += 1
+        elif index > self.expected:
+            gone = f"entry {self.expected}" if index == self.expected + 1 else f"entries {self.expected}..{index - 1}"
+            found.append(
+                Problem(
+                    MISSING,
+                    f"{where}: expected index {self.expected}, found {index} ({gone} deleted or moved)",
+                    self.expected,
+                    lineno,
+                )
+            )
+            self._gaps.append([self.expected, index])
+            self._gap_starts.append(self.expected)
+            self.expected = index + 1
+        elif self._take_from_gap(index):
+            found.append(
+                Problem(
+                    OUT_OF_ORDER,
+                    f"{where}: index {index} is out of order (expected at position {index}, "
+                    f"found at position {position})",
+                    index,
+                    lineno,
+                )
+            )
+        else:
+            other = self._recent.get(index)
+            also = f" (also on line {other})" if other is not None else ""
+            found.append(
+                Problem(DUPLICATE, f"{where}: index {index} appears twice{also}: an entry was inserted", index, lineno)
+            )
+        self._recent[index] = lineno
+        if len(self._recent) > 4096:
+            self._recent.pop(next(iter(self._recent)))
+        if _is_int(inner):
+            offset = inner - index
+            if offset != self._offset and offset != 0:
+                found.append(
+                    Problem(
+                        RENUMBERED,
+                        f"{where}: index {index}: the entry itself records index {inner} (entries before it "
+                        "were deleted, inserted or moved and the export renumbered)",
+                        min(inner, position),
+                        lineno,
+                    )
+                )
+            self._offset = offset
+        return found
+
+
 def verify_export(
     entry_lines: Iterable[str],
     sth: Mapping[str, Any] | SignedTreeHead,
@@ -500,56 +575,13 @@ def verify_export(
     checkpoints = {h.tree_size for h in heads}
     prefix_roots: dict[int, bytes] = {0: EMPTY_ROOT} if 0 in checkpoints else {}
     acc = TreeAccumulator()
-    expected = 0  # the index the next line should carry
-    skipped: dict[int, int] = {}  # index -> line where its absence was noticed
-    last_line: dict[int, int] = {}  # index -> line, bounded to a sliding window for duplicate naming
-
+    labels = _IndexLabels(entries_name)
     for lineno, raw in enumerate(entry_lines, 1):
         if not raw.strip():
             continue
         index, entry, recorded = _parse_entry_line(raw, entries_name, lineno)
-        position = acc.size
         where = f"{entries_name}:{lineno}"
-        if index == expected:
-            expected += 1
-        elif index > expected:
-            missing = f"entry {expected}" if index == expected + 1 else f"entries {expected}..{index - 1}"
-            report.problems.append(
-                Problem(
-                    MISSING,
-                    f"{where}: expected index {expected}, found {index} ({missing} deleted or moved)",
-                    expected,
-                    lineno,
-                )
-            )
-            for gone in range(expected, min(index, expected + 1024)):
-                skipped[gone] = lineno
-            expected = index + 1
-        elif index in skipped:
-            report.problems.append(
-                Problem(
-                    OUT_OF_ORDER,
-                    f"{where}: index {index} is out of order (expected at position {index}, "
-                    f"found at position {position})",
-                    index,
-                    lineno,
-                )
-            )
-            del skipped[index]
-        else:
-            other = last_line.get(index)
-            also = f" (also on line {other})" if other is not None else ""
-            report.problems.append(
-                Problem(
-                    DUPLICATE,
-                    f"{where}: index {index} appears twice{also}: an entry was inserted",
-                    index,
-                    lineno,
-                )
-            )
-        last_line[index] = lineno
-        if len(last_line) > 4096:
-            last_line.pop(next(iter(last_line)))
+        report.problems.extend(labels.check(index, entry.get("index"), acc.size, lineno))
         computed = entry_leaf_hash(entry)
         if computed != recorded:
             report.problems.append(
@@ -585,8 +617,7 @@ def verify_export(
         )
     elif acc.size > head.tree_size:
         report.notes.append(
-            f"entries {head.tree_size}..{acc.size - 1} are newer than {head.source} "
-            "and not covered by a signed head"
+            f"entries {head.tree_size}..{acc.size - 1} are newer than {head.source} and not covered by a signed head"
         )
 
     _check_roots(report, valid, prefix_roots, entries_name)
@@ -686,9 +717,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--entries", required=True, help="entries export (JSON lines)")
     parser.add_argument("--sth", required=True, help="signed tree head to verify the export against")
     parser.add_argument("--jwks", required=True, help="JWK set with the log's Ed25519 signing keys")
-    parser.add_argument(
-        "--old-sth", action="append", default=[], help="earlier signed tree head (repeatable)"
-    )
+    parser.add_argument("--old-sth", action="append", default=[], help="earlier signed tree head (repeatable)")
     parser.add_argument("--proof", help="consistency proof from an --old-sth to --sth")
     try:
         args = parser.parse_args(argv)
