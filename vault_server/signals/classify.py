@@ -1,0 +1,204 @@
+"""Classify a gesture into a leaf category of the taxonomy.
+
+Evidence, strongest first: an explicit leaf ``category``; ``product.category_hint`` matched as a
+Google product category path (``Electronics > Video > Televisions``) and as breadcrumb text; the
+product name; the search query; the URL path. Text is matched against each node's keywords, name
+and multilingual synonyms (accents folded, crude plural stripping, n-grams up to the longest term).
+Terms of an inner node only add context to the leaves below it; a leaf must match directly to win.
+Deterministic: ties are broken by category id. The index is built once per policy and cached.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from vault_server.policy.loader import Policy
+from vault_server.signals.schema import GestureEvent
+
+# Source weights: how much a matching term in each field counts.
+HINT_PATH_WEIGHT = 8.0
+HINT_TEXT_WEIGHT = 3.0
+NAME_WEIGHT = 2.0
+QUERY_WEIGHT = 2.0
+PATH_WEIGHT = 1.0
+CONTEXT_SHARE = 0.25  # an inner node's term adds this share to every leaf below it
+_CACHE_KEY = "signals.classify.index"
+_SPLIT = re.compile(r"[^0-9a-z]+")
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text.lower())
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return text.replace("ß", "ss").replace("ø", "o").replace("ł", "l").replace("æ", "ae").replace("œ", "oe")
+
+
+def _stem(token: str) -> str:
+    if len(token) > 3 and token.endswith("s") and not token.endswith("ss"):
+        token = token[:-1]
+    if len(token) > 5 and token.endswith("en"):
+        token = token[:-1]
+    return token
+
+
+def tokens(text: str) -> list[str]:
+    """Folded, stemmed word tokens of ``text``."""
+    return [_stem(t) for t in _SPLIT.split(_fold(text)) if t]
+
+
+def _gpc_key(path: str) -> str:
+    return " > ".join(" ".join(tokens(part)) for part in path.split(">") if part.strip())
+
+
+@dataclass(frozen=True)
+class TaxonomyIndex:
+    """Term n-grams -> (leaf, weight, direct) postings, plus Google-product-category paths."""
+
+    terms: Mapping[tuple[str, ...], tuple[tuple[str, float, bool], ...]]
+    gpc: Mapping[str, tuple[str, ...]]  # normalised GPC path -> leaves it names (or below it)
+    max_n: int
+    leaves: frozenset[str]
+    subtree: Mapping[str, frozenset[str]]  # node id -> leaves at or below it
+    policy_hash: str
+
+    @classmethod
+    def build(cls, policy: Policy) -> TaxonomyIndex:
+        children: dict[str, list[str]] = defaultdict(list)
+        for node in policy.taxonomy.categories:
+            if node.parent is not None:
+                children[node.parent].append(node.id)
+
+        def below(node_id: str) -> frozenset[str]:
+            out: set[str] = set()
+            stack = [node_id]
+            while stack:
+                cur = stack.pop()
+                kids = children.get(cur, [])
+                if not kids:
+                    out.add(cur)
+                stack.extend(kids)
+            return frozenset(out)
+
+        subtree = {n.id: below(n.id) for n in policy.taxonomy.categories}
+        raw: dict[tuple[str, ...], dict[str, tuple[float, bool]]] = defaultdict(dict)
+        gpc: dict[str, set[str]] = defaultdict(set)
+        for node in policy.taxonomy.categories:
+            leaf = policy.is_leaf(node.id)
+            terms = [node.name, *node.keywords]
+            for words in node.synonyms.values():
+                terms.extend(words)
+            for term in terms:
+                key = tuple(tokens(term))
+                if not key:
+                    continue
+                for target in subtree[node.id]:
+                    weight = float(len(key)) * (1.0 if leaf else CONTEXT_SHARE)
+                    old = raw[key].get(target)
+                    if old is None or (weight, leaf) > old:
+                        raw[key][target] = (weight, leaf)
+            if node.google_product_category:
+                gpc[_gpc_key(node.google_product_category)].update(subtree[node.id] if not leaf else {node.id})
+        terms_index: dict[tuple[str, ...], tuple[tuple[str, float, bool], ...]] = {}
+        for key, targets in raw.items():
+            direct = sum(1 for _, is_direct in targets.values() if is_direct) or 1
+            # A term shared by several leaves says less about each of them.
+            terms_index[key] = tuple(
+                (leaf_id, weight / direct, is_direct) for leaf_id, (weight, is_direct) in sorted(targets.items())
+            )
+        return cls(
+            terms=terms_index,
+            gpc={k: tuple(sorted(v)) for k, v in gpc.items()},
+            max_n=max((len(k) for k in terms_index), default=1),
+            leaves=frozenset(policy.leaves),
+            subtree=subtree,
+            policy_hash=policy.hash,
+        )
+
+
+def index_for(policy: Policy) -> TaxonomyIndex:
+    """The classifier index of ``policy`` (built on first use, then cached on the policy)."""
+    index = policy.cache.get(_CACHE_KEY)
+    if not isinstance(index, TaxonomyIndex):
+        index = TaxonomyIndex.build(policy)
+        policy.cache[_CACHE_KEY] = index
+    return index
+
+
+def _field(event: GestureEvent | Mapping[str, Any], name: str) -> Any:
+    if isinstance(event, GestureEvent):
+        return getattr(event, name)
+    return event.get(name)
+
+
+def _product_field(event: GestureEvent | Mapping[str, Any], name: str) -> str | None:
+    product = _field(event, "product")
+    if product is None:
+        return None
+    value = getattr(product, name, None) if not isinstance(product, Mapping) else product.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+def _add_text(scores: dict[str, list[float]], index: TaxonomyIndex, text: str, weight: float) -> None:
+    toks = tokens(text)
+    for n in range(1, min(index.max_n, len(toks)) + 1):
+        for i in range(len(toks) - n + 1):
+            postings = index.terms.get(tuple(toks[i : i + n]))
+            if postings is None:
+                continue
+            for leaf, w, direct in postings:
+                entry = scores.setdefault(leaf, [0.0, 0.0])
+                entry[0 if direct else 1] += w * weight
+
+
+def _add_gpc(scores: dict[str, list[float]], index: TaxonomyIndex, hint: str) -> None:
+    parts = [p for p in (" ".join(tokens(x)) for x in hint.split(">")) if p]
+    # The longest known prefix of the hint path names the most specific node.
+    for end in range(len(parts), 0, -1):
+        leaves = index.gpc.get(" > ".join(parts[:end]))
+        if leaves:
+            share = HINT_PATH_WEIGHT / len(leaves)
+            for leaf in leaves:
+                entry = scores.setdefault(leaf, [0.0, 0.0])
+                if len(leaves) == 1:
+                    entry[0] += share
+                else:
+                    entry[1] += share
+            return
+
+
+def classify(event: GestureEvent | Mapping[str, Any], taxonomy: Policy | TaxonomyIndex) -> str | None:
+    """The leaf category id of ``event``, or None when nothing in it matches a leaf."""
+    index = taxonomy if isinstance(taxonomy, TaxonomyIndex) else index_for(taxonomy)
+    explicit = _field(event, "category")
+    restrict: frozenset[str] | None = None
+    if isinstance(explicit, str) and explicit:
+        if explicit in index.leaves:
+            return explicit
+        restrict = index.subtree.get(explicit)  # an inner node narrows the search; unknown ids are ignored
+    scores: dict[str, list[float]] = {}
+    hint = _product_field(event, "category_hint")
+    if hint:
+        if ">" in hint or "/" in hint:
+            _add_gpc(scores, index, hint.replace("/", ">"))
+        _add_text(scores, index, hint, HINT_TEXT_WEIGHT)
+    name = _product_field(event, "name")
+    if name:
+        _add_text(scores, index, name, NAME_WEIGHT)
+    query = _field(event, "query")
+    if isinstance(query, str) and query:
+        _add_text(scores, index, query, QUERY_WEIGHT)
+    path = _field(event, "path")
+    if isinstance(path, str) and path not in ("", "/"):
+        _add_text(scores, index, re.sub(r"\{[^}]*\}", " ", path), PATH_WEIGHT)
+    best: tuple[float, str] | None = None
+    for leaf, (direct, context) in scores.items():
+        if direct <= 0 or (restrict is not None and leaf not in restrict):
+            continue
+        key = (-(direct + context), leaf)
+        if best is None or key < best:
+            best = key
+    return best[1] if best is not None else None

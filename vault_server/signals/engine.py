@@ -1,0 +1,441 @@
+"""The signals engine: incremental, policy-driven scoring of one consumer's intent in one category.
+
+Pure functions, no I/O. The server keeps one :class:`SignalState` per (consumer, category) (JSON via
+``to_dict``/``from_dict``), folds each accepted batch in with :func:`apply` (O(len(events)), never the
+full history) and reads a :class:`Signal` with :func:`evaluate`.
+
+Scoring (docs/SIGNALS.md has the long form): every decayed quantity is kept "as of" ``state.updated``
+and multiplied by ``0.5 ** (age / half_life)`` when read. Per gesture type the decayed,
+dwell-weighted count ``c`` gives evidence ``w * s * (1 - exp(-c / s))`` (diminishing returns, capped at
+``w * s``); aggregate patterns add distinct visit days, shops and minutes on page; the sum ``raw``
+becomes ``score = 1 - exp(-raw / score_scale)``. Gestures with a negative weight (cart_remove, return)
+damp the evidence gathered before them by ``exp(weight)``, so every stored quantity stays >= 0 and
+decays: time only lowers a score, and a positive gesture never does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from vault_server.policy.loader import Policy
+from vault_server.policy.models import Condition
+from vault_server.signals.classify import classify
+from vault_server.signals.schema import GestureEvent
+
+MAX_DAYS = 120  # distinct activity days kept (older ones weigh < 0.3% at a 14-day half-life)
+MAX_ORIGINS = 32  # shops kept per category (the most recently seen)
+MAX_SEEN = 512  # recent event ids kept for idempotency; older duplicates must be dropped upstream
+TOP_N = 5  # strongest single gestures kept for the explanation
+DAY = 86400.0
+STATE_VERSION = 1
+
+EventLike = GestureEvent | Mapping[str, Any]
+
+
+class UnknownGesture(ValueError):
+    """The event's type is not defined in the policy's gestures.yaml."""
+
+
+@dataclass
+class SignalState:
+    """Decayed aggregates for one (consumer, category); JSON-serialisable via to_dict/from_dict."""
+
+    category: str
+    updated: float = 0.0  # epoch seconds; decayed values below are expressed as of this time
+    counts: dict[str, float] = field(default_factory=dict)  # gesture type -> decayed weighted count
+    totals: dict[str, int] = field(default_factory=dict)  # gesture type -> raw count (explanations)
+    days: list[int] = field(default_factory=list)  # distinct UTC day numbers, ascending
+    origins: dict[str, float] = field(default_factory=dict)  # origin -> last seen (epoch)
+    dwell_ms: float = 0.0  # decayed time on page
+    first_seen: float | None = None
+    last_seen: float | None = None
+    last_purchase: float | None = None
+    after_purchase: float = 0.0  # decayed count of gestures after the last purchase
+    declared: dict[str, Any] | None = None  # latest declared intent: ts, timeframe_days, budget, currency
+    top: list[list[Any]] = field(default_factory=list)  # [contribution, ts, type, label], strongest first
+    seen: list[str] = field(default_factory=list)  # recent event ids, oldest first
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "v": STATE_VERSION,
+            "category": self.category,
+            "updated": self.updated,
+            "counts": dict(self.counts),
+            "totals": dict(self.totals),
+            "days": list(self.days),
+            "origins": dict(self.origins),
+            "dwell_ms": self.dwell_ms,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "last_purchase": self.last_purchase,
+            "after_purchase": self.after_purchase,
+            "declared": dict(self.declared) if self.declared is not None else None,
+            "top": [list(t) for t in self.top],
+            "seen": list(self.seen),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SignalState:
+        if data.get("v", STATE_VERSION) != STATE_VERSION:
+            raise ValueError(f"unsupported signal state version {data.get('v')!r}")
+        return cls(
+            category=str(data["category"]),
+            updated=float(data.get("updated", 0.0)),
+            counts={str(k): float(v) for k, v in dict(data.get("counts", {})).items()},
+            totals={str(k): int(v) for k, v in dict(data.get("totals", {})).items()},
+            days=[int(d) for d in data.get("days", [])],
+            origins={str(k): float(v) for k, v in dict(data.get("origins", {})).items()},
+            dwell_ms=float(data.get("dwell_ms", 0.0)),
+            first_seen=_opt_float(data.get("first_seen")),
+            last_seen=_opt_float(data.get("last_seen")),
+            last_purchase=_opt_float(data.get("last_purchase")),
+            after_purchase=float(data.get("after_purchase", 0.0)),
+            declared=dict(data["declared"]) if data.get("declared") is not None else None,
+            top=[list(t) for t in data.get("top", [])],
+            seen=[str(s) for s in data.get("seen", [])],
+        )
+
+    def copy(self) -> SignalState:
+        return SignalState.from_dict(self.to_dict())
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+class Contribution(BaseModel):
+    """One line of the explanation, with its share of ``raw`` (negative for damping)."""
+
+    label: str
+    amount: float
+
+
+class Signal(BaseModel):
+    """What a consumer sees, and (narrowed by a grant) what a vendor may read."""
+
+    category: str
+    score: float = Field(ge=0, le=1)
+    stage: str
+    confidence: float = Field(ge=0, le=1)
+    last_seen: datetime | None
+    explanation: list[str]
+    contributions: list[Contribution]
+    policy_hash: str
+
+
+# --- applying events ----------------------------------------------------------------------------
+
+
+def as_event(event: EventLike) -> GestureEvent:
+    """A validated :class:`GestureEvent` (dicts are validated; pydantic raises on bad input)."""
+    return event if isinstance(event, GestureEvent) else GestureEvent.model_validate(event)
+
+
+def check_event(event: GestureEvent, policy: Policy) -> str | None:
+    """Why the policy rejects ``event`` (unknown gesture type or category), or None if it is fine."""
+    if event.type not in policy.gesture_rules:
+        return f"unknown gesture type '{event.type}'"
+    if event.category is not None and event.category not in policy.nodes:
+        return f"unknown category '{event.category}'"
+    return None
+
+
+def category_of(event: GestureEvent, policy: Policy) -> str | None:
+    """The leaf category the event counts for (explicit or classified), or None."""
+    return classify(event, policy)
+
+
+def group_by_category(
+    events: Iterable[EventLike], policy: Policy, *, opted_in: Iterable[str] = ()
+) -> tuple[dict[str, list[GestureEvent]], list[tuple[GestureEvent, str]]]:
+    """Split events by leaf category. Returns (groups, dropped) where dropped pairs each event left out
+    with the reason: unknown type/category, unclassified, or sensitive and not opted in."""
+    allowed = frozenset(opted_in)
+    groups: dict[str, list[GestureEvent]] = {}
+    dropped: list[tuple[GestureEvent, str]] = []
+    for raw in events:
+        event = as_event(raw)
+        problem = check_event(event, policy)
+        if problem is not None:
+            dropped.append((event, problem))
+            continue
+        category = category_of(event, policy)
+        if category is None:
+            dropped.append((event, "no category matched"))
+            continue
+        if policy.is_sensitive(category) and not any(a in allowed for a in policy.ancestors(category)):
+            dropped.append((event, f"sensitive category '{category}' not opted in"))
+            continue
+        groups.setdefault(category, []).append(event)
+    return groups, dropped
+
+
+def _multiplier(event: GestureEvent, policy: Policy) -> float:
+    rule = policy.gesture_rules[event.type]
+    m = 1.0
+    if rule.dwell is not None and event.dwell_ms:
+        m += rule.dwell.max_bonus * min(event.dwell_ms / rule.dwell.reference_ms, 1.0)
+    if rule.scroll is not None and event.scroll:
+        m += rule.scroll.max_bonus * event.scroll
+    return m
+
+
+def _label(event: GestureEvent) -> str:
+    if event.product is not None and event.product.name:
+        return event.product.name[:80]
+    if event.query:
+        return f"search '{event.query[:60]}'"
+    return event.origin
+
+
+def _decay_to(state: SignalState, t: float, policy: Policy) -> None:
+    """Move the state's reference time forward to ``t``, decaying every stored quantity."""
+    if t <= state.updated:
+        return
+    if state.updated > 0:
+        f = math.exp(-policy.decay_rate * (t - state.updated))
+        state.counts = {k: v * f for k, v in state.counts.items()}
+        state.dwell_ms *= f
+        state.after_purchase *= f
+        for item in state.top:
+            item[0] = float(item[0]) * f
+    state.updated = t
+
+
+def _add_bounded_day(state: SignalState, day: int) -> None:
+    if day in state.days:
+        return
+    if len(state.days) >= MAX_DAYS:
+        if day < state.days[0]:
+            return  # older than everything kept: contributes least, monotone to skip
+        state.days.pop(0)
+    state.days.append(day)
+    state.days.sort()
+
+
+def _add_origin(state: SignalState, origin: str, t: float) -> None:
+    if origin in state.origins:
+        state.origins[origin] = max(state.origins[origin], t)
+        return
+    if len(state.origins) >= MAX_ORIGINS:
+        oldest = min(state.origins.items(), key=lambda kv: (kv[1], kv[0]))
+        if (t, origin) <= (oldest[1], oldest[0]):
+            return
+        del state.origins[oldest[0]]
+    state.origins[origin] = t
+
+
+def _apply_one(state: SignalState, event: GestureEvent, policy: Policy) -> None:
+    rule = policy.gesture_rules.get(event.type)
+    if rule is None:
+        raise UnknownGesture(f"unknown gesture type '{event.type}'")
+    t = event.epoch
+    _decay_to(state, t, policy)
+    age_factor = math.exp(-policy.decay_rate * (state.updated - t))
+    m = _multiplier(event, policy)
+    if rule.weight < 0:
+        # Damp what came before (carts emptied, goods returned); the count is kept for the explanation.
+        damp = math.exp(rule.weight * age_factor)
+        state.counts = {k: (v * damp if policy.gesture_rules.get(k, rule).weight >= 0 else v)
+                        for k, v in state.counts.items()}  # fmt: skip
+        state.dwell_ms *= damp
+        state.after_purchase *= damp
+    state.counts[event.type] = state.counts.get(event.type, 0.0) + m * age_factor
+    state.totals[event.type] = state.totals.get(event.type, 0) + 1
+    if event.dwell_ms:
+        state.dwell_ms += event.dwell_ms * age_factor
+    _add_bounded_day(state, int(t // DAY))
+    _add_origin(state, event.origin, t)
+    state.first_seen = t if state.first_seen is None else min(state.first_seen, t)
+    state.last_seen = t if state.last_seen is None else max(state.last_seen, t)
+    if event.type == "purchase":
+        if state.last_purchase is None or t > state.last_purchase:
+            state.last_purchase = t
+            state.after_purchase = 0.0
+    elif state.last_purchase is not None and t > state.last_purchase and rule.weight > 0:
+        state.after_purchase += age_factor
+    if event.type == "declared_intent" and (state.declared is None or t >= float(state.declared.get("ts", 0.0))):
+        info = event.intent
+        state.declared = {
+            "ts": t,
+            "timeframe_days": info.timeframe_days if info else None,
+            "budget_min": info.budget_min if info else None,
+            "budget_max": info.budget_max if info else None,
+            "currency": info.currency if info else None,
+        }
+    contribution = rule.weight * m * age_factor
+    if contribution > 0:
+        state.top.append([contribution, t, event.type, _label(event)])
+        state.top.sort(key=lambda item: (-float(item[0]), -float(item[1]), str(item[2]), str(item[3])))
+        del state.top[TOP_N:]
+
+
+def apply(state: SignalState, events: Iterable[EventLike], policy: Policy) -> SignalState:
+    """A new state with ``events`` folded in (sorted by time within the batch; ids already seen are
+    skipped, so applying the same batch twice changes nothing). Raises :class:`UnknownGesture`."""
+    new = state.copy()
+    batch = sorted((as_event(e) for e in events), key=lambda e: (e.epoch, str(e.id)))
+    seen = set(new.seen)
+    for event in batch:
+        eid = str(event.id)
+        if eid in seen:
+            continue
+        _apply_one(new, event, policy)
+        seen.add(eid)
+        new.seen.append(eid)
+    if len(new.seen) > MAX_SEEN:
+        del new.seen[: len(new.seen) - MAX_SEEN]
+    return new
+
+
+# --- evaluating ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Now:
+    """Decayed view of a state at one instant."""
+
+    counts: dict[str, float]
+    visit_days: float
+    origins: float
+    dwell_minutes: float
+    after_purchase: float
+
+
+def _view(state: SignalState, now: float, policy: Policy) -> _Now:
+    f = math.exp(-policy.decay_rate * (now - state.updated)) if state.updated > 0 else 1.0
+    rate = policy.decay_rate
+    return _Now(
+        counts={k: v * f for k, v in state.counts.items()},
+        visit_days=sum(math.exp(-rate * max(0.0, now - (d + 1) * DAY)) for d in state.days),
+        origins=sum(math.exp(-rate * max(0.0, now - ts)) for ts in state.origins.values()),
+        dwell_minutes=state.dwell_ms * f / 60000.0,
+        after_purchase=state.after_purchase * f,
+    )
+
+
+def _declared_active(state: SignalState, now: float, policy: Policy, *, need_timeframe: bool) -> bool:
+    d = state.declared
+    if d is None:
+        return False
+    ts = float(d.get("ts", 0.0))
+    timeframe = d.get("timeframe_days")
+    if timeframe is None:
+        # Without a timeframe a declared intent lasts like any other evidence: two half-lives.
+        return not need_timeframe and now - ts <= 2 * policy.half_life_s
+    return now <= ts + (float(timeframe) + policy.stages.declared_intent_grace_days) * DAY
+
+
+def _holds(cond: Condition, view: _Now, state: SignalState, now: float, policy: Policy) -> bool:
+    if cond.gestures and sum(view.counts.get(g, 0.0) for g in cond.gestures) < cond.min_count:
+        return False
+    if cond.min_visit_days is not None and view.visit_days < cond.min_visit_days:
+        return False
+    if cond.declared_intent is not None and not _declared_active(
+        state, now, policy, need_timeframe=cond.declared_intent == "with_timeframe"
+    ):
+        return False
+    return cond.min_after_purchase is None or view.after_purchase >= cond.min_after_purchase
+
+
+def _plural(gesture_type: str, n: int) -> str:
+    words = gesture_type.replace("_", " ")
+    if n == 1:
+        return words
+    if words.endswith("search"):
+        return words + "es"
+    return words + "s"
+
+
+def score_parts(state: SignalState, now: float, policy: Policy) -> tuple[float, list[Contribution], _Now]:
+    """``raw`` and its contributions at ``now`` (epoch seconds, clamped to >= state.updated)."""
+    now = max(now, state.updated)
+    view = _view(state, now, policy)
+    parts: list[Contribution] = []
+    raw = 0.0
+    for gtype in sorted(view.counts):
+        rule = policy.gesture_rules.get(gtype)
+        count = view.counts[gtype]
+        n = state.totals.get(gtype, 0)
+        if rule is None:
+            continue  # a type the current policy no longer defines counts for nothing
+        if rule.weight < 0:
+            parts.append(Contribution(label=f"{n} {_plural(gtype, n)} (damps earlier evidence)", amount=0.0))
+            continue
+        s = rule.repetition.saturation
+        evidence = rule.weight * s * (1.0 - math.exp(-count / s))
+        raw += evidence
+        parts.append(Contribution(label=f"{n} {_plural(gtype, n)} (weight {count:.2f} after decay)", amount=evidence))
+    pat = policy.gestures.patterns
+    for label, value, pattern in (
+        (f"active on {len(state.days)} distinct day(s) ({view.visit_days:.1f} after decay)", view.visit_days,
+         pat.visit_days),
+        (f"seen at {len(state.origins)} shop(s)", view.origins, pat.origins),
+        (f"{view.dwell_minutes:.1f} minute(s) on pages after decay", view.dwell_minutes, pat.dwell_minutes),
+    ):  # fmt: skip
+        amount = pattern.weight * (1.0 - math.exp(-value / pattern.saturation))
+        if amount > 0:
+            raw += amount
+            parts.append(Contribution(label=label, amount=amount))
+    parts.sort(key=lambda c: (-abs(c.amount), c.label))
+    return raw, parts, view
+
+
+def evaluate(state: SignalState, now: datetime | float, policy: Policy) -> Signal:
+    """The signal at ``now`` (evaluating before the last update is treated as at the last update)."""
+    t = now.astimezone(UTC).timestamp() if isinstance(now, datetime) else float(now)
+    t = max(t, state.updated)
+    raw, parts, view = score_parts(state, t, policy)
+    score = 1.0 - math.exp(-max(raw, 0.0) / policy.gestures.score_scale)
+    score = min(max(score, 0.0), 1.0)
+    stage = policy.stage_rules[0].id
+    stage_rule = policy.stage_rules[0]
+    for rule in reversed(policy.stage_rules):
+        if score >= rule.min_score and (
+            not rule.requires_any or any(_holds(c, view, state, t, policy) for c in rule.requires_any)
+        ):
+            stage, stage_rule = rule.id, rule
+            break
+    evidence = sum(v for k, v in view.counts.items() if (r := policy.gesture_rules.get(k)) and r.weight > 0)
+    confidence = (1.0 - math.exp(-evidence / 6.0)) * (0.6 + 0.4 * (1.0 - math.exp(-view.visit_days / 2.0)))
+    if _declared_active(state, t, policy, need_timeframe=False) or _declared_active(
+        state, t, policy, need_timeframe=True
+    ):
+        confidence = max(confidence, 0.8)
+    explanation = [f"stage {stage}: {stage_rule.description}" if stage_rule.description else f"stage {stage}"]
+    explanation += [f"{c.label}: {c.amount:+.2f}" if c.amount else c.label for c in parts]
+    if state.declared is not None:
+        explanation.append(_declared_text(state.declared))
+    for _contribution, ts, gtype, label in state.top[:3]:
+        day = datetime.fromtimestamp(float(ts), UTC).date().isoformat()
+        explanation.append(f"strongest: {str(gtype).replace('_', ' ')} '{label}' on {day}")
+    return Signal(
+        category=state.category,
+        score=round(score, 6),
+        stage=stage,
+        confidence=round(min(max(confidence, 0.0), 1.0), 6),
+        last_seen=datetime.fromtimestamp(state.last_seen, UTC) if state.last_seen is not None else None,
+        explanation=explanation,
+        contributions=parts,
+        policy_hash=policy.hash,
+    )
+
+
+def _declared_text(d: Mapping[str, Any]) -> str:
+    out = "declared intent"
+    if d.get("timeframe_days"):
+        out += f": within {d['timeframe_days']} days"
+    if d.get("budget_max") is not None:
+        out += f", budget up to {d['budget_max']:g} {d.get('currency') or ''}".rstrip()
+    return out
+
+
+def new_state(category: str) -> SignalState:
+    """An empty state for ``category``."""
+    return SignalState(category=category)
