@@ -16,10 +16,6 @@ from vault_server.logs import request_id_var
 log = logging.getLogger("vault.access")
 
 
-class _TooLargeError(Exception):
-    pass
-
-
 def _problem_bytes(status: int, slug: str, title: str, detail: str) -> bytes:
     return json.dumps({"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}).encode()
 
@@ -47,27 +43,32 @@ class BodyLimitMiddleware:
                     return
         seen = 0
         started = False
+        rejected = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise _TooLargeError
+                    # Answer now and tell the app the client left: whatever it tries to send is dropped.
+                    rejected = True
+                    if not started:
+                        await self._reject(send, limit)
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if rejected:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLargeError:
-            if not started:
-                await self._reject(send, limit)
+        await self.app(scope, limited_receive, tracking_send)
 
     @staticmethod
     async def _reject(send: Send, limit: int) -> None:

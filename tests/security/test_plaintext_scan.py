@@ -1,0 +1,76 @@
+"""Plaintext scan: distinctive markers written through the public API never appear in the stored database.
+
+On SQLite the raw database file and its WAL are read byte by byte; on PostgreSQL every table of the run's
+schema is dumped (text and bytea). Extend ``write_consumer_data`` whenever a room stores consumer data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
+
+from vault_server.context import VaultContext
+
+from ..conftest import PASSWORD, log_in, sign_up
+
+MARKER = "zqxw7781marker"
+
+
+def write_consumer_data(client: TestClient, marker: str) -> list[str]:
+    """Store a consumer's data through the public API; returns the marker strings that were written."""
+    email = f"{marker}@example.com"
+    name = f"Name-{marker.upper()}"
+    sign_up(client, email, name=name)
+    log_in(client, email)
+    assert client.get("/v1/me").json()["name"] == name
+    return [marker, marker.upper(), name]
+
+
+def _raw_sqlite(ctx: VaultContext) -> bytes:
+    path = Path(make_url(ctx.settings.database_url).database or "")
+    with ctx.db.engine.connect() as conn:  # flush what can be flushed, but also read the WAL as it is
+        conn.execute(text("PRAGMA wal_checkpoint(PASSIVE)"))
+    blobs = [path.read_bytes()]
+    for suffix in ("-wal", "-journal"):
+        extra = Path(str(path) + suffix)
+        if extra.exists():
+            blobs.append(extra.read_bytes())
+    return b"".join(blobs)
+
+
+def _dump_postgres(ctx: VaultContext) -> bytes:
+    out: list[bytes] = []
+    with ctx.db.engine.connect() as conn:
+        for table in inspect(conn).get_table_names():
+            for row in conn.execute(text(f'SELECT * FROM "{table}"')):
+                for value in row:
+                    if isinstance(value, memoryview):
+                        value = value.tobytes()
+                    out.append(value if isinstance(value, bytes) else str(value).encode())
+    return b"\n".join(out)
+
+
+def _stored_bytes(ctx: VaultContext) -> bytes:
+    return _raw_sqlite(ctx) if ctx.db.dialect == "sqlite" else _dump_postgres(ctx)
+
+
+def test_no_marker_in_storage(client: TestClient, ctx: VaultContext) -> None:
+    markers = write_consumer_data(client, MARKER)
+    account_id = client.get("/v1/me").json()["id"]
+    stored = _stored_bytes(ctx)
+    assert account_id.encode() in stored, "the scan did not read the rows: the test would be meaningless"
+    for marker in markers:
+        for form in {marker, marker.lower()}:
+            assert form.encode() not in stored, f"{form!r} found in plaintext in the database"
+            assert form.encode("utf-16-le") not in stored
+
+
+def test_scan_would_catch_plaintext(client: TestClient, ctx: VaultContext) -> None:
+    """The scanner itself works: a value stored in the clear is found."""
+    sign_up(client, "plain@example.com", password=PASSWORD)
+    with ctx.db.engine.begin() as conn:
+        conn.execute(text("UPDATE account SET role = :r WHERE role = 'consumer'"), {"r": "zqxclear"})
+    assert b"zqxclear" in _stored_bytes(ctx)
