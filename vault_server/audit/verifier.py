@@ -85,12 +85,15 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def canonical_json(obj: Any) -> bytes:
     """The one byte encoding of a JSON value that is hashed or signed (JCS style, RFC 8785).
 
     Sorted keys, no whitespace, UTF-8. Identical to RFC 8785 for values without floats.
     """
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    return _CANONICAL.encode(obj).encode("utf-8")
 
 
 def entry_leaf_hash(entry: Mapping[str, Any]) -> bytes:
@@ -445,12 +448,16 @@ class VerificationReport:
         return min(exact) if exact else None
 
 
-def _parse_entry_line(text: str, name: str, lineno: int) -> tuple[int, dict[str, Any], bytes]:
-    def reject(constant: str) -> Any:
-        raise ValueError(constant)
+def _reject_constant(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
 
+
+_STRICT_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def _parse_entry_line(text: str, name: str, lineno: int) -> tuple[int, dict[str, Any], bytes]:
     try:
-        obj = json.loads(text, parse_constant=reject)
+        obj = _STRICT_JSON.decode(text)
     except ValueError:
         raise FormatError(f"{name}:{lineno}: not valid JSON") from None
     if not isinstance(obj, dict):
@@ -479,7 +486,7 @@ class _IndexLabels:
         self.expected = 0  # the outer index the next line should carry
         self._gaps: list[list[int]] = []  # skipped outer indices, sorted disjoint [start, end)
         self._gap_starts: list[int] = []
-        self._recent: dict[int, int] = {}  # outer index -> line, a bounded window for naming duplicates
+        self._recent: list[tuple[int, int]] = [(-1, 0)] * 4096  # (index, line) by index % 4096
         self._offset = 0  # entry index minus outer index on the last line that had one
 
     def _take_from_gap(self, index: int) -> bool:
@@ -494,6 +501,10 @@ class _IndexLabels:
 
     def check(self, index: int, inner: Any, position: int, lineno: int) -> list[Problem]:
         """Problems this line's labels reveal (usually none)."""
+        if index == self.expected and self._offset == 0 and (inner == index or not _is_int(inner)):
+            self.expected += 1  # the common case: in sequence, nothing to record
+            self._recent[index % 4096] = (index, lineno)
+            return []
         where = f"{self.name}:{lineno}"
         found: list[Problem] = []
         if index == self.expected:
@@ -522,14 +533,13 @@ class _IndexLabels:
                 )
             )
         else:
-            other = self._recent.get(index)
+            seen, other_line = self._recent[index % 4096]
+            other = other_line if seen == index else None
             also = f" (also on line {other})" if other is not None else ""
             found.append(
                 Problem(DUPLICATE, f"{where}: index {index} appears twice{also}: an entry was inserted", index, lineno)
             )
-        self._recent[index] = lineno
-        if len(self._recent) > 4096:
-            self._recent.pop(next(iter(self._recent)))
+        self._recent[index % 4096] = (index, lineno)
         if _is_int(inner):
             offset = inner - index
             if offset != self._offset and offset != 0:
