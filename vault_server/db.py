@@ -129,19 +129,22 @@ def ensure_schema(db: Database) -> None:
             conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
 
 
-def migrate(db: Database, revision: str = "head") -> None:
-    """Upgrade the database to ``revision`` (default: the newest)."""
+def migrate(db: Database, revision: str = "heads") -> None:
+    """Upgrade the database to ``revision`` (default: the newest of every room's migration branch)."""
     ensure_schema(db)
     command.upgrade(alembic_config(db), revision)
 
 
 def head_revision(db: Database) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(db)).get_current_head()
+    """The newest revision of each branch, comma-joined (rooms own their branch off the foundation)."""
+    heads = sorted(ScriptDirectory.from_config(alembic_config(db)).get_heads())
+    return ",".join(heads) or None
 
 
 def current_revision(db: Database) -> str | None:
     with db.engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        heads = sorted(MigrationContext.configure(conn).get_current_heads())
+    return ",".join(heads) or None
 
 
 def check_migrated(db: Database) -> None:
