@@ -14,9 +14,18 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vault_server.audit import verifier
-from vault_server.audit.merkle import MemoryNodeStore, consistency_proof, entry_leaf_hash, root_hash
+from vault_server.audit.merkle import (
+    MemoryNodeStore,
+    consistency_proof,
+    entry_leaf_hash,
+    inclusion_proof,
+    root_hash,
+    verify_inclusion,
+)
 from vault_server.audit.verifier import (
     DUPLICATE,
     FORK,
@@ -31,6 +40,9 @@ from vault_server.audit.verifier import (
     FormatError,
     VerificationReport,
     canonical_json,
+    consistency_proof_json,
+    export_line,
+    inclusion_proof_json,
     public_jwk,
     sign_tree_head,
     tree_head_payload,
@@ -69,13 +81,7 @@ class Log:
         return sign_tree_head(key, kid, size, root_hash(self.store, size), T0 + size)
 
     def proof(self, first: int, second: int) -> dict[str, Any]:
-        path = consistency_proof(self.store, first, second)
-        return {"tree_size_1": first, "tree_size_2": second, "consistency_path": [h.hex() for h in path]}
-
-
-def export_line(index: int, entry: dict[str, Any], leaf: bytes | None = None) -> str:
-    leaf = entry_leaf_hash(entry) if leaf is None else leaf
-    return json.dumps({"index": index, "entry": entry, "leaf_hash": leaf.hex()}, ensure_ascii=False) + "\n"
+        return consistency_proof_json(first, second, consistency_proof(self.store, first, second))
 
 
 @pytest.fixture
@@ -205,6 +211,56 @@ def test_renumbered_insertion_without_entry_index_is_bounded_by_signed_heads(log
     report = verify_export(lines, honest.sth(20), JWKS, old_sths=[honest.sth(8), honest.sth(16)])
     assert report.first_bad_index is None
     assert [(p.kind, p.index_range) for p in report.problems] == [(ROOT, (8, 16)), (ROOT, (8, 20))]
+
+
+TAMPERINGS = ["modify", "delete", "swap", "insert", "renumbered-delete", "renumbered-insert", "renumbered-swap"]
+
+
+def tamper(entries: list[dict[str, Any]], how: str, p: int) -> list[str]:
+    """Apply one tampering at position p; labels are renumbered to match file order when asked."""
+    n = len(entries)
+    forged = dict(make_entry(p), actor="vendor:evil")
+    if how == "modify":
+        lines = [export_line(i, e) for i, e in enumerate(entries)]
+        lines[p] = export_line(p, dict(entries[p], action="feed.export"), entry_leaf_hash(entries[p]))
+        return lines
+    if how == "delete":
+        return [export_line(i, e) for i, e in enumerate(entries) if i != p]
+    if how == "swap":
+        order = list(range(n))
+        order[p], order[p + 1] = order[p + 1], order[p]
+        return [export_line(i, entries[i]) for i in order]
+    if how == "insert":
+        return [
+            *[export_line(i, e) for i, e in enumerate(entries[:p])],
+            export_line(p, forged),
+            *[export_line(i, e) for i, e in enumerate(entries) if i >= p],
+        ]
+    if how == "renumbered-delete":
+        kept = [e for i, e in enumerate(entries) if i != p]
+    elif how == "renumbered-insert":
+        kept = [*entries[:p], forged, *entries[p:]]
+    else:
+        kept = list(entries)
+        kept[p], kept[p + 1] = kept[p + 1], kept[p]
+    return [export_line(i, e) for i, e in enumerate(kept)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(min_value=2, max_value=40), how=st.sampled_from(TAMPERINGS), data=st.data())
+def test_any_single_tampering_names_its_position(n: int, how: str, data: st.DataObject) -> None:
+    log = Log([make_entry(i) for i in range(n)])
+    p = data.draw(st.integers(min_value=0, max_value=n - 2 if "swap" in how else n - 1), label="position")
+    report = verify_export(tamper(log.entries, how, p), log.sth(n), JWKS)
+    assert not report.ok
+    assert report.first_bad_index == p, [x.message for x in report.problems]
+
+
+def test_inclusion_proof_json_shape(log: Log) -> None:
+    doc = inclusion_proof_json(5, 20, inclusion_proof(log.store, 5, 20))
+    assert set(doc) == {"leaf_index", "tree_size", "inclusion_path"}
+    path = [bytes.fromhex(x) for x in doc["inclusion_path"]]
+    assert verify_inclusion(5, 20, entry_leaf_hash(log.entries[5]), path, root_hash(log.store, 20))
 
 
 # ------------------------------------------------------------------------------------------- forks

@@ -36,6 +36,7 @@ __all__ = [
     "Node",
     "NodeKey",
     "NodeStore",
+    "append_leaf",
     "append_leaves",
     "canonical_json",
     "consistency_proof",
@@ -211,6 +212,11 @@ def append_leaves(store: NodeStore, tree_size: int, leaf_hashes: Iterable[bytes]
             raise ValueError("a leaf hash is 32 bytes")
         nodes.extend(Node(level, idx, h) for level, idx, h in acc.append(leaf))
     return AppendResult(nodes, acc.size, acc.root())
+
+
+def append_leaf(store: NodeStore, tree_size: int, leaf: bytes) -> AppendResult:
+    """Append one leaf hash at index ``tree_size``: at most log2(n)+1 nodes to persist, and the new head."""
+    return append_leaves(store, tree_size, [leaf])
 
 
 class MemoryNodeStore:

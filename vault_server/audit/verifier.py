@@ -42,7 +42,10 @@ __all__ = [
     "VerificationReport",
     "canonical_json",
     "check_tree_head_signature",
+    "consistency_proof_json",
     "entry_leaf_hash",
+    "export_line",
+    "inclusion_proof_json",
     "leaf_hash",
     "main",
     "node_hash",
@@ -384,6 +387,26 @@ def check_tree_head_signature(head: SignedTreeHead, jwks: Mapping[str, Sequence[
         except InvalidSignature:
             continue
     return f"signature does not verify with key {head.kid!r}"
+
+
+def export_line(index: int, entry: Mapping[str, Any], leaf: bytes | None = None) -> str:
+    """One ``export.jsonl`` line; pass the stored leaf hash so the export carries the recorded value."""
+    leaf = entry_leaf_hash(entry) if leaf is None else leaf
+    return json.dumps({"index": index, "entry": entry, "leaf_hash": leaf.hex()}, ensure_ascii=False) + "\n"
+
+
+def inclusion_proof_json(leaf_index: int, tree_size: int, inclusion_path: Sequence[bytes]) -> dict[str, Any]:
+    """RFC 9162 §4.11 ``inclusion_proof_v2`` fields, hashes in hex (as the API serves them)."""
+    return {"leaf_index": leaf_index, "tree_size": tree_size, "inclusion_path": [h.hex() for h in inclusion_path]}
+
+
+def consistency_proof_json(tree_size_1: int, tree_size_2: int, consistency_path: Sequence[bytes]) -> dict[str, Any]:
+    """RFC 9162 §4.12 ``consistency_proof_v2`` fields, hashes in hex (the ``--proof`` file)."""
+    return {
+        "tree_size_1": tree_size_1,
+        "tree_size_2": tree_size_2,
+        "consistency_path": [h.hex() for h in consistency_path],
+    }
 
 
 def parse_consistency_proof(obj: Any, source: str = "proof.json") -> tuple[int, int, list[bytes]]:
