@@ -292,6 +292,12 @@ def test_forked_head_fails_the_consistency_proof(log: Log, forked: Log) -> None:
     )
 
 
+def test_consistency_proof_is_only_judged_between_authenticated_heads(log: Log, forked: Log) -> None:
+    bad_old = dict(log.sth(12), signature="e30.e30.e30")
+    report = verify_export(forked.lines(), forked.sth(20), JWKS, old_sths=[bad_old], proof=forked.proof(12, 20))
+    assert kinds(report) == [SIGNATURE]
+
+
 def test_two_signed_heads_of_one_size_with_different_roots_are_an_equivocation(log: Log, forked: Log) -> None:
     report = verify_export(log.lines(), log.sth(20), JWKS, old_sths=[forked.sth(20)])
     assert FORK in kinds(report)

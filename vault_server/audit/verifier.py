@@ -613,14 +613,13 @@ def verify_export(
         if not raw.strip():
             continue
         index, entry, recorded = _parse_entry_line(raw, entries_name, lineno)
-        where = f"{entries_name}:{lineno}"
         report.problems.extend(labels.check(index, entry.get("index"), acc.size, lineno))
         computed = entry_leaf_hash(entry)
         if computed != recorded:
             report.problems.append(
                 Problem(
                     MODIFIED,
-                    f"{where}: index {index}: entry does not match its leaf_hash (entry modified)",
+                    f"{entries_name}:{lineno}: index {index}: entry does not match its leaf_hash (entry modified)",
                     index,
                     lineno,
                 )
@@ -657,7 +656,8 @@ def verify_export(
     if consistency is not None:
         size1, size2, path = consistency
         old = next(o for o in olds if o.tree_size == size1)
-        if not verify_consistency(size1, size2, old.root_hash, head.root_hash, path):
+        both_signed = old in valid and head in valid  # an unauthenticated root proves nothing either way
+        if both_signed and not verify_consistency(size1, size2, old.root_hash, head.root_hash, path):
             report.problems.append(
                 Problem(
                     FORK,
