@@ -1,0 +1,56 @@
+/**
+ * What a page is, from all extractors together: the observations to record when it loads
+ * (search, product_view, compare, review_read, cart page, checkout_start, purchase) and the
+ * product context for later clicks. Pure: takes a Document and URL, touches no extension API.
+ */
+import { detectSearch } from './search.js';
+import { detectProduct } from './product.js';
+import { isCartUrl, readTotal } from './cart.js';
+import { isCheckoutUrl } from './checkout.js';
+import { detectPurchase } from './purchase.js';
+import { detectCompare } from './compare.js';
+import { isReviewUrl } from './review.js';
+
+/**
+ * @param {Document} doc
+ * @param {string} url
+ * @returns {{kind: string, observations: object[], product: object|null, breadcrumbs: string[]}}
+ */
+export function analysePage(doc, url) {
+  const observations = [];
+  const search = detectSearch(url);
+  if (search) return { kind: 'search', observations: [{ type: 'search', query: search.query }], product: null, breadcrumbs: [] };
+
+  const p = detectProduct(doc, url);
+  const purchase = detectPurchase(doc, url, p.orders);
+  if (purchase) {
+    const obs = { type: 'purchase' };
+    if (purchase.value !== null) obs.value = purchase.value;
+    return { kind: 'purchase', observations: [obs], product: null, breadcrumbs: [] };
+  }
+  if (isCheckoutUrl(url)) {
+    const obs = { type: 'checkout_start' };
+    const v = readTotal(doc);
+    if (v !== null) obs.value = v;
+    return { kind: 'checkout', observations: [obs], product: null, breadcrumbs: [] };
+  }
+  if (isCartUrl(url)) {
+    const obs = { type: 'page_view', cart: true };
+    const v = readTotal(doc);
+    if (v !== null) obs.value = v;
+    return { kind: 'cart', observations: [obs], product: null, breadcrumbs: [] };
+  }
+  if (p.kind === 'article') return { kind: 'article', observations: [], product: null, breadcrumbs: [] };
+  if (detectCompare(doc, url)) {
+    return { kind: 'compare', observations: [{ type: 'compare', breadcrumbs: p.breadcrumbs }], product: null, breadcrumbs: p.breadcrumbs };
+  }
+  if (p.kind === 'product') {
+    observations.push({ type: 'product_view', product: p.product, breadcrumbs: p.breadcrumbs });
+    if (isReviewUrl(url)) observations.push({ type: 'review_read', product: p.product, breadcrumbs: p.breadcrumbs });
+    return { kind: 'product', observations, product: p.product, breadcrumbs: p.breadcrumbs };
+  }
+  if (isReviewUrl(url)) {
+    return { kind: 'reviews', observations: [{ type: 'review_read', breadcrumbs: p.breadcrumbs }], product: null, breadcrumbs: p.breadcrumbs };
+  }
+  return { kind: 'other', observations: [], product: null, breadcrumbs: p.breadcrumbs };
+}

@@ -1,0 +1,126 @@
+/**
+ * Runtime message handlers of the background. Content scripts: capture:hello / capture:observe /
+ * capture:update (only from a tab; the tab's incognito flag is checked here). Extension pages:
+ * ui:* (only from this extension's own pages).
+ */
+
+function fromExtensionPage(deps, sender) {
+  const base = deps.browser.runtime.getURL('');
+  return !sender.tab || (sender.url && sender.url.startsWith(base));
+}
+
+/** Schedule a flush soon (an alarm survives the worker stopping; 0.5 min is Chrome's minimum). */
+function flushSoon(deps) {
+  deps.browser.alarms.create('iv-flush-soon', { delayInMinutes: 0.5 });
+}
+
+async function popupState(deps) {
+  const s = await deps.loadSettings();
+  const rec = await deps.recorder();
+  const sync = await deps.client.syncState();
+  return {
+    paired: !!(s.auth && s.auth.access_token),
+    paused: !!s.paused,
+    vault_paused: !!s.vault_settings?.paused,
+    vault_url: s.vault_url,
+    pairing: s.pairing ? { user_code: s.pairing.user_code, verification_uri: s.pairing.verification_uri,
+      verification_uri_complete: s.pairing.verification_uri_complete, status: s.pairing.status, expires_at: s.pairing.expires_at } : null,
+    never_record: s.never_record,
+    opt_in_categories: s.opt_in_categories,
+    vault_opt_in_categories: s.vault_settings?.opt_in_categories || [],
+    today: await rec.today(),
+    queued: await deps.queue.size(),
+    sync,
+  };
+}
+
+export async function handleMessage(deps, msg, sender) {
+  if (!msg || typeof msg.type !== 'string') return undefined;
+  const { browser } = deps;
+  if (msg.type.startsWith('capture:')) {
+    if (!sender.tab) return undefined;
+    const url = sender.url || sender.tab.url || msg.url;
+    const incognito = !!sender.tab.incognito;
+    const rec = await deps.recorder();
+    if (msg.type === 'capture:hello') return rec.gate({ url, incognito });
+    if (msg.type === 'capture:observe') {
+      const res = await rec.record(msg.obs || {}, { url, incognito });
+      if (res.recorded.some((e) => !['product_view', 'compare', 'review_read', 'page_view'].includes(e.type))) flushSoon(deps);
+      return { recorded: res.recorded.map((e) => ({ id: e.id, type: e.type })), dropped: res.dropped || null };
+    }
+    if (msg.type === 'capture:update') {
+      const ok = await rec.update(msg.id, { dwell_ms: msg.dwell_ms, scroll: msg.scroll }, { final: !!msg.final });
+      if (msg.final) flushSoon(deps);
+      return { ok };
+    }
+    return undefined;
+  }
+  if (!msg.type.startsWith('ui:') || !fromExtensionPage(deps, sender)) return undefined;
+  try {
+    switch (msg.type) {
+      case 'ui:state': return { ok: true, state: await popupState(deps) };
+      case 'ui:pause': {
+        await deps.updateSettings({ paused: !!msg.paused });
+        await deps.refreshBadge();
+        return { ok: true, state: await popupState(deps) };
+      }
+      case 'ui:delete': {
+        const rec = await deps.recorder();
+        const { wasQueued } = await rec.forget(msg.id);
+        let remote = 'not-needed';
+        if (!wasQueued) {
+          try { await deps.client.deleteGesture(msg.id); remote = 'deleted'; } catch (e) { remote = `failed: ${e.message}`; }
+        }
+        return { ok: true, remote, state: await popupState(deps) };
+      }
+      case 'ui:settings:save': {
+        const patch = {};
+        if (typeof msg.vault_url === 'string') patch.vault_url = msg.vault_url.trim().replace(/\/+$/, '');
+        if (Array.isArray(msg.never_record)) patch.never_record = msg.never_record;
+        if (Array.isArray(msg.opt_in_categories)) patch.opt_in_categories = msg.opt_in_categories;
+        const s = await deps.updateSettings(patch);
+        if (patch.never_record) { const rec = await deps.recorder(); for (const site of s.never_record) await rec.forgetSite(site); }
+        return { ok: true, state: await popupState(deps) };
+      }
+      case 'ui:pair:start': {
+        const p = await deps.client.startPairing(msg.vault_url);
+        browser.alarms.create(deps.ALARMS.pair, { periodInMinutes: 0.5 });
+        return { ok: true, pairing: { user_code: p.user_code, verification_uri: p.verification_uri, verification_uri_complete: p.verification_uri_complete, expires_at: p.expires_at, interval: p.interval } };
+      }
+      case 'ui:pair:poll': {
+        const status = await deps.client.pollPairing();
+        if (status === 'paired') {
+          await browser.alarms.clear(deps.ALARMS.pair);
+          await deps.client.fetchSettings().catch(() => {});
+          await deps.client.flush({ force: true }).catch(() => {});
+          await deps.refreshBadge();
+        }
+        return { ok: true, status };
+      }
+      case 'ui:pair:cancel': await deps.client.cancelPairing(); await browser.alarms.clear(deps.ALARMS.pair); return { ok: true };
+      case 'ui:unpair': await deps.client.unpair(); await deps.refreshBadge(); return { ok: true };
+      case 'ui:queue': return { ok: true, events: (await deps.queue.all()).map((i) => i.event) };
+      case 'ui:sync': {
+        const res = await deps.client.flush({ force: true });
+        return { ok: true, result: res, state: await popupState(deps) };
+      }
+      case 'ui:remote': {
+        const s = await deps.loadSettings();
+        if (!(s.auth && s.auth.access_token)) return { ok: true, signals: null, inbox: null };
+        const [signals, inbox] = await Promise.all([
+          deps.client.fetchSignals().catch(() => null),
+          deps.client.fetchInboxSummary().catch(() => null),
+          deps.client.fetchSettings().catch(() => null),
+        ]);
+        return { ok: true, signals, inbox };
+      }
+      case 'ui:taxonomy': {
+        const r = await fetch(browser.runtime.getURL('policy.json'));
+        return { ok: true, policy: await r.json() };
+      }
+      default: return { ok: false, error: `unknown message ${msg.type}` };
+    }
+  } catch (e) {
+    return { ok: false, error: e.message };
+  }
+}

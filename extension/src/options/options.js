@@ -1,0 +1,112 @@
+/** Options: vault URL, pairing (device flow), never-record sites, sensitive opt-ins, queue preview. */
+import { send, h, clear, byId } from '../ui/common.js';
+
+let state = null;
+let pollTimer = null;
+
+function renderPairing(p) {
+  const box = byId('pairing');
+  if (!p || p.status !== 'pending') {
+    box.hidden = true;
+    if (p && (p.status === 'expired' || p.status === 'denied')) byId('message').textContent = p.status === 'expired' ? 'The code expired. Pair again.' : 'Pairing was refused in the vault.';
+    return;
+  }
+  box.hidden = false;
+  byId('user-code').textContent = p.user_code;
+  const link = byId('verification-link');
+  link.textContent = p.verification_uri;
+  link.href = p.verification_uri_complete || p.verification_uri;
+  byId('pairing-state').textContent = 'Waiting for you to approve in the vault…';
+}
+
+function render(s) {
+  state = s;
+  byId('vault-url').value = s.vault_url || '';
+  const status = byId('pair-status');
+  status.textContent = s.paired ? 'Paired' : 'Not paired';
+  status.dataset.paired = String(s.paired);
+  byId('unpair-button').hidden = !s.paired;
+  byId('pair-button').textContent = s.paired ? 'Pair again' : 'Pair with vault';
+  renderPairing(s.pairing);
+  const list = byId('never-record-list');
+  clear(list);
+  for (const site of s.never_record) {
+    list.append(h('li', { 'data-testid': 'never-record-item', 'data-site': site }, h('span', { text: site }),
+      h('button', { type: 'button', 'data-testid': 'never-record-remove', 'data-site': site, text: 'Remove',
+        onclick: () => save({ never_record: state.never_record.filter((x) => x !== site) }) })));
+  }
+  for (const box of document.querySelectorAll('input[data-testid=opt-in]')) {
+    box.checked = s.opt_in_categories.includes(box.dataset.category);
+    box.title = s.vault_opt_in_categories.includes(box.dataset.category) ? 'Also opted in in your vault' : '';
+  }
+}
+
+async function save(patch) {
+  const res = await send('ui:settings:save', patch);
+  byId('message').textContent = res.ok ? 'Saved.' : res.error;
+  if (res.state) render(res.state);
+  await preview();
+}
+
+async function preview() {
+  const res = await send('ui:queue');
+  byId('queue-preview').textContent = JSON.stringify({ events: (res.events || []).slice(0, 100) }, null, 2);
+}
+
+function schedulePoll(intervalS) {
+  clearTimeout(pollTimer);
+  pollTimer = setTimeout(async () => {
+    const res = await send('ui:pair:poll');
+    const st = await send('ui:state');
+    if (st.ok) render(st.state);
+    if (res.ok && res.status === 'pending') schedulePoll(st.state?.pairing ? intervalS : intervalS);
+    else if (res.ok && res.status === 'paired') byId('message').textContent = 'Paired with your vault.';
+  }, Math.max(1, intervalS) * 1000);
+}
+
+async function loadCategories() {
+  const res = await send('ui:taxonomy');
+  const list = byId('categories');
+  clear(list);
+  if (!res.ok) return;
+  const sensitive = res.policy.sensitive || [];
+  const names = new Map(res.policy.categories.map((c) => [c.id, c.name]));
+  for (const s of sensitive) {
+    const id = typeof s === 'string' ? s : s.id;
+    list.append(h('li', {}, h('label', {},
+      h('input', { type: 'checkbox', 'data-testid': 'opt-in', 'data-category': id, id: `opt-in-${id}`,
+        onchange: (e) => {
+          const set = new Set(state.opt_in_categories);
+          if (e.target.checked) set.add(id); else set.delete(id);
+          save({ opt_in_categories: [...set] });
+        } }),
+      ` ${names.get(id) || id}`)));
+  }
+}
+
+byId('save-vault-url').addEventListener('click', () => save({ vault_url: byId('vault-url').value }));
+byId('pair-button').addEventListener('click', async () => {
+  const res = await send('ui:pair:start', { vault_url: byId('vault-url').value });
+  if (!res.ok) { byId('message').textContent = res.error; return; }
+  renderPairing({ ...res.pairing, status: 'pending' });
+  schedulePoll(res.pairing.interval);
+});
+byId('pair-cancel').addEventListener('click', async () => { clearTimeout(pollTimer); await send('ui:pair:cancel'); const st = await send('ui:state'); if (st.ok) render(st.state); });
+byId('unpair-button').addEventListener('click', async () => { await send('ui:unpair'); const st = await send('ui:state'); if (st.ok) render(st.state); });
+byId('never-record-add').addEventListener('click', () => {
+  const v = byId('never-record-input').value.trim();
+  if (!v) return;
+  byId('never-record-input').value = '';
+  save({ never_record: [...state.never_record, v] });
+});
+byId('refresh-preview').addEventListener('click', preview);
+
+(async () => {
+  await loadCategories();
+  const st = await send('ui:state');
+  if (st.ok) {
+    render(st.state);
+    if (st.state.pairing?.status === 'pending') schedulePoll(5);
+  }
+  await preview();
+})();
