@@ -298,6 +298,13 @@ def test_consistency_proof_is_only_judged_between_authenticated_heads(log: Log, 
     assert kinds(report) == [SIGNATURE]
 
 
+def test_a_later_but_smaller_signed_head_is_a_rollback(log: Log) -> None:
+    old = sign_tree_head(KEY, KID, 12, root_hash(log.store, 12), T0 + 10_000)  # signed after the size-20 head
+    report = verify_export(log.lines(), log.sth(20), JWKS, old_sths=[old])
+    assert [(p.kind, p.index_range) for p in report.problems] == [(FORK, (12, 20))]
+    assert report.problems[0].message.endswith("the log shrank (rollback)")
+
+
 def test_two_signed_heads_of_one_size_with_different_roots_are_an_equivocation(log: Log, forked: Log) -> None:
     report = verify_export(log.lines(), log.sth(20), JWKS, old_sths=[forked.sth(20)])
     assert FORK in kinds(report)

@@ -19,6 +19,7 @@ import argparse
 import base64
 import bisect
 import hashlib
+import itertools
 import json
 import re
 import sys
@@ -683,6 +684,18 @@ def _check_roots(
                     f"{same[0].source} and {same[1].source}: both validly sign tree_size {size} with "
                     "different root hashes: the log equivocated (fork)",
                     index_range=(0, size),
+                )
+            )
+    by_time = sorted(valid, key=lambda h: (h.timestamp, h.tree_size))
+    for earlier, later in itertools.pairwise(by_time):
+        if later.tree_size < earlier.tree_size and later.timestamp > earlier.timestamp:
+            report.problems.append(
+                Problem(
+                    FORK,
+                    f"{later.source}: signs tree_size {later.tree_size} at {later.timestamp}, after "
+                    f"{earlier.source} signed tree_size {earlier.tree_size} at {earlier.timestamp}: "
+                    "the log shrank (rollback)",
+                    index_range=(later.tree_size, earlier.tree_size),
                 )
             )
     good = sorted(h.tree_size for h in valid if prefix_roots.get(h.tree_size) == h.root_hash)
