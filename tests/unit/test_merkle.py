@@ -18,6 +18,7 @@ from vault_server.audit.merkle import (
     EMPTY_ROOT,
     MemoryNodeStore,
     NodeKey,
+    append_leaf,
     append_leaves,
     consistency_proof,
     consistency_proof_ranges,
@@ -440,7 +441,8 @@ def test_operations_read_log_n_nodes_in_one_batch(big_store: MemoryNodeStore, si
 
 @pytest.mark.parametrize("size", [0, 1, 6, 7, 1023, 4096])
 def test_single_append_creates_at_most_log_n_plus_one_nodes(big_store: MemoryNodeStore, size: int) -> None:
-    result = append_leaves(big_store, size, [SOME_HASH])
+    result = append_leaf(big_store, size, SOME_HASH)
+    assert result == append_leaves(big_store, size, [SOME_HASH])
     # Leaf plus one node per trailing one-bit of size: the nodes the new leaf completes.
     trailing_ones = (~size & (size + 1)).bit_length() - 1
     assert len(result.nodes) == 1 + trailing_ones <= (size + 1).bit_length()
