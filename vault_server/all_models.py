@@ -4,5 +4,8 @@ from sqlmodel import SQLModel
 
 from vault_server.accounts import models as _accounts  # noqa: F401
 from vault_server.crypto import models as _crypto  # noqa: F401
+from vault_server.grants import models as _grants  # noqa: F401
+from vault_server.oauth import models as _oauth  # noqa: F401
+from vault_server.vendors import models as _vendors  # noqa: F401
 
 metadata = SQLModel.metadata

@@ -1,0 +1,1 @@
+"""Vendor apps: registration (portal and RFC 7591 dynamic registration), admin approval, client credentials."""
