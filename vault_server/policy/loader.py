@@ -38,6 +38,7 @@ from vault_server.policy.models import (
 )
 
 Loc = tuple[str | int, ...]
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True, order=True)
@@ -106,6 +107,7 @@ class Policy:
         self.stage_rules: tuple[StageRule, ...] = tuple(stages.stages)
         self.stage_order: dict[str, int] = {s.id: i for i, s in enumerate(stages.stages)}
         self.sensitive_ids: frozenset[str] = frozenset(e.id for e in sensitive.categories)
+        self._sensitive_memo: dict[str, bool] = {}
         #: Seconds; decay factor for an age ``a`` is ``0.5 ** (a / half_life_s)``.
         self.half_life_s: float = stages.half_life_days * 86400.0
         self.decay_rate: float = math.log(2) / self.half_life_s
@@ -137,7 +139,12 @@ class Policy:
 
     def is_sensitive(self, category_id: str) -> bool:
         """True if the category or any ancestor is listed in sensitive.yaml."""
-        return any(a in self.sensitive_ids for a in self.ancestors(category_id))
+        known = self._sensitive_memo.get(category_id)
+        if known is None:
+            known = any(a in self.sensitive_ids for a in self.ancestors(category_id))
+            if category_id in self.nodes:
+                self._sensitive_memo[category_id] = known
+        return known
 
     def retention_days(self, gesture_type: str) -> int:
         return self.retention.gestures.get(gesture_type, self.retention.default_days)
@@ -221,8 +228,12 @@ def _read(directory: Path, name: str) -> tuple[_Doc | None, list[PolicyProblem]]
     except UnicodeDecodeError:
         return None, [PolicyProblem(name, 1, "not UTF-8 text")]
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1

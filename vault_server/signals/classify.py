@@ -14,7 +14,8 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from vault_server.policy.loader import Policy
@@ -28,10 +29,13 @@ QUERY_WEIGHT = 2.0
 PATH_WEIGHT = 1.0
 CONTEXT_SHARE = 0.25  # an inner node's term adds this share to every leaf below it
 _CACHE_KEY = "signals.classify.index"
+MEMO_SIZE = 100_000  # classification results remembered per index (cleared when full)
 _SPLIT = re.compile(r"[^0-9a-z]+")
 
 
 def _fold(text: str) -> str:
+    if text.isascii():
+        return text.lower()
     text = unicodedata.normalize("NFKD", text.lower())
     text = "".join(c for c in text if not unicodedata.combining(c))
     return text.replace("ß", "ss").replace("ø", "o").replace("ł", "l").replace("æ", "ae").replace("œ", "oe")
@@ -45,16 +49,21 @@ def _stem(token: str) -> str:
     return token
 
 
+@lru_cache(maxsize=65536)
+def _tokens(text: str) -> tuple[str, ...]:
+    return tuple(_stem(t) for t in _SPLIT.split(_fold(text)) if t)
+
+
 def tokens(text: str) -> list[str]:
     """Folded, stemmed word tokens of ``text``."""
-    return [_stem(t) for t in _SPLIT.split(_fold(text)) if t]
+    return list(_tokens(text))
 
 
 def _gpc_key(path: str) -> str:
     return " > ".join(" ".join(tokens(part)) for part in path.split(">") if part.strip())
 
 
-@dataclass(frozen=True)
+@dataclass
 class TaxonomyIndex:
     """Term n-grams -> (leaf, weight, direct) postings, plus Google-product-category paths."""
 
@@ -64,6 +73,7 @@ class TaxonomyIndex:
     leaves: frozenset[str]
     subtree: Mapping[str, frozenset[str]]  # node id -> leaves at or below it
     policy_hash: str
+    memo: dict[tuple[str | None, ...], str | None] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, policy: Policy) -> TaxonomyIndex:
@@ -142,8 +152,12 @@ def _product_field(event: GestureEvent | Mapping[str, Any], name: str) -> str | 
     return value if isinstance(value, str) and value else None
 
 
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _add_text(scores: dict[str, list[float]], index: TaxonomyIndex, text: str, weight: float) -> None:
-    toks = tokens(text)
+    toks = _tokens(text)
     for n in range(1, min(index.max_n, len(toks)) + 1):
         for i in range(len(toks) - n + 1):
             postings = index.terms.get(tuple(toks[i : i + n]))
@@ -173,25 +187,41 @@ def _add_gpc(scores: dict[str, list[float]], index: TaxonomyIndex, hint: str) ->
 def classify(event: GestureEvent | Mapping[str, Any], taxonomy: Policy | TaxonomyIndex) -> str | None:
     """The leaf category id of ``event``, or None when nothing in it matches a leaf."""
     index = taxonomy if isinstance(taxonomy, TaxonomyIndex) else index_for(taxonomy)
-    explicit = _field(event, "category")
+    explicit = _str(_field(event, "category"))
+    query = _str(_field(event, "query"))
+    path = _str(_field(event, "path"))
+    key = (explicit, _product_field(event, "category_hint"), _product_field(event, "name"), query, path)
+    if key in index.memo:
+        return index.memo[key]
+    if len(index.memo) >= MEMO_SIZE:
+        index.memo.clear()
+    result = _classify(index, *key)
+    index.memo[key] = result
+    return result
+
+
+def _classify(
+    index: TaxonomyIndex,
+    explicit: str | None,
+    hint: str | None,
+    name: str | None,
+    query: str | None,
+    path: str | None,
+) -> str | None:
     restrict: frozenset[str] | None = None
     if isinstance(explicit, str) and explicit:
         if explicit in index.leaves:
             return explicit
         restrict = index.subtree.get(explicit)  # an inner node narrows the search; unknown ids are ignored
     scores: dict[str, list[float]] = {}
-    hint = _product_field(event, "category_hint")
     if hint:
         if ">" in hint or "/" in hint:
             _add_gpc(scores, index, hint.replace("/", ">"))
         _add_text(scores, index, hint, HINT_TEXT_WEIGHT)
-    name = _product_field(event, "name")
     if name:
         _add_text(scores, index, name, NAME_WEIGHT)
-    query = _field(event, "query")
     if isinstance(query, str) and query:
         _add_text(scores, index, query, QUERY_WEIGHT)
-    path = _field(event, "path")
     if isinstance(path, str) and path not in ("", "/"):
         _add_text(scores, index, re.sub(r"\{[^}]*\}", " ", path), PATH_WEIGHT)
     best: tuple[float, str] | None = None

@@ -270,7 +270,7 @@ def _apply_one(state: SignalState, event: GestureEvent, policy: Policy) -> None:
             "currency": info.currency if info else None,
         }
     contribution = rule.weight * m * age_factor
-    if contribution > 0:
+    if contribution > 0 and (len(state.top) < TOP_N or contribution > float(state.top[-1][0])):
         state.top.append([contribution, t, event.type, _label(event)])
         state.top.sort(key=lambda item: (-float(item[0]), -float(item[1]), str(item[2]), str(item[3])))
         del state.top[TOP_N:]
@@ -280,10 +280,10 @@ def apply(state: SignalState, events: Iterable[EventLike], policy: Policy) -> Si
     """A new state with ``events`` folded in (sorted by time within the batch; ids already seen are
     skipped, so applying the same batch twice changes nothing). Raises :class:`UnknownGesture`."""
     new = state.copy()
-    batch = sorted((as_event(e) for e in events), key=lambda e: (e.epoch, str(e.id)))
+    batch = sorted((as_event(e) for e in events), key=lambda e: (e.epoch, e.id_str))
     seen = set(new.seen)
     for event in batch:
-        eid = str(event.id)
+        eid = event.id_str
         if eid in seen:
             continue
         _apply_one(new, event, policy)
@@ -353,6 +353,35 @@ def _plural(gesture_type: str, n: int) -> str:
     return words + "s"
 
 
+def _patterns(view: _Now, state: SignalState, policy: Policy) -> list[tuple[str, str, float, float]]:
+    """(feature name, explanation label, unweighted feature in [0, 1), weight) per aggregate pattern."""
+    pat = policy.gestures.patterns
+    rows = (
+        ("visit_days", f"active on {len(state.days)} distinct day(s) ({view.visit_days:.1f} after decay)",
+         view.visit_days, pat.visit_days),
+        ("origins", f"seen at {len(state.origins)} shop(s)", view.origins, pat.origins),
+        ("dwell_minutes", f"{view.dwell_minutes:.1f} minute(s) on pages after decay", view.dwell_minutes,
+         pat.dwell_minutes),
+    )  # fmt: skip
+    return [(name, label, 1.0 - math.exp(-x / p.saturation), p.weight) for name, label, x, p in rows]
+
+
+def feature_vector(state: SignalState, now: float, policy: Policy) -> dict[str, float]:
+    """Unweighted features at ``now``: ``raw == sum(weight[k] * f[k])`` over positive gesture types
+    (key = type) and patterns (key = ``patterns.<name>``). Calibration fits the weights on these."""
+    now = max(now, state.updated)
+    view = _view(state, now, policy)
+    out: dict[str, float] = {}
+    for gtype, rule in policy.gesture_rules.items():
+        if rule.weight < 0:
+            continue
+        s = rule.repetition.saturation
+        out[gtype] = s * (1.0 - math.exp(-view.counts.get(gtype, 0.0) / s))
+    for name, _label, value, _weight in _patterns(view, state, policy):
+        out[f"patterns.{name}"] = value
+    return out
+
+
 def score_parts(state: SignalState, now: float, policy: Policy) -> tuple[float, list[Contribution], _Now]:
     """``raw`` and its contributions at ``now`` (epoch seconds, clamped to >= state.updated)."""
     now = max(now, state.updated)
@@ -372,14 +401,8 @@ def score_parts(state: SignalState, now: float, policy: Policy) -> tuple[float, 
         evidence = rule.weight * s * (1.0 - math.exp(-count / s))
         raw += evidence
         parts.append(Contribution(label=f"{n} {_plural(gtype, n)} (weight {count:.2f} after decay)", amount=evidence))
-    pat = policy.gestures.patterns
-    for label, value, pattern in (
-        (f"active on {len(state.days)} distinct day(s) ({view.visit_days:.1f} after decay)", view.visit_days,
-         pat.visit_days),
-        (f"seen at {len(state.origins)} shop(s)", view.origins, pat.origins),
-        (f"{view.dwell_minutes:.1f} minute(s) on pages after decay", view.dwell_minutes, pat.dwell_minutes),
-    ):  # fmt: skip
-        amount = pattern.weight * (1.0 - math.exp(-value / pattern.saturation))
+    for _name, label, value, weight in _patterns(view, state, policy):
+        amount = weight * value
         if amount > 0:
             raw += amount
             parts.append(Contribution(label=label, amount=amount))

@@ -9,15 +9,20 @@ describes it. Whether ``type`` and ``category`` exist is checked against the pol
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
+from functools import cached_property
 from typing import Annotated
-from urllib.parse import urlsplit
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 MAX_DWELL_MS = 86_400_000
-_ORIGIN = re.compile(r"^https?://[^/?#\s]+$")
+_ORIGIN = re.compile(
+    r"^https?://(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])"
+    r"(?::(?P<port>[0-9]{1,5}))?$",
+    re.IGNORECASE,
+)
+_ORIGIN_HELP = "origin must be an http(s) origin without path, e.g. https://shop.example"
 
 
 class ProductInfo(BaseModel):
@@ -69,15 +74,12 @@ class GestureEvent(BaseModel):
     @field_validator("origin")
     @classmethod
     def _origin(cls, value: str) -> str:
-        if not _ORIGIN.match(value):
-            raise ValueError("origin must be an http(s) origin without path, e.g. https://shop.example")
-        parts = urlsplit(value)
-        if not parts.hostname or parts.username is not None or parts.password is not None:
-            raise ValueError("origin must be an http(s) origin without path, e.g. https://shop.example")
-        try:
-            _ = parts.port
-        except ValueError as exc:
-            raise ValueError("origin has an invalid port") from exc
+        match = _ORIGIN.match(value)
+        if match is None:
+            raise ValueError(_ORIGIN_HELP)
+        port = match.group("port")
+        if port is not None and not 0 < int(port) < 65536:
+            raise ValueError("origin has an invalid port")
         return value.lower()
 
     @field_validator("path")
@@ -87,10 +89,15 @@ class GestureEvent(BaseModel):
             raise ValueError("path must start with '/'")
         return value
 
-    @property
+    @cached_property
     def epoch(self) -> float:
         """The timestamp as seconds since the epoch (UTC)."""
-        return self.ts.astimezone(UTC).timestamp()
+        return self.ts.timestamp()
+
+    @cached_property
+    def id_str(self) -> str:
+        """The id in canonical text form (dedup key)."""
+        return str(self.id)
 
 
 def parse_ts(value: str) -> datetime:
