@@ -67,6 +67,12 @@ class KeySet:
     def jwks(self) -> dict[str, Any]:
         return {"keys": list(self._public)}
 
+    def active_ed25519(self) -> tuple[str, Ed25519PrivateKey]:
+        """The signing key's kid and its cryptography private key (the audit room signs tree heads with it)."""
+        key = self._private.private_key
+        assert isinstance(key, Ed25519PrivateKey)
+        return self.kid, key
+
     def sign_jws(self, payload: bytes, *, typ: str | None = None) -> str:
         header: dict[str, Any] = {"alg": ALG, "kid": self.kid}
         if typ:

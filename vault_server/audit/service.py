@@ -1,0 +1,289 @@
+"""Audit rules: append an entry in the caller's transaction, sign tree heads, build proofs and exports.
+
+Every room records what matters with :func:`record` inside the same unit of work as the action, so the entry
+commits (or rolls back) with it. Entry shape (the canonical JSON of this object is the RFC 9162 leaf data)::
+
+    {"v": 1, "index": 41, "at": 1767225600000, "kind": "vendor.read", "actor": "vendor:acme",
+     "subject": "<pseudonym or null>", "details": {...public...}, "private_sha256": "<hex or null>"}
+
+``subject`` is a keyed pseudonym of the consumer (HMAC blind index, scope ``audit-subject``); ``details`` holds
+only non-personal facts (ids, categories, fields, counts); anything personal goes in ``private``, encrypted with
+the consumer's data key and committed to by the SHA-256 of its ciphertext, so the log still verifies after the
+key is shredded (the payload alone becomes unreadable).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session
+
+from vault_server.audit import store
+from vault_server.audit.merkle import append_leaf, consistency_proof, inclusion_proof, leaf_hash, root_hash
+from vault_server.audit.models import AuditEntry, AuditSth
+from vault_server.audit.verifier import (
+    canonical_json,
+    consistency_proof_json,
+    export_line,
+    inclusion_proof_json,
+    sign_tree_head,
+)
+from vault_server.context import VaultContext
+from vault_server.crypto.envelope import DecryptionError
+from vault_server.crypto.keyring import KeyRing
+from vault_server.crypto.service import DataKeyGone, cipher_for
+from vault_server.db import utcnow
+from vault_server.errors import NotFound, ValidationFailed, VaultError
+
+ENTRY_VERSION = 1
+PRIVATE_TABLE = "audit_entry"
+SUBJECT_SCOPE = "audit-subject"
+MAX_PAGE = 1000
+_KIND_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+
+
+class AuditIntegrityError(VaultError):
+    status = 500
+    slug = "audit-integrity"
+    title = "The audit log does not match its own tree"
+
+
+class ProofUnavailable(NotFound):
+    slug = "audit-proof-unavailable"
+    title = "No such proof for this log"
+
+
+def subject_pseudonym(ring: KeyRing, consumer_id: str) -> str:
+    """The consumer's pseudonym in the log: a keyed HMAC, stable, not reversible without the index key."""
+    return ring.blind_index(SUBJECT_SCOPE, consumer_id)
+
+
+def now_ms() -> int:
+    return int(utcnow().timestamp() * 1000)
+
+
+def _check_json(value: Any, path: str) -> None:
+    """Entries are JSON of objects, arrays, strings, integers, booleans and null (no floats: see docs/AUDIT.md)."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return
+    if isinstance(value, float):
+        raise ValueError(f"audit details {path}: floats are not allowed in entries (use integers or strings)")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"audit details {path}: keys must be strings")
+            _check_json(item, f"{path}.{key}")
+        return
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_json(item, f"{path}[{i}]")
+        return
+    raise ValueError(f"audit details {path}: {type(value).__name__} is not JSON")
+
+
+def record(
+    *,
+    session: Session,
+    ctx: VaultContext,
+    kind: str,
+    actor: str,
+    consumer_id: str | None,
+    details: dict[str, Any],
+    private: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry to the log in the caller's transaction; returns it (``idx`` is its log position).
+
+    ``details`` is public (ids, categories, fields, counts: nothing personal, and never the raw consumer id);
+    ``private`` is encrypted with the consumer's data key. Appends are serialised on the ``audit_head`` row until
+    the caller's transaction ends.
+    """
+    if not _KIND_RE.match(kind):
+        raise ValueError(f"audit kind {kind!r} must be dotted lowercase, like 'grant.created'")
+    if not actor or len(actor) > 128:
+        raise ValueError("audit actor must be 1..128 characters")
+    _check_json(details, "details")
+    if private is not None:
+        if consumer_id is None:
+            raise ValueError("private audit details need a consumer_id (they are encrypted with its key)")
+        _check_json(private, "private")
+    public_text = canonical_json(details).decode("utf-8")
+    if consumer_id is not None and (consumer_id in public_text or consumer_id in actor):
+        raise ValueError(
+            "the raw consumer id must not appear in public audit details or the actor; it is pseudonymised"
+        )
+
+    size, _ = store.lock_head(session)
+    at = now_ms()
+    subject = subject_pseudonym(ctx.ring, consumer_id) if consumer_id is not None else None
+    private_enc: bytes | None = None
+    if private is not None and consumer_id is not None:
+        cipher = cipher_for(session=session, ring=ctx.ring, account_id=consumer_id)
+        private_enc = cipher.encrypt(PRIVATE_TABLE, str(size), canonical_json(private))
+    entry: dict[str, Any] = {
+        "v": ENTRY_VERSION,
+        "index": size,
+        "at": at,
+        "kind": kind,
+        "actor": actor,
+        "subject": subject,
+        "details": details,
+        "private_sha256": hashlib.sha256(private_enc).hexdigest() if private_enc is not None else None,
+    }
+    data = canonical_json(entry)
+    nodes = store.DbNodeStore(session)
+    result = append_leaf(nodes, size, leaf_hash(data))
+    vendor = details.get("vendor_id")
+    values: dict[str, Any] = {
+        "idx": size,
+        "at_ms": at,
+        "ts": utcnow(),
+        "kind": kind,
+        "actor": actor,
+        "subject": subject,
+        "vendor_id": str(vendor)[:64] if vendor is not None else None,
+        "entry": data.decode("utf-8"),
+        "private_enc": private_enc,
+    }
+    store.insert_entry(session, values)
+    nodes.put(result.nodes)
+    store.set_head(session, result.tree_size, result.root_hash)
+    return AuditEntry(**values)
+
+
+def entry_object(row: AuditEntry) -> dict[str, Any]:
+    """The hashed entry object as stored."""
+    obj: dict[str, Any] = json.loads(row.entry)
+    return obj
+
+
+def read_private(*, session: Session, ctx: VaultContext, row: AuditEntry, consumer_id: str) -> dict[str, Any] | None:
+    """The decrypted private details, or None when there are none or the consumer's key was shredded."""
+    if row.private_enc is None:
+        return None
+    try:
+        cipher = cipher_for(session=session, ring=ctx.ring, account_id=consumer_id)
+        obj: dict[str, Any] = json.loads(cipher.decrypt(PRIVATE_TABLE, str(row.idx), row.private_enc))
+    except (DataKeyGone, DecryptionError):
+        return None
+    return obj
+
+
+# ---- tree heads --------------------------------------------------------------------------------------
+def sth_json(row: AuditSth) -> dict[str, Any]:
+    """``sth.json`` exactly as the offline verifier reads it."""
+    return {
+        "tree_size": row.tree_size,
+        "root_hash": row.root_hash,
+        "timestamp": row.timestamp,
+        "kid": row.kid,
+        "signature": row.signature,
+    }
+
+
+def current_head(session: Session) -> tuple[int, bytes]:
+    """(tree_size, root_hash) of the log now."""
+    return store.read_head(session)
+
+
+def make_sth(*, session: Session, ctx: VaultContext) -> AuditSth:
+    """Sign the current tree head with the vault's active Ed25519 key and store it; returns the row.
+
+    The root is recomputed from the stored nodes and must equal the head row's root: a tree that disagrees with
+    itself is never signed (AuditIntegrityError).
+    """
+    size, head_root = store.read_head(session)
+    computed = root_hash(store.DbNodeStore(session), size)
+    if computed != head_root:
+        raise AuditIntegrityError(f"audit_head root for tree_size {size} differs from the stored nodes; not signing")
+    kid, key = ctx.keyset.active_ed25519()
+    sth = sign_tree_head(key, kid, size, computed, max(now_ms(), _last_timestamp(session)))
+    return store.add_sth(session, sth)
+
+
+def _last_timestamp(session: Session) -> int:
+    latest = store.latest_sth(session)
+    return latest.timestamp if latest is not None else 0
+
+
+def jwks(ctx: VaultContext) -> dict[str, Any]:
+    """The JWK set that verifies tree heads: the vault's published signing keys (``/.well-known/jwks.json``)."""
+    return ctx.keyset.jwks()
+
+
+# ---- proofs ------------------------------------------------------------------------------------------
+def _tree_size_or_latest(session: Session, tree_size: int | None) -> int:
+    size, _ = store.read_head(session)
+    if tree_size is None:
+        return size
+    if tree_size < 0 or tree_size > size:
+        raise ProofUnavailable(f"tree_size {tree_size} is beyond the log's size {size}")
+    return tree_size
+
+
+def inclusion(*, session: Session, index: int, tree_size: int | None = None) -> dict[str, Any]:
+    """RFC 9162 inclusion proof JSON for entry ``index`` in the tree of ``tree_size`` (default: current)."""
+    size = _tree_size_or_latest(session, tree_size)
+    if not 0 <= index < size:
+        raise ProofUnavailable(f"index {index} is not in a tree of size {size}")
+    proof = inclusion_proof_json(index, size, inclusion_proof(store.DbNodeStore(session), index, size))
+    leaf = store.leaf_hashes(session, index, index + 1).get(index)
+    if leaf is not None:
+        proof["leaf_hash"] = leaf.hex()
+    return proof
+
+
+def consistency(*, session: Session, first: int, second: int | None = None) -> dict[str, Any]:
+    """RFC 9162 consistency proof JSON from ``first`` to ``second`` (default: current size)."""
+    size = _tree_size_or_latest(session, second)
+    if not 0 <= first <= size:
+        raise ProofUnavailable(f"no consistency proof from tree_size {first} to {size}")
+    return consistency_proof_json(first, size, consistency_proof(store.DbNodeStore(session), first, size))
+
+
+# ---- export ------------------------------------------------------------------------------------------
+def export_lines(session: Session, *, start: int = 0, end: int | None = None) -> Iterator[str]:
+    """``export.jsonl`` lines (the offline verifier's format) for ``start <= index < end``, in log order.
+
+    Each line carries the stored entry and the leaf hash recorded in ``audit_node`` when the entry was appended,
+    so an entry edited afterwards is reported by the verifier at its exact position.
+    """
+    pending: list[AuditEntry] = []
+    for row in store.iter_entries(session, start=start, end=end):
+        pending.append(row)
+        if len(pending) >= 2000:
+            yield from _lines(session, pending)
+            pending = []
+    yield from _lines(session, pending)
+
+
+def _lines(session: Session, rows: list[AuditEntry]) -> Iterator[str]:
+    if not rows:
+        return
+    leaves = store.leaf_hashes(session, int(rows[0].idx), int(rows[-1].idx) + 1)
+    for row in rows:
+        # a missing level-0 node (node table tampered with) falls back to the entry's own hash so the line still
+        # parses; the root comparison against the signed head then reports the damage
+        yield export_line(int(row.idx), entry_object(row), leaves.get(int(row.idx)))
+
+
+@dataclass(frozen=True)
+class Slice:
+    start: int
+    end: int
+
+
+def check_range(start: int, end: int | None, size: int, *, limit: int = MAX_PAGE) -> Slice:
+    """Validate and clamp a requested ``[start, end)`` page of the log."""
+    if start < 0:
+        raise ValidationFailed("start must be >= 0")
+    stop = min(size, start + limit) if end is None else end
+    if stop < start:
+        raise ValidationFailed("end must be >= start")
+    if stop - start > limit:
+        raise ValidationFailed(f"at most {limit} entries per request; ask for a smaller range")
+    return Slice(start, min(stop, size))

@@ -1,0 +1,196 @@
+"""Queries of the audit room: the log head row, the Merkle node store over ``audit_node``, entries and tree heads.
+
+Every function takes the caller's session and never commits (the unit of work belongs to the edge).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, insert, or_, text, tuple_
+from sqlmodel import Session, col, select
+
+from vault_server.audit.merkle import EMPTY_ROOT, Node, NodeKey
+from vault_server.audit.models import HEAD_ID, AuditEntry, AuditHead, AuditNode, AuditSth
+from vault_server.db import utcnow
+
+# Keys per SELECT ... WHERE (level, idx) IN (...): proofs need <= 2*log2(n) keys, far below this.
+_MAX_KEYS_PER_QUERY = 400
+
+
+class DbNodeStore:
+    """:class:`vault_server.audit.merkle.NodeStore` over ``audit_node``: one SELECT per call."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def get_nodes(self, keys: Sequence[NodeKey]) -> list[bytes]:
+        """Hashes for ``keys`` in the same order; KeyError for a node that is not stored."""
+        if not keys:
+            return []
+        found: dict[NodeKey, bytes] = {}
+        wanted = list(dict.fromkeys(keys))
+        for start in range(0, len(wanted), _MAX_KEYS_PER_QUERY):
+            chunk = wanted[start : start + _MAX_KEYS_PER_QUERY]
+            rows = self.session.execute(
+                select(col(AuditNode.level), col(AuditNode.idx), col(AuditNode.hash)).where(
+                    tuple_(col(AuditNode.level), col(AuditNode.idx)).in_(chunk)
+                )
+            ).all()
+            for level, idx, digest in rows:
+                found[(int(level), int(idx))] = bytes(digest)
+        try:
+            return [found[key] for key in keys]
+        except KeyError as exc:
+            raise KeyError(f"audit_node {exc.args[0]} is missing") from None
+
+    def put(self, nodes: Sequence[Node]) -> None:
+        """Insert new perfect-subtree rows (insert-only)."""
+        if nodes:
+            self.session.execute(insert(AuditNode), [{"level": n.level, "idx": n.idx, "hash": n.hash} for n in nodes])
+
+
+# ---- the head row ------------------------------------------------------------------------------------
+def lock_head(session: Session) -> tuple[int, bytes]:
+    """Lock the log head for this transaction and return (tree_size, root_hash).
+
+    A no-op UPDATE takes the row lock on PostgreSQL and the write lock on SQLite, so concurrent appenders wait
+    here until this transaction ends. The row is created when missing (fresh or truncated database).
+    """
+    stmt = text("UPDATE audit_head SET tree_size = tree_size WHERE id = :id RETURNING tree_size, root_hash")
+    row = session.execute(stmt, {"id": HEAD_ID}).first()
+    if row is None:
+        session.execute(
+            text(
+                "INSERT INTO audit_head (id, tree_size, root_hash, updated_at) VALUES (:id, 0, :root, :now) "
+                "ON CONFLICT (id) DO NOTHING"
+            ),
+            {"id": HEAD_ID, "root": EMPTY_ROOT, "now": utcnow()},
+        )
+        row = session.execute(stmt, {"id": HEAD_ID}).first()
+        assert row is not None
+    return int(row[0]), bytes(row[1])
+
+
+def set_head(session: Session, tree_size: int, root: bytes) -> None:
+    session.execute(
+        text("UPDATE audit_head SET tree_size = :size, root_hash = :root, updated_at = :now WHERE id = :id"),
+        {"size": tree_size, "root": root, "now": utcnow(), "id": HEAD_ID},
+    )
+
+
+def read_head(session: Session) -> tuple[int, bytes]:
+    """(tree_size, root_hash) without locking; (0, empty root) before the first append."""
+    head = session.get(AuditHead, HEAD_ID)
+    if head is None:
+        return 0, EMPTY_ROOT
+    return int(head.tree_size), bytes(head.root_hash)
+
+
+# ---- entries -------------------------------------------------------------------------------------------
+def insert_entry(session: Session, values: dict[str, Any]) -> None:
+    session.execute(insert(AuditEntry), [values])
+
+
+def get_entry(session: Session, idx: int) -> AuditEntry | None:
+    return session.get(AuditEntry, idx)
+
+
+def entries_range(session: Session, start: int, end: int) -> list[AuditEntry]:
+    """Entries with ``start <= idx < end`` in log order."""
+    return list(
+        session.exec(
+            select(AuditEntry)
+            .where(col(AuditEntry.idx) >= start, col(AuditEntry.idx) < end)
+            .order_by(col(AuditEntry.idx))
+        ).all()
+    )
+
+
+def leaf_hashes(session: Session, start: int, end: int) -> dict[int, bytes]:
+    """Recorded leaf hashes (level-0 nodes) for ``start <= idx < end``."""
+    rows = session.execute(
+        select(col(AuditNode.idx), col(AuditNode.hash)).where(
+            col(AuditNode.level) == 0, col(AuditNode.idx) >= start, col(AuditNode.idx) < end
+        )
+    ).all()
+    return {int(i): bytes(h) for i, h in rows}
+
+
+def iter_entries(
+    session: Session, *, start: int = 0, end: int | None = None, batch: int = 2000
+) -> Iterator[AuditEntry]:
+    """Every stored entry with ``start <= idx`` (``< end``) in log order, read in batches (keyset pagination)."""
+    cursor = start
+    while True:
+        query = select(AuditEntry).where(col(AuditEntry.idx) >= cursor)
+        if end is not None:
+            query = query.where(col(AuditEntry.idx) < end)
+        rows = session.exec(query.order_by(col(AuditEntry.idx)).limit(batch)).all()
+        if not rows:
+            return
+        yield from rows
+        cursor = int(rows[-1].idx) + 1
+
+
+def filter_entries(
+    session: Session,
+    *,
+    kinds: Sequence[str] = (),
+    subject: str | None = None,
+    vendor_id: str | None = None,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    before_idx: int | None = None,
+    limit: int = 100,
+) -> list[AuditEntry]:
+    """Newest first, filtered by kind (prefix ``grant.`` allowed), subject, vendor and time; ``before_idx`` pages."""
+    query = select(AuditEntry)
+    if kinds:
+        exact = [k for k in kinds if not k.endswith(".")]
+        prefixes = [k for k in kinds if k.endswith(".")]
+        conds: list[ColumnElement[bool]] = [col(AuditEntry.kind).in_(exact)] if exact else []
+        conds += [col(AuditEntry.kind).startswith(p) for p in prefixes]
+        query = query.where(or_(*conds))
+    if subject is not None:
+        query = query.where(col(AuditEntry.subject) == subject)
+    if vendor_id is not None:
+        query = query.where(col(AuditEntry.vendor_id) == vendor_id)
+    if since_ms is not None:
+        query = query.where(col(AuditEntry.at_ms) >= since_ms)
+    if until_ms is not None:
+        query = query.where(col(AuditEntry.at_ms) < until_ms)
+    if before_idx is not None:
+        query = query.where(col(AuditEntry.idx) < before_idx)
+    return list(session.exec(query.order_by(col(AuditEntry.idx).desc()).limit(limit)).all())
+
+
+# ---- signed tree heads ---------------------------------------------------------------------------------
+def add_sth(session: Session, sth: dict[str, Any]) -> AuditSth:
+    row = AuditSth(
+        tree_size=sth["tree_size"],
+        root_hash=sth["root_hash"],
+        timestamp=sth["timestamp"],
+        kid=sth["kid"],
+        signature=sth["signature"],
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def latest_sth(session: Session) -> AuditSth | None:
+    return session.exec(
+        select(AuditSth).order_by(col(AuditSth.tree_size).desc(), col(AuditSth.timestamp).desc()).limit(1)
+    ).first()
+
+
+def sth_for_size(session: Session, tree_size: int) -> AuditSth | None:
+    return session.exec(
+        select(AuditSth).where(col(AuditSth.tree_size) == tree_size).order_by(col(AuditSth.timestamp).desc()).limit(1)
+    ).first()
+
+
+def all_sths(session: Session) -> list[AuditSth]:
+    return list(session.exec(select(AuditSth).order_by(col(AuditSth.timestamp), col(AuditSth.tree_size))).all())
