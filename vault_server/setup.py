@@ -11,6 +11,7 @@ from sqlmodel import select
 from vault_server.accounts import flows
 from vault_server.accounts import service as accounts
 from vault_server.accounts.models import Account, Role
+from vault_server.audit import service as audit
 from vault_server.config import Settings
 from vault_server.context import build_context, load_keyring
 from vault_server.crypto.keyring import KeyRing, KeyRingError
@@ -110,6 +111,21 @@ def rotate_keys(settings: Settings, *, kek: bool, signing: bool, echo: Callable[
             ring.save(settings.kek_file)
             echo(f"keys: new KEK {new} is active in {settings.kek_file}; re-wrapping data keys...")
             report = rotate_kek(db=ctx.db, ring=ring, progress=lambda done, total: echo(f"  re-wrapped {done}/{total}"))
+            with ctx.db.session() as s:
+                audit.record(
+                    session=s,
+                    ctx=ctx,
+                    kind="admin.key_rotation",
+                    actor="operator:cli",
+                    consumer_id=None,
+                    details={
+                        "key": "kek",
+                        "old_kid": old,
+                        "new_kid": report.new_kid,
+                        "rewrapped_data_keys": report.rewrapped_data_keys,
+                        "remaining_under_old": report.remaining_under_old,
+                    },
+                )
             yield (
                 f"KEK rotated {old} -> {report.new_kid}: re-wrapped {report.rewrapped_data_keys} data keys and "
                 f"{report.rewrapped_signing_keys} signing keys; {report.remaining_under_old} left under older KEKs"
@@ -117,6 +133,14 @@ def rotate_keys(settings: Settings, *, kek: bool, signing: bool, echo: Callable[
         if signing:
             with ctx.db.session() as s:
                 new_kid, retired = rotate_signing_key(session=s, ring=ctx.ring)
+                audit.record(
+                    session=s,
+                    ctx=ctx,
+                    kind="admin.key_rotation",
+                    actor="operator:cli",
+                    consumer_id=None,
+                    details={"key": "signing", "new_kid": new_kid, "retired_kids": retired},
+                )
             yield f"signing key rotated: {new_kid} signs now; {len(retired)} older key(s) stay published to verify"
     finally:
         ctx.db.dispose()
@@ -141,6 +165,15 @@ def export_consumer(settings: Settings, who: str) -> dict[str, Any]:
                 account = s.get(Account, who)
             if account is None or account.deleted_at is not None:
                 raise NotFound(f"no consumer {who!r} in this vault")
-            return flows.export_account(session=s, ctx=ctx, account=account)
+            doc = flows.export_account(session=s, ctx=ctx, account=account)
+            audit.record(
+                session=s,
+                ctx=ctx,
+                kind="consumer.export",
+                actor="operator:cli",
+                consumer_id=account.id,
+                details={"via": "cli", "sections": sorted(doc)},
+            )
+            return doc
     finally:
         ctx.db.dispose()

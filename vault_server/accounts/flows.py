@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from vault_server.accounts import service as accounts
 from vault_server.accounts.models import Account
+from vault_server.audit import service as audit
 from vault_server.context import VaultContext
 from vault_server.crypto.service import cipher_for
 from vault_server.db import utcnow
@@ -64,8 +65,21 @@ def export_account(*, session: Session, ctx: VaultContext, account: Account) -> 
     return doc
 
 
-def delete_account(*, session: Session, ctx: VaultContext, account: Account) -> None:
-    """Delete every room's data of the account, then shred its key and blank the account row."""
+def delete_account(*, session: Session, ctx: VaultContext, account: Account, actor: str = "consumer") -> None:
+    """Delete every room's data of the account, then shred its key and blank the account row.
+
+    The ``consumer.deleted`` audit entry is written first, while the key still exists: its private part is
+    encrypted with that key and becomes unreadable with everything else; its hash keeps the log verifiable.
+    """
+    audit.record(
+        session=session,
+        ctx=ctx,
+        kind="consumer.deleted",
+        actor=actor,
+        consumer_id=account.id,
+        details={"role": account.role},
+        private={"account_id": account.id, "deleted_at": utcnow().isoformat()},
+    )
     for deleter in room_deleters():
         deleter(session, ctx, account)
     accounts.delete_account(session=session, account=account)

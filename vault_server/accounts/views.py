@@ -22,6 +22,7 @@ from vault_server.accounts.schemas import (
 )
 from vault_server.accounts.security import csrf_token
 from vault_server.accounts.service import InvalidCredentials, Window
+from vault_server.audit import service as audit
 from vault_server.context import VaultContext
 from vault_server.errors import Forbidden, ValidationFailed, VaultError
 from vault_server.web.deps import (
@@ -123,6 +124,14 @@ def api_export(principal: CurrentPrincipal, ctx: Ctx) -> JSONResponse:
     principal.require("account:read")
     with ctx.db.session() as s:
         doc = flows.export_account(session=s, ctx=ctx, account=principal.account)
+        audit.record(
+            session=s,
+            ctx=ctx,
+            kind="consumer.export",
+            actor="consumer",
+            consumer_id=principal.account.id,
+            details={"via": principal.via, "sections": sorted(doc)},
+        )
     return JSONResponse(
         doc,
         headers={"Content-Disposition": 'attachment; filename="intent-vault-export.json"', "Cache-Control": "no-store"},
