@@ -238,6 +238,8 @@ def _read(directory: Path, name: str) -> tuple[_Doc | None, list[PolicyProblem]]
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
         what = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.context_mark is not None and mark is not None and exc.context_mark.line != mark.line:
+            what += f" ({exc.context} started at line {exc.context_mark.line + 1})"
         return None, [PolicyProblem(name, line, f"YAML syntax error: {what}")]
     except yaml.YAMLError as exc:  # pragma: no cover - PyYAML marks nearly every error
         return None, [PolicyProblem(name, 1, f"YAML error: {exc}")]
@@ -273,6 +275,9 @@ def _validate(doc: _Doc, model: type[BaseModel]) -> tuple[BaseModel | None, list
                 msg = f"{where}: missing field"
             else:
                 text = str(err["msg"]).removeprefix("Value error, ")
+                given = err.get("input")
+                if isinstance(given, str | int | float) and not isinstance(given, bool):
+                    text += f" (got {given!r})"
                 msg = f"{where}: {text}" if where else text
             problems.append(doc.problem(loc, msg))
         return None, problems
