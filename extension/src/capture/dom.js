@@ -35,7 +35,7 @@ export function inPeripheral(el) {
     const tag = n.tagName.toLowerCase();
     if (tag === 'aside' || tag === 'footer' || tag === 'nav') return true;
     const idc = `${n.id || ''} ${typeof n.className === 'string' ? n.className : ''}`.toLowerCase();
-    if (/(^|[\s_-])(ad|ads|advert|advertisement|sponsored|promo-box|recommend|related|carousel|upsell|cross-?sell|also-?bought|similar|recently-?viewed)([\s_-]|$)/.test(idc)) return true;
+    if (/(^|[\s_-])(ad|ads|advert\w*|sponsor\w*|promo-box|recommend\w*|related\w*|carousel\w*|upsell\w*|cross-?sell\w*|also-?bought|similar\w*|recently-?viewed|reco|recs)([\s_-]|$)/.test(idc)) return true;
     if (n.getAttribute && n.getAttribute('role') === 'complementary') return true;
   }
   return false;

@@ -58,13 +58,17 @@ export function extractHeuristics(doc, url, opts = {}) {
     if (!PRICE_WORD.test(sig)) continue;
     const text = clean(el.getAttribute('content') || el.textContent, 80);
     if (!text || text.length > 60 || !/\d/.test(text)) continue;
+    const money = MONEY.test(text);
+    const isPriceProp = el.getAttribute('itemprop') === 'price';
+    // A price element holds a price, not a sentence: few letters besides a currency marker.
+    if (!money && !isPriceProp && text.replace(/[\d\s.,'’:;()\-–—/*+]/g, '').length > 3) continue;
     let score = 0;
-    if (MONEY.test(text)) score += 3;
+    if (money) score += 3;
     if (BAD_WORD.test(sig)) score -= 6;
     if (GOOD_WORD.test(sig)) score += 2;
     if (struck(el)) score -= 8;
     if (inPeripheral(el)) score -= 6;
-    if (el.getAttribute('itemprop') === 'price') score += 3;
+    if (isPriceProp) score += 3;
     // Leaf-ish elements are cleaner than containers holding old+new prices.
     if (el.children.length === 0) score += 1;
     if (headingIndex >= 0) {

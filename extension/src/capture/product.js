@@ -18,13 +18,18 @@ const PRODUCT_PATH = /\/(dp|gp\/product|itm|item|items|product|products|produkt|
 
 /** A long body of prose with a byline or publication time: the layout of a news or blog article. */
 export function looksLikeArticleLayout(doc) {
-  const body = doc.querySelector('[itemprop=articleBody], .article-body, .articleBody, .article__body, .post-content, .entry-content, .story-body, .article-content');
+  const body = doc.querySelector('[itemprop=articleBody], .article-body, .articleBody, .article__body, .post-content, .entry-content, .story-body, .article-content, .post-body');
   const article = body || doc.querySelector('article');
   if (!article) return false;
-  const dated = !!(article.querySelector('time[datetime], [itemprop=datePublished], [rel=author], .byline, [class*=byline i], [class*=author i]')
-    || doc.querySelector('[itemprop=datePublished], [itemprop=author] [itemprop=name]'));
-  const long = (article.textContent || '').length > 1500;
-  return dated && long;
+  const container = article.closest('article') || article;
+  // Review dates and reviewer names on product pages are not a byline.
+  const notReview = (el) => !el.closest('[class*=review i], [id*=review i], [itemprop=review], [class*=comment i], [id*=comment i]');
+  const bylines = [...container.querySelectorAll('time[datetime], [itemprop=datePublished], [rel=author], .byline, [class*=byline i], [class*=author i], [class*=post-meta i]')].filter(notReview);
+  const dated = bylines.length > 0
+    || !!doc.querySelector('[itemprop=datePublished]:not([itemprop=review] *), meta[property="article:published_time"]');
+  const h1Inside = !!container.querySelector('h1');
+  const long = (container.textContent || '').length > 1200;
+  return dated && (long || h1Inside);
 }
 
 function brandFromDom(doc) {

@@ -5,7 +5,7 @@
  */
 import { clean } from './dom.js';
 import { parsePrice } from './price.js';
-import { normalizeCurrency } from './currency.js';
+import { normalizeCurrency, symbolToIso } from './currency.js';
 
 export const PRODUCT_TYPES = new Set(['product', 'productgroup', 'productmodel', 'individualproduct',
   'vehicle', 'car', 'motorizedbicycle', 'book', 'drug', 'dietarysupplement']);
@@ -69,7 +69,7 @@ export function offersOf(node, depth = 0) {
     }
     if (typeof price === 'object' && price !== null) price = price['@value'] ?? price.value;
     const value = typeof price === 'number' ? price : parsePriceMachine(price);
-    if (value !== null) out.push({ price: value, currency: cur, availability: textOf(o.availability, 80) });
+    if (value !== null) out.push({ price: value, currency: cur, raw: typeof price === 'string' ? price : '', availability: textOf(o.availability, 80) });
     if (o.offers) for (const inner of offersOf(o.offers, depth + 1)) if (!out.length || inner.currency) out.push(inner);
   }
   return out;
@@ -89,7 +89,8 @@ export function productFromNode(node, ctx = {}) {
   // Prefer an in-stock offer with a price > 0; otherwise the first priced offer.
   const priced = offers.filter((o) => o.price > 0);
   const best = priced.find((o) => !/outofstock|discontinued/i.test(o.availability)) || priced[0] || offers[0];
-  const pageCurrency = best?.currency ? normalizeCurrency(best.currency, ctx) : null;
+  // A currency may only be written in the price text ("119,01 €") rather than priceCurrency.
+  const pageCurrency = best?.currency ? normalizeCurrency(best.currency, ctx) : best?.raw ? symbolToIso(best.raw, ctx) : null;
   const product = {
     name: textOf(node.name, 200),
     brand: brandOf(node),

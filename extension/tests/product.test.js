@@ -1,0 +1,81 @@
+import { describe, it, expect } from 'vitest';
+import { loadPage, fromHtml } from './helpers/dom.js';
+import { detectProduct } from '../src/capture/product.js';
+
+describe('product pages', () => {
+  it.each([
+    ['shop-jsonld-graph-de.html', 'https://werkzeug.example/p/bosch-gsr-12v-35-06019h8000',
+      { name: 'Bosch Professional Akku-Bohrschrauber GSR 12V-35', brand: 'Bosch Professional', price: 1234.56, currency: 'EUR', sku: '06019H8000' }],
+    ['shop-jsonld-array-en.html', 'https://homestore.example/gb/en/p/hallby-table-00293772/',
+      { name: 'Hallby oak dining table, 180 cm', brand: 'HomeStore', price: 450, currency: 'GBP' }],
+    ['shop-opengraph-fr.html', 'https://horloger.example/produit/montre-sportif-3-48213',
+      { name: 'Montre connectée Sportif 3', brand: 'Horloger', price: 259, currency: 'EUR', sku: 'HS-48213' }],
+    ['shop-microdata-pl.html', 'https://agd.example/ekspres-kafeo-2000',
+      { name: 'Ekspres do kawy Kafeo 2000', brand: 'Kafeo', price: 1299.99, currency: 'PLN', sku: 'KF-2000-B' }],
+    ['shop-microdata-textprice-at.html', 'https://shop.example.at/p/k3-848068924',
+      { brand: 'KÄRCHER', price: 119.01, currency: 'EUR' }],
+    ['shop-nomarkup-sv.html', 'https://hemel.example/produkt/stavmixer-turbo-800w',
+      { name: 'Stavmixer Turbo 800W', brand: 'Mixa', price: 1199, currency: 'SEK', sku: 'SM-800T' }],
+  ])('%s', (file, url, want) => {
+    const { doc } = loadPage(file, url);
+    const r = detectProduct(doc, url);
+    expect(r.kind).toBe('product');
+    expect(r.product).toMatchObject(want);
+  });
+
+  it('category hint falls back to the breadcrumb', () => {
+    const { doc } = loadPage('shop-jsonld-graph-de.html', 'https://werkzeug.example/p/x-1');
+    expect(detectProduct(doc, 'https://werkzeug.example/p/x-1').product.category_hint).toContain('Akkuschrauber');
+  });
+});
+
+describe('never an article as a product', () => {
+  it.each([
+    ['article-news.html', 'https://ledger.example/2026/11/20/retailers-brace'],
+    ['article-with-product-ad.html', 'https://magazin.example/test/kaffeemaschinen'],
+    ['article-review-with-product-jsonld.html', 'https://gearblog.example/reviews/gothamite-duffle'],
+    ['blog-affiliate-nomarkup.html', 'https://kitchen-notes.example/gifts-under-50'],
+  ])('%s is not a product page', (file, url) => {
+    const { doc } = loadPage(file, url);
+    const r = detectProduct(doc, url);
+    expect(r.kind).not.toBe('product');
+    expect(r.product).toBeNull();
+  });
+
+  it('og:type=article alone does not beat a priced product on a product URL with a cart', () => {
+    const html = `<html lang="it"><head><meta property="og:type" content="article"></head><body>
+      <div itemscope itemtype="http://schema.org/Product"><h1 itemprop="name">Puzzle 4x42</h1>
+      <div itemprop="offers" itemscope itemtype="http://schema.org/Offer"><span itemprop="price" content="16.90">16,90 €</span>
+      <meta itemprop="priceCurrency" content="EUR"></div></div><button>Aggiungi al carrello</button></body></html>`;
+    const { doc } = fromHtml(html, 'https://libri.example/products/4005556050178/puzzle.html');
+    const r = detectProduct(doc, 'https://libri.example/products/4005556050178/puzzle.html');
+    expect(r.kind).toBe('product');
+    expect(r.product).toMatchObject({ price: 16.9, currency: 'EUR' });
+  });
+
+  it('a category listing with many add-to-cart buttons is not a product view', () => {
+    const { doc } = loadPage('listing-category.html', 'https://soundshop.example/c/headphones');
+    expect(detectProduct(doc, 'https://soundshop.example/c/headphones').kind).toBe('other');
+  });
+
+  it('a plain page is neither', () => {
+    const { doc } = fromHtml('<html><body><h1>Opening hours</h1><p>Mon-Fri 9-17</p></body></html>', 'https://shop.example/info');
+    expect(detectProduct(doc, 'https://shop.example/info').kind).toBe('other');
+  });
+});
+
+describe('hostile pages', () => {
+  it('stores an injected product name as inert text and executes nothing', () => {
+    const { doc, window } = loadPage('hostile-injection.html', 'https://widgets.example/p/widget-pro');
+    const r = detectProduct(doc, 'https://widgets.example/p/widget-pro');
+    expect(r.kind).toBe('product');
+    expect(typeof r.product.name).toBe('string');
+    expect(r.product.name).toContain('<script>'); // kept as literal text, never parsed
+    expect(r.product.sku).toBe('W-1');
+    expect(window.__pwned).toBeUndefined();
+    // Rendering the name the way the popup does (textContent) creates no elements.
+    const li = doc.createElement('li');
+    li.textContent = r.product.name;
+    expect(li.children.length).toBe(0);
+  });
+});
