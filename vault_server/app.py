@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from vault_server import __version__
 from vault_server.accounts.views import router as accounts_router
+from vault_server.intents.views import router as intents_router
 from vault_server.config import Settings
 from vault_server.context import VaultContext, build_context
 from vault_server.db import check_migrated
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, *, ctx: VaultContext | None = N
     problems.install(app)
     app.include_router(health.router)
     app.include_router(accounts_router)
+    app.include_router(intents_router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "web" / "static")), name="static")
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from vault_server.config import Settings
 from vault_server.errors import ConfigError, VaultError
+from vault_server.policy.loader import PolicyError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -36,6 +37,10 @@ def friendly(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except (ConfigError, VaultError) as exc:
             fail(str(exc))
+        except PolicyError as exc:
+            for problem in exc.problems:
+                click.echo(problem.format(exc.directory), err=True)
+            fail(f"the policy in {exc.directory} has {len(exc.problems)} problem(s); fix them and retry")
         except ValidationError as exc:
             first = exc.errors()[0]
             fail(f"invalid setting {'.'.join(str(p) for p in first['loc'])}: {first['msg']}")

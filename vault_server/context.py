@@ -15,6 +15,7 @@ from vault_server.config import Settings
 from vault_server.crypto.keyring import KeyRing, KeyRingError
 from vault_server.crypto.signing import KeySet
 from vault_server.db import Database
+from vault_server.policy.loader import Policy, default_policy_dir, load_policy
 
 
 def load_keyring(settings: Settings) -> KeyRing:
@@ -37,6 +38,7 @@ class VaultContext:
     db: Database
     ring: KeyRing
     hasher: PasswordHasher
+    policy: Policy
     _keyset: KeySet | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -55,7 +57,12 @@ class VaultContext:
             self._keyset = None
 
 
-def build_context(settings: Settings, *, db: Database | None = None) -> VaultContext:
+def build_context(settings: Settings, *, db: Database | None = None, policy: Policy | None = None) -> VaultContext:
+    """Everything a request or command needs; raises ConfigError/KeyRingError/PolicyError on bad setup."""
     return VaultContext(
-        settings=settings, db=db or Database(settings), ring=load_keyring(settings), hasher=make_hasher(settings)
+        settings=settings,
+        db=db or Database(settings),
+        ring=load_keyring(settings),
+        hasher=make_hasher(settings),
+        policy=policy or load_policy(default_policy_dir(settings.policy_dir)),
     )

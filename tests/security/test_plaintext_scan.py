@@ -6,6 +6,8 @@ schema is dumped (text and bytea). Extend ``write_consumer_data`` whenever a roo
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -24,9 +26,31 @@ def write_consumer_data(client: TestClient, marker: str) -> list[str]:
     email = f"{marker}@example.com"
     name = f"Name-{marker.upper()}"
     sign_up(client, email, name=name)
-    log_in(client, email)
+    csrf = log_in(client, email)
     assert client.get("/v1/me").json()["name"] == name
-    return [marker, marker.upper(), name]
+    headers = {"X-CSRF-Token": csrf}
+    now = datetime.now(UTC)
+    product = {"name": f"Television {marker}-product 65 inch", "brand": f"Brand{marker}", "price": 799.0,
+               "currency": "EUR", "sku": f"SKU{marker}"}
+    events = [
+        {"id": str(uuid.uuid4()), "type": "search", "ts": (now - timedelta(minutes=9)).isoformat(),
+         "origin": f"https://{marker}-shop.example", "path": "/search", "query": f"tv {marker}-query"},
+        {"id": str(uuid.uuid4()), "type": "product_view", "ts": (now - timedelta(minutes=8)).isoformat(),
+         "origin": "https://shop.example", "path": f"/p/{marker}-path", "product": product},
+        {"id": str(uuid.uuid4()), "type": "cart_add", "ts": (now - timedelta(minutes=7)).isoformat(),
+         "origin": "https://shop.example", "path": "/cart", "product": product},
+    ]
+    r = client.post("/v1/gestures", json={"events": events}, headers=headers)
+    assert r.status_code == 200 and r.json()["accepted"] == 3, r.text
+    r = client.post("/v1/intents", json={"category": "electronics.tv", "text": f"want a tv {marker}-intent",
+                                         "must_haves": [f"{marker}-must"]}, headers=headers)
+    assert r.status_code == 201, r.text
+    r = client.put("/v1/me/settings", json={"opt_in_categories": ["health.pharmacy"]}, headers=headers)
+    assert r.status_code == 200
+    signals = client.get("/v1/signals").json()["signals"]
+    assert signals and signals[0]["category"] == "electronics.tv"
+    # category ids are intents too: they must not be readable in the database either
+    return [marker, marker.upper(), name, "electronics.tv", "health.pharmacy"]
 
 
 def _raw_sqlite(ctx: VaultContext) -> bytes:

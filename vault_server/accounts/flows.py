@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from fastapi.encoders import jsonable_encoder
 from sqlmodel import Session
 
 from vault_server.accounts import service as accounts
@@ -62,7 +63,8 @@ def export_account(*, session: Session, ctx: VaultContext, account: Account) -> 
     for exporter in room_exporters():
         name, value = exporter(session, ctx, account)
         doc[name] = value
-    return doc
+    encoded: dict[str, Any] = jsonable_encoder(doc)
+    return encoded
 
 
 def delete_account(*, session: Session, ctx: VaultContext, account: Account, actor: str = "consumer") -> None:

@@ -1,0 +1,70 @@
+"""Tables of the intents room: encrypted gestures, declared intents, per-category signal state, settings.
+
+What stays in the clear is only what lookups need: the owner, the gesture type, timestamps and an HMAC blind
+index of the category (scoped per consumer). Everything else is AES-GCM ciphertext bound to its row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from vault_server.db import UTCDateTime, utcnow
+
+
+class Gesture(SQLModel, table=True):
+    __tablename__ = "gesture"
+    __table_args__ = (
+        UniqueConstraint("account_id", "event_id", name="uq_gesture_event"),
+        Index("ix_gesture_account_ts", "account_id", "ts"),
+        Index("ix_gesture_account_category", "account_id", "category_index"),
+        Index("ix_gesture_type_ts", "type", "ts"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    account_id: str = Field(foreign_key="account.id", max_length=36, ondelete="CASCADE")
+    event_id: str = Field(max_length=36)
+    type: str = Field(max_length=64)
+    category_index: str | None = Field(default=None, max_length=64)
+    ts: datetime = Field(sa_type=UTCDateTime)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class DeclaredIntent(SQLModel, table=True):
+    __tablename__ = "declared_intent"
+    __table_args__ = (Index("ix_intent_account", "account_id", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    account_id: str = Field(foreign_key="account.id", max_length=36, ondelete="CASCADE")
+    category_index: str = Field(max_length=64)
+    status: str = Field(default="active", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class SignalRow(SQLModel, table=True):
+    """The incremental signal state of one (consumer, category), encrypted; ``version`` orders changes."""
+
+    __tablename__ = "signal_state"
+    __table_args__ = (Index("ix_signal_version", "version"), Index("ix_signal_policy", "policy_hash"))
+
+    account_id: str = Field(foreign_key="account.id", primary_key=True, max_length=36, ondelete="CASCADE")
+    category_index: str = Field(primary_key=True, max_length=64)
+    policy_hash: str = Field(max_length=64)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    version: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    state: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class ConsumerSettings(SQLModel, table=True):
+    """Per-consumer recording settings; the opt-in list (which sensitive categories) is encrypted."""
+
+    __tablename__ = "consumer_settings"
+
+    account_id: str = Field(foreign_key="account.id", primary_key=True, max_length=36, ondelete="CASCADE")
+    opt_ins: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

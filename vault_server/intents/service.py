@@ -1,0 +1,652 @@
+"""Intents room rules: batched idempotent ingest, the consumer's own view and deletion, declared intents,
+recording settings, and keeping each (consumer, category) signal state current.
+
+Ingest is incremental: an accepted batch folds into the affected signal states only (``engine.apply``);
+deletions and policy changes recompute the affected categories from the stored gestures.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import statistics
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import and_, delete, insert, or_, update
+from sqlmodel import Session, col, select
+
+from vault_server.accounts.models import Account
+from vault_server.context import VaultContext
+from vault_server.crypto.envelope import ConsumerCipher
+from vault_server.crypto.service import cipher_for
+from vault_server.db import utcnow
+from vault_server.errors import NotFound, ValidationFailed
+from vault_server.intents.models import ConsumerSettings, DeclaredIntent, Gesture, SignalRow
+from vault_server.intents.schemas import BatchResult, EventResult, IntentIn, IntentPatch
+from vault_server.policy.loader import Policy
+from vault_server.signals.engine import SignalState, apply, category_of, check_event, evaluate, new_state
+from vault_server.signals.schema import DeclaredIntentInfo, GestureEvent
+
+FUTURE_SKEW = timedelta(minutes=5)
+ID_CHUNK = 500
+PRICE_SAMPLES = 20
+BRANDS_KEPT = 10
+PRICE_BANDS = (25, 50, 100, 250, 500, 1000, 2500)
+
+
+class UnknownCategory(ValidationFailed):
+    slug = "unknown-category"
+    title = "Unknown category"
+
+
+def category_index(ctx: VaultContext, account_id: str, category: str) -> str:
+    """The blind index of a category for one consumer (the same category differs between consumers)."""
+    return ctx.ring.blind_index("category:" + account_id, category)
+
+
+def _lock_consumer(session: Session, account_id: str) -> Account:
+    """Serialise this consumer's writers (row lock on PostgreSQL, write lock on SQLite); returns the account."""
+    session.execute(update(Account).where(col(Account.id) == account_id).values(paused=Account.paused))
+    account = session.get(Account, account_id, populate_existing=True)
+    if account is None:
+        raise NotFound("no such account")
+    return account
+
+
+# ---- settings ---------------------------------------------------------------------------------
+def get_opt_ins(*, session: Session, cipher: ConsumerCipher) -> list[str]:
+    """Returns the sensitive categories the consumer opted in to (sorted)."""
+    row = session.get(ConsumerSettings, cipher.consumer_id)
+    if row is None:
+        return []
+    return sorted(json.loads(cipher.decrypt("consumer_settings", cipher.consumer_id, row.opt_ins)))
+
+
+def update_settings(
+    *, session: Session, ctx: VaultContext, account: Account, paused: bool | None, opt_ins: list[str] | None
+) -> tuple[bool, list[str]]:
+    """Set the pause flag and/or the opt-in list; returns the new (paused, opt_ins)."""
+    cipher = cipher_for(session=session, ring=ctx.ring, account_id=account.id)
+    locked = _lock_consumer(session, account.id)
+    if paused is not None:
+        locked.paused = paused
+        session.add(locked)
+    if opt_ins is not None:
+        unknown = sorted(c for c in set(opt_ins) if c not in ctx.policy.nodes)
+        if unknown:
+            raise UnknownCategory(f"unknown categories: {', '.join(unknown)}")
+        blob = cipher.encrypt("consumer_settings", account.id, json.dumps(sorted(set(opt_ins))).encode())
+        row = session.get(ConsumerSettings, account.id)
+        if row is None:
+            session.add(ConsumerSettings(account_id=account.id, opt_ins=blob))
+        else:
+            row.opt_ins, row.updated_at = blob, utcnow()
+            session.add(row)
+    session.flush()
+    return locked.paused, get_opt_ins(session=session, cipher=cipher)
+
+
+def _opted_in(policy: Policy, category: str, opt_ins: Iterable[str]) -> bool:
+    chosen = set(opt_ins)
+    return any(a in chosen for a in policy.ancestors(category))
+
+
+# ---- ingest -------------------------------------------------------------------------------------
+def _raw_id(raw: Any) -> str | None:
+    if isinstance(raw, dict):
+        value = raw.get("id")
+        return value[:64] if isinstance(value, str) else None
+    return None
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err.get("loc", ())) or "event"
+    return f"{where}: {err.get('msg', 'invalid')}"
+
+
+@dataclass
+class _Candidate:
+    position: int
+    event: GestureEvent
+    category: str | None
+
+
+def ingest(*, session: Session, ctx: VaultContext, account_id: str, events: Sequence[Any]) -> BatchResult:
+    """Validate, de-duplicate, encrypt and store a batch; fold accepted events into the signals.
+
+    Returns one result per input event, in order. Nothing is stored twice: a resent batch reports duplicates.
+    """
+    policy = ctx.policy
+    now = utcnow()
+    cipher = cipher_for(session=session, ring=ctx.ring, account_id=account_id)
+    account = _lock_consumer(session, account_id)
+    opt_ins = get_opt_ins(session=session, cipher=cipher)
+    results: list[EventResult | None] = [None] * len(events)
+    candidates: list[_Candidate] = []
+
+    def reject(i: int, code: str, reason: str, event_id: str | None = None) -> None:
+        results[i] = EventResult(id=event_id or _raw_id(events[i]), status="rejected", code=code, reason=reason)
+
+    for i, raw in enumerate(events):
+        if account.paused:
+            reject(i, "paused", "recording is paused; nothing is stored until it is resumed")
+            continue
+        try:
+            event = GestureEvent.model_validate(raw)
+        except ValidationError as exc:
+            reject(i, "invalid", _first_error(exc))
+            continue
+        eid = str(event.id)
+        problem = check_event(event, policy)
+        if problem is not None:
+            reject(i, "unknown_type" if problem.startswith("unknown gesture") else "unknown_category", problem, eid)
+            continue
+        if event.type == "declared_intent":
+            reject(i, "invalid", "declared intents are created with POST /v1/intents", eid)
+            continue
+        if event.ts > now + FUTURE_SKEW:
+            reject(i, "future", "timestamp is in the future", eid)
+            continue
+        keep_days = policy.retention_days(event.type)
+        if event.ts < now - timedelta(days=keep_days):
+            reject(i, "too_old", f"older than the {keep_days}-day retention for {event.type}", eid)
+            continue
+        category = category_of(event, policy)
+        if category is not None and policy.is_sensitive(category) and not _opted_in(policy, category, opt_ins):
+            reject(
+                i,
+                "sensitive_not_opted_in",
+                f"category {category} is sensitive and you have not opted in: dropped, not stored",
+                eid,
+            )
+            continue
+        candidates.append(_Candidate(i, event, category))
+
+    existing = _existing_event_ids(session, account_id, [str(c.event.id) for c in candidates])
+    rows: list[dict[str, Any]] = []
+    accepted: dict[str, list[GestureEvent]] = defaultdict(list)
+    for cand in candidates:
+        eid = str(cand.event.id)
+        if eid in existing:
+            results[cand.position] = EventResult(id=eid, status="duplicate", category=cand.category)
+            continue
+        existing.add(eid)
+        row_id = str(uuid.uuid4())
+        doc = cand.event.model_dump(mode="json", exclude_none=True)
+        doc["category"] = cand.category
+        rows.append(
+            {
+                "id": row_id,
+                "account_id": account_id,
+                "event_id": eid,
+                "type": cand.event.type,
+                "category_index": category_index(ctx, account_id, cand.category) if cand.category else None,
+                "ts": cand.event.ts.astimezone(UTC),
+                "received_at": now,
+                "payload": cipher.encrypt("gesture", row_id, json.dumps(doc, separators=(",", ":")).encode()),
+            }
+        )
+        if cand.category is not None:
+            accepted[cand.category].append(cand.event)
+        results[cand.position] = EventResult(id=eid, status="accepted", category=cand.category)
+    if rows:
+        session.execute(insert(Gesture), rows)
+    fold_into_signals(session=session, ctx=ctx, cipher=cipher, by_category=accepted)
+    final = [r for r in results if r is not None]
+    return BatchResult(
+        accepted=sum(r.status == "accepted" for r in final),
+        duplicate=sum(r.status == "duplicate" for r in final),
+        rejected=sum(r.status == "rejected" for r in final),
+        results=final,
+    )
+
+
+def _existing_event_ids(session: Session, account_id: str, event_ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(event_ids), ID_CHUNK):
+        chunk = event_ids[start : start + ID_CHUNK]
+        found.update(
+            session.exec(
+                select(Gesture.event_id).where(Gesture.account_id == account_id, col(Gesture.event_id).in_(chunk))
+            ).all()
+        )
+    return found
+
+
+# ---- signal state -----------------------------------------------------------------------------------
+def _signal_row_id(row_account: str, index: str) -> str:
+    return f"{row_account}:{index}"
+
+
+def _decode_state(cipher: ConsumerCipher, row: SignalRow) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(
+        cipher.decrypt("signal_state", _signal_row_id(row.account_id, row.category_index), row.state)
+    )
+    return doc
+
+
+def _update_extras(extras: dict[str, Any], events: Iterable[GestureEvent]) -> dict[str, Any]:
+    """Brands seen and recent prices: what a grant's ``brand`` and ``price_band`` fields are built from."""
+    brands: dict[str, int] = dict(extras.get("brands", {}))
+    prices: list[list[Any]] = list(extras.get("prices", []))
+    for event in sorted(events, key=lambda e: e.epoch):
+        product = event.product
+        if product is None:
+            continue
+        if product.brand:
+            brands[product.brand] = brands.get(product.brand, 0) + 1
+        if product.price is not None and product.price > 0 and product.currency:
+            prices.append([product.price, product.currency])
+    top = sorted(brands.items(), key=lambda kv: (-kv[1], kv[0]))[:BRANDS_KEPT]
+    return {"brands": dict(top), "prices": prices[-PRICE_SAMPLES:]}
+
+
+def _store_state(
+    session: Session,
+    ctx: VaultContext,
+    cipher: ConsumerCipher,
+    row: SignalRow | None,
+    category: str,
+    state: SignalState,
+    extras: dict[str, Any],
+) -> None:
+    index = category_index(ctx, cipher.consumer_id, category)
+    blob = cipher.encrypt(
+        "signal_state",
+        _signal_row_id(cipher.consumer_id, index),
+        json.dumps({"state": state.to_dict(), "extras": extras}, separators=(",", ":")).encode(),
+    )
+    if row is None:
+        session.add(
+            SignalRow(
+                account_id=cipher.consumer_id, category_index=index, policy_hash=ctx.policy.hash, version=1, state=blob
+            )
+        )
+    else:
+        row.state, row.policy_hash, row.updated_at, row.version = blob, ctx.policy.hash, utcnow(), row.version + 1
+        session.add(row)
+
+
+def fold_into_signals(
+    *, session: Session, ctx: VaultContext, cipher: ConsumerCipher, by_category: dict[str, list[GestureEvent]]
+) -> None:
+    """Incrementally apply new events to each affected category's state (O(events), no history read)."""
+    for category, events in by_category.items():
+        if not events:
+            continue
+        index = category_index(ctx, cipher.consumer_id, category)
+        row = session.get(SignalRow, (cipher.consumer_id, index))
+        if row is not None and row.policy_hash != ctx.policy.hash:
+            recompute_categories(session=session, ctx=ctx, cipher=cipher, categories=[category])
+            continue
+        doc = _decode_state(cipher, row) if row is not None else {"state": new_state(category).to_dict(), "extras": {}}
+        state = apply(SignalState.from_dict(doc["state"]), events, ctx.policy)
+        _store_state(session, ctx, cipher, row, category, state, _update_extras(doc.get("extras", {}), events))
+
+
+def _intent_event(ctx: VaultContext, intent_id: str, doc: dict[str, Any], when: datetime) -> GestureEvent:
+    """A declared intent as a ``declared_intent`` gesture, so the same engine scores it."""
+    origin = ctx.settings.base_url.split("://", 1)[0] + "://" + ctx.settings.base_url.split("://", 1)[1].split("/")[0]
+    return GestureEvent(
+        id=uuid.uuid5(uuid.NAMESPACE_URL, f"intent:{intent_id}:{when.isoformat()}"),
+        type="declared_intent",
+        ts=when,
+        category=doc["category"],
+        origin=origin,
+        path="/v1/intents",
+        intent=DeclaredIntentInfo(
+            timeframe_days=doc.get("timeframe_days"),
+            budget_min=doc.get("budget_min"),
+            budget_max=doc.get("budget_max"),
+            currency=doc.get("currency"),
+        ),
+    )
+
+
+def recompute_categories(
+    *, session: Session, ctx: VaultContext, cipher: ConsumerCipher, categories: Iterable[str]
+) -> int:
+    """Rebuild the named categories' states from every stored gesture and active intent; returns how many."""
+    count = 0
+    for category in sorted(set(categories)):
+        index = category_index(ctx, cipher.consumer_id, category)
+        events: list[GestureEvent] = []
+        for g in session.exec(
+            select(Gesture).where(Gesture.account_id == cipher.consumer_id, Gesture.category_index == index)
+        ).all():
+            doc = json.loads(cipher.decrypt("gesture", g.id, g.payload))
+            doc.pop("category", None)
+            events.append(GestureEvent.model_validate({**doc, "category": category}))
+        for intent in session.exec(
+            select(DeclaredIntent).where(
+                DeclaredIntent.account_id == cipher.consumer_id,
+                DeclaredIntent.category_index == index,
+                DeclaredIntent.status == "active",
+            )
+        ).all():
+            events.append(_intent_event(ctx, intent.id, _intent_doc(cipher, intent), intent.updated_at))
+        row = session.get(SignalRow, (cipher.consumer_id, index))
+        if not events:
+            if row is not None:
+                session.delete(row)
+            count += 1
+            continue
+        state = apply(new_state(category), events, ctx.policy)
+        _store_state(session, ctx, cipher, row, category, state, _update_extras({}, events))
+        count += 1
+    return count
+
+
+def _price_band(extras: dict[str, Any], declared: dict[str, Any] | None) -> str | None:
+    if declared and declared.get("budget_max") and declared.get("currency"):
+        value, currency = float(declared["budget_max"]), str(declared["currency"])
+    else:
+        prices = extras.get("prices") or []
+        if not prices:
+            return None
+        currency = max({p[1] for p in prices}, key=lambda c: sum(1 for p in prices if p[1] == c))
+        value = statistics.median(float(p[0]) for p in prices if p[1] == currency)
+    lower = 0
+    for bound in PRICE_BANDS:
+        if value < bound:
+            return f"{lower}-{bound} {currency}"
+        lower = bound
+    return f"{PRICE_BANDS[-1]}+ {currency}"
+
+
+def signals_for(
+    *,
+    session: Session,
+    ctx: VaultContext,
+    account_id: str,
+    categories: set[str] | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The consumer's current signals (evaluated at ``now``), strongest first.
+
+    Each item: category, category_name, score, stage, confidence, last_seen, explanation, price_band, brands,
+    policy_hash, version, updated_at.
+    """
+    cipher = cipher_for(session=session, ring=ctx.ring, account_id=account_id)
+    query = select(SignalRow).where(SignalRow.account_id == account_id)
+    if categories is not None:
+        if not categories:
+            return []
+        query = query.where(col(SignalRow.category_index).in_([category_index(ctx, account_id, c) for c in categories]))
+    when = now or utcnow()
+    out: list[dict[str, Any]] = []
+    for row in session.exec(query).all():
+        doc = _decode_state(cipher, row)
+        state = SignalState.from_dict(doc["state"])
+        signal = evaluate(state, when, ctx.policy)
+        node = ctx.policy.nodes.get(state.category)
+        extras = doc.get("extras", {})
+        out.append(
+            {
+                "category": state.category,
+                "category_name": node.name if node else state.category,
+                "score": signal.score,
+                "stage": signal.stage,
+                "confidence": signal.confidence,
+                "last_seen": signal.last_seen,
+                "explanation": signal.explanation,
+                "price_band": _price_band(extras, state.declared),
+                "brands": list(extras.get("brands", {})),
+                "policy_hash": signal.policy_hash,
+                "version": row.version,
+                "updated_at": row.updated_at,
+            }
+        )
+    out.sort(key=lambda s: (-s["score"], s["category"]))
+    return out
+
+
+# ---- the consumer's own gestures ----------------------------------------------------------------------
+def _encode_cursor(ts: datetime, row_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{ts.isoformat()}|{row_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        ts, row_id = raw.split("|", 1)
+        return datetime.fromisoformat(ts), row_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailed("cursor is not one this server issued") from exc
+
+
+@dataclass
+class GestureFilter:
+    category: str | None = None
+    type: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def clauses(self, ctx: VaultContext, account_id: str) -> list[Any]:
+        out: list[Any] = [col(Gesture.account_id) == account_id]
+        if self.category is not None:
+            if self.category not in ctx.policy.nodes:
+                raise UnknownCategory(f"unknown category {self.category!r}")
+            out.append(col(Gesture.category_index) == category_index(ctx, account_id, self.category))
+        if self.type is not None:
+            out.append(col(Gesture.type) == self.type)
+        if self.since is not None:
+            out.append(col(Gesture.ts) >= self.since)
+        if self.until is not None:
+            out.append(col(Gesture.ts) < self.until)
+        return out
+
+
+def list_gestures(
+    *, session: Session, ctx: VaultContext, account_id: str, flt: GestureFilter, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Returns a page of the consumer's gestures (newest first, decrypted) and the next cursor."""
+    cipher = cipher_for(session=session, ring=ctx.ring, account_id=account_id)
+    query = select(Gesture).where(and_(*flt.clauses(ctx, account_id)))
+    if cursor:
+        ts, row_id = _decode_cursor(cursor)
+        query = query.where(or_(col(Gesture.ts) < ts, and_(col(Gesture.ts) == ts, col(Gesture.id) < row_id)))
+    rows = session.exec(query.order_by(col(Gesture.ts).desc(), col(Gesture.id).desc()).limit(limit + 1)).all()
+    items = [_gesture_out(cipher, g) for g in rows[:limit]]
+    next_cursor = _encode_cursor(rows[limit - 1].ts, rows[limit - 1].id) if len(rows) > limit else None
+    return items, next_cursor
+
+
+def _gesture_out(cipher: ConsumerCipher, g: Gesture) -> dict[str, Any]:
+    doc = json.loads(cipher.decrypt("gesture", g.id, g.payload))
+    return {"id": g.event_id, "type": g.type, "ts": g.ts, "category": doc.get("category"), "event": doc}
+
+
+def iter_all_gestures(*, session: Session, ctx: VaultContext, account_id: str) -> Iterable[dict[str, Any]]:
+    """Every gesture of the consumer, oldest first, decrypted (export)."""
+    cipher = cipher_for(session=session, ring=ctx.ring, account_id=account_id)
+    for g in session.exec(
+        select(Gesture).where(Gesture.account_id == account_id).order_by(col(Gesture.ts), col(Gesture.id))
+    ):
+        yield _gesture_out(cipher, g)
+
+
+def delete_gestures(
+    *, session: Session, ctx: VaultContext, account_id: str, flt: GestureFilter, event_id: str | None = None
+) -> tuple[int, int]:
+    """Delete one gesture (by event id) or every gesture matching the filter; signals follow.
+
+    Returns (gestures deleted, categories recomputed).
+    """
+    cipher = cipher_for(session=session, ring=ctx.ring, account_id=account_id)
+    _lock_consumer(session, account_id)
+    clauses = flt.clauses(ctx, account_id)
+    if event_id is not None:
+        clauses.append(col(Gesture.event_id) == event_id)
+    rows = session.exec(select(Gesture).where(and_(*clauses))).all()
+    if event_id is not None and not rows:
+        raise NotFound(f"no gesture with id {event_id}")
+    categories: set[str] = set()
+    for g in rows:
+        if g.category_index is not None:
+            category = json.loads(cipher.decrypt("gesture", g.id, g.payload)).get("category")
+            if category:
+                categories.add(category)
+    ids = [g.id for g in rows]
+    for start in range(0, len(ids), ID_CHUNK):
+        session.execute(delete(Gesture).where(col(Gesture.id).in_(ids[start : start + ID_CHUNK])))
+    recomputed = recompute_categories(session=session, ctx=ctx, cipher=cipher, categories=categories)
+    return len(ids), recomputed
+
+
+# ---- declared intents -----------------------------------------------------------------------------------
+def _intent_doc(cipher: ConsumerCipher, row: DeclaredIntent) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(cipher.decrypt("declared_intent", row.id, row.payload))
+    return doc
+
+
+def intent_out(ctx: VaultContext, cipher: ConsumerCipher, row: DeclaredIntent) -> dict[str, Any]:
+    doc = _intent_doc(cipher, row)
+    node = ctx.policy.nodes.get(doc["category"])
+    return {
+        "id": row.id,
+        "category": doc["category"],
+        "category_name": node.name if node else doc["category"],
+        "text": doc.get("text", ""),
+        "budget_min": doc.get("budget_min"),
+        "budget_max": doc.get("budget_max"),
+        "currency": doc.get("currency"),
+        "timeframe_days": doc.get("timeframe_days"),
+        "must_haves": doc.get("must_haves", []),
+        "status": row.status,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+
+
+def create_intent(*, session: Session, ctx: VaultContext, account_id: str, body: IntentIn) -> dict[str, Any]:
+    """Store a declared intent and feed it into its category's signal; returns it."""
+    policy = ctx.policy
+    if body.category not in policy.nodes:
+        raise UnknownCategory(f"unknown category {body.category!r}; see GET /v1/categories")
+    cipher = cipher_for(session=session, ring=ctx.ring, account_id=account_id)
+    _lock_consumer(session, account_id)
+    if policy.is_sensitive(body.category) and not _opted_in(
+        policy, body.category, get_opt_ins(session=session, cipher=cipher)
+    ):
+        raise ValidationFailed(f"{body.category} is a sensitive category: opt in to it first in your settings")
+    row_id = str(uuid.uuid4())
+    doc = body.model_dump()
+    now = utcnow()
+    row = DeclaredIntent(
+        id=row_id,
+        account_id=account_id,
+        category_index=category_index(ctx, account_id, body.category),
+        created_at=now,
+        updated_at=now,
+        payload=cipher.encrypt("declared_intent", row_id, json.dumps(doc).encode()),
+    )
+    session.add(row)
+    session.flush()
+    fold_into_signals(
+        session=session, ctx=ctx, cipher=cipher, by_category={body.category: [_intent_event(ctx, row_id, doc, now)]}
+    )
+    return intent_out(ctx, cipher, row)
+
+
+def _get_intent(session: Session, account_id: str, intent_id: str) -> DeclaredIntent:
+    row = session.get(DeclaredIntent, intent_id)
+    if row is None or row.account_id != account_id:
+        raise NotFound("no such intent")
+    return row
+
+
+def list_intents(*, session: Session, ctx: VaultContext, account_id: str) -> list[dict[str, Any]]:
+    cipher = cipher_for(session=session, ring=ctx.ring, account_id=account_id)
+    rows = session.exec(
+        select(DeclaredIntent)
+        .where(DeclaredIntent.account_id == account_id)
+        .order_by(col(DeclaredIntent.created_at).desc())
+    ).all()
+    return [intent_out(ctx, cipher, r) for r in rows]
+
+
+def get_intent(*, session: Session, ctx: VaultContext, account_id: str, intent_id: str) -> dict[str, Any]:
+    cipher = cipher_for(session=session, ring=ctx.ring, account_id=account_id)
+    return intent_out(ctx, cipher, _get_intent(session, account_id, intent_id))
+
+
+def update_intent(
+    *, session: Session, ctx: VaultContext, account_id: str, intent_id: str, patch: IntentPatch
+) -> dict[str, Any]:
+    """Change an intent; its category's signal is recomputed. Returns it."""
+    cipher = cipher_for(session=session, ring=ctx.ring, account_id=account_id)
+    _lock_consumer(session, account_id)
+    row = _get_intent(session, account_id, intent_id)
+    doc = _intent_doc(cipher, row)
+    changes = patch.model_dump(exclude_unset=True)
+    status = changes.pop("status", None)
+    merged = IntentIn.model_validate({**doc, **changes})
+    row.payload = cipher.encrypt("declared_intent", row.id, json.dumps(merged.model_dump()).encode())
+    if status:
+        row.status = status
+    row.updated_at = utcnow()
+    session.add(row)
+    session.flush()
+    recompute_categories(session=session, ctx=ctx, cipher=cipher, categories=[merged.category])
+    return intent_out(ctx, cipher, row)
+
+
+def delete_intent(*, session: Session, ctx: VaultContext, account_id: str, intent_id: str) -> None:
+    cipher = cipher_for(session=session, ring=ctx.ring, account_id=account_id)
+    _lock_consumer(session, account_id)
+    row = _get_intent(session, account_id, intent_id)
+    category = _intent_doc(cipher, row)["category"]
+    session.delete(row)
+    session.flush()
+    recompute_categories(session=session, ctx=ctx, cipher=cipher, categories=[category])
+
+
+# ---- maintenance tasks ------------------------------------------------------------------------------------
+def recompute_stale(*, session: Session, ctx: VaultContext, limit: int = 100) -> int:
+    """Recompute signal states scored under another policy (resumable: each row carries its policy hash)."""
+    rows = session.exec(select(SignalRow).where(SignalRow.policy_hash != ctx.policy.hash).limit(limit)).all()
+    done = 0
+    for row in rows:
+        cipher = cipher_for(session=session, ring=ctx.ring, account_id=row.account_id)
+        category = str(_decode_state(cipher, row)["state"]["category"])
+        done += recompute_categories(session=session, ctx=ctx, cipher=cipher, categories=[category])
+    return done
+
+
+def expire_gestures(*, session: Session, ctx: VaultContext, now: datetime | None = None, limit: int = 1000) -> int:
+    """Delete gestures past their type's retention; affected signals are recomputed. Returns how many."""
+    when = now or utcnow()
+    policy = ctx.policy
+    removed = 0
+    for gesture_type in policy.gesture_rules:
+        cutoff = when - timedelta(days=policy.retention_days(gesture_type))
+        rows = session.exec(
+            select(Gesture).where(Gesture.type == gesture_type, col(Gesture.ts) < cutoff).limit(limit)
+        ).all()
+        by_account: dict[str, set[str]] = defaultdict(set)
+        for g in rows:
+            cipher = cipher_for(session=session, ring=ctx.ring, account_id=g.account_id)
+            category = json.loads(cipher.decrypt("gesture", g.id, g.payload)).get("category")
+            if category:
+                by_account[g.account_id].add(category)
+            session.delete(g)
+            removed += 1
+        session.flush()
+        for account_id, categories in by_account.items():
+            cipher = cipher_for(session=session, ring=ctx.ring, account_id=account_id)
+            recompute_categories(session=session, ctx=ctx, cipher=cipher, categories=categories)
+    return removed
+
+
+def delete_everything(*, session: Session, account_id: str) -> None:
+    """Remove every gesture, intent, signal and setting of the account (account deletion)."""
+    for model in (Gesture, DeclaredIntent, SignalRow, ConsumerSettings):
+        session.execute(delete(model).where(col(model.account_id) == account_id))
