@@ -54,6 +54,7 @@ def base_settings(run_dir: Path, worker_id: str) -> Iterator[Settings]:
         "argon2_memory_kib": 64,
         "base_url": "http://127.0.0.1:8000",
         "log_level": "WARNING",
+        "maintenance_interval_seconds": 0,
     }
     if BACKEND == "postgres":
         schema = f"t_{int(time.time())}_{os.getpid()}_{worker_id}_{secrets.token_hex(3)}".lower()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,10 +12,11 @@ from fastapi.staticfiles import StaticFiles
 
 from vault_server import __version__
 from vault_server.accounts.views import router as accounts_router
-from vault_server.intents.views import router as intents_router
 from vault_server.config import Settings
 from vault_server.context import VaultContext, build_context
 from vault_server.db import check_migrated
+from vault_server.intents.tasks import maintenance_loop
+from vault_server.intents.views import router as intents_router
 from vault_server.logs import configure_logging
 from vault_server.web import health, pages, problems
 from vault_server.web.deps import RateLimiter, personal_token_resolver
@@ -30,10 +32,20 @@ def create_app(settings: Settings | None = None, *, ctx: VaultContext | None = N
     configure_logging(settings.log_level)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _ = ctx.keyset  # create/load signing keys before the first request
-        yield
-        ctx.db.dispose()
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(job(ctx, stop)) for job in app.state.background_jobs]
+        try:
+            yield
+        finally:
+            stop.set()
+            for task in tasks:
+                try:
+                    await asyncio.wait_for(task, timeout=10)
+                except (TimeoutError, asyncio.CancelledError):
+                    task.cancel()
+            ctx.db.dispose()
 
     app = FastAPI(
         title="Intent Vault",
@@ -44,6 +56,8 @@ def create_app(settings: Settings | None = None, *, ctx: VaultContext | None = N
     app.state.ctx = ctx
     app.state.limiter = RateLimiter(settings.api_rate_per_minute)
     app.state.bearer_resolvers = [personal_token_resolver]
+    # Periodic background jobs ``async def job(ctx, stop_event)``, started and stopped with the app.
+    app.state.background_jobs = [maintenance_loop]
     problems.install(app)
     app.include_router(health.router)
     app.include_router(accounts_router)

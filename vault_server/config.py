@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     allow_private_webhooks: bool = Field(
         default=False, description="TEST ONLY: let webhooks target loopback/private addresses"
     )
+    audit_sth_interval_seconds: int = Field(
+        default=300, ge=1, description="sign a new audit tree head when the log grew and this much time passed"
+    )
+    maintenance_interval_seconds: int = Field(
+        default=600, ge=0, description="recompute stale signals and expire old gestures this often (0: off)"
+    )
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65_536, ge=8)
 
