@@ -2,8 +2,9 @@
 
 Features per subject are those of the subject's strongest category under the current policy
 (:func:`vault_server.signals.engine.feature_vector`), so ``raw = sum(weight * feature)`` holds
-exactly. A logistic regression on them gives coefficients; negative ones are clipped to 0 (a
-positive gesture must never lower a score) and the rest are rescaled so the mean ``raw`` on the
+exactly. A logistic regression constrained to non-negative coefficients (active set: drop the most
+negative feature and refit; a positive gesture must never lower a score) gives the new weights,
+rescaled so the mean ``raw`` on the
 training subjects stays the same (stage thresholds keep their meaning). Gestures with negative
 weights damp evidence rather than add to it and are left as they are. The proposal is written by
 editing the numbers in the original file (comments and layout survive, the diff is reviewable),
@@ -50,6 +51,27 @@ def in_holdout(subject: str, share: float) -> bool:
         return False
     digest = hashlib.sha256(subject.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+def _fit_non_negative(np: Any, logistic_regression: Any, x: Any, y: Any) -> Any:
+    """Logistic regression with non-negative coefficients by active set: fit on standardised
+    features, drop the most negative feature, refit, until none is negative. Returns coefficients on
+    the original feature scale (0 for dropped or constant features)."""
+    std = x.std(axis=0)
+    usable = std > 1e-12
+    coef = np.zeros(x.shape[1])
+    active = [i for i in range(x.shape[1]) if usable[i]]
+    while active:
+        cols = np.array(active)
+        model = logistic_regression(max_iter=5000, C=1.0)
+        model.fit(x[:, cols] / std[cols], y)
+        fitted = model.coef_[0]
+        worst = int(np.argmin(fitted))
+        if fitted[worst] >= 0:
+            coef[cols] = fitted / std[cols]
+            break
+        active.pop(worst)
+    return coef
 
 
 def _collect(
@@ -107,9 +129,7 @@ def calibrate(
         raise CalibrationError("the training subjects need both labels (0 and 1) to fit weights")
     zero = dict.fromkeys(names, 0.0)
     x_train = np.array([[feats.get(s, zero)[k] for k in names] for s in train], dtype=float)
-    model = logistic_regression(max_iter=2000, C=1.0)
-    model.fit(x_train, np.array(y_train))
-    coef = np.clip(model.coef_[0], 0.0, None)
+    coef = _fit_non_negative(np, logistic_regression, x_train, np.array(y_train))
     if not np.any(coef > 0):
         raise CalibrationError("no feature is positively associated with buying on this data; weights unchanged")
     old = np.array(

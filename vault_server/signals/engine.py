@@ -281,6 +281,9 @@ def apply(state: SignalState, events: Iterable[EventLike], policy: Policy) -> Si
     skipped, so applying the same batch twice changes nothing). Raises :class:`UnknownGesture`."""
     new = state.copy()
     batch = sorted((as_event(e) for e in events), key=lambda e: (e.epoch, e.id_str))
+    if len({e.id_str for e in batch}) < len(batch):
+        # The same id with different content (a client bug): keep a deterministic winner.
+        batch.sort(key=lambda e: (e.epoch, e.id_str, e.model_dump_json()))
     seen = set(new.seen)
     for event in batch:
         eid = event.id_str
