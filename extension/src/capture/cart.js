@@ -6,10 +6,19 @@ import { clean, inPeripheral } from './dom.js';
 import { parsePrice } from './price.js';
 
 export const CART_PATH = /(^|\/)(cart|carts|basket|shopping-?bag|bag|trolley|warenkorb|einkaufswagen|panier|carrito|cesta|carrello|winkelwagen|winkelmand(je)?|koszyk|kosik|košík|kosarica|košarica|kosarica|carrinho|sacola|kundvagn|varukorg|handlekurv|indkobskurv|indkøbskurv|kurv|ostoskori|kosar|kosár|cos|cos-de-cumparaturi|sepet|sepetim|korzina|корзина|gwk|viewcart|view-cart|shoppingcart|shopping-cart)(\/|\.|$|\?)/i;
-const NOT_CART = /(checkout|kasse|caisse|confirmation|success|thank)/i;
+const NOT_CART = /(confirmation|success|thank)/i;
+const CHECKOUT_WORD = /(checkout|kasse|caisse|commande|afrekenen|kassa|pago|cassa)/gi;
 
+/** A cart page: a cart word in the path that comes after any checkout word ("/checkout/cart/" is a cart). */
 export function isCartUrl(url) {
-  try { const u = new URL(url); return CART_PATH.test(u.pathname) && !NOT_CART.test(u.pathname); } catch { return false; }
+  let u;
+  try { u = new URL(url); } catch { return false; }
+  const path = u.pathname;
+  const m = CART_PATH.exec(path);
+  if (!m || NOT_CART.test(path)) return false;
+  let lastCheckout = -1;
+  for (const c of path.matchAll(CHECKOUT_WORD)) lastCheckout = c.index;
+  return path.toLowerCase().lastIndexOf(m[2].toLowerCase()) > lastCheckout;
 }
 
 const TOTAL = /(grand-?total|order-?total|cart-?total|basket-?total|sub-?total|summary-?total|total-?price|totalprice|total_price|gesamt|summe|montant-?total|importe-?total|totale|totaal|razem|suma|celkem|yhteensa|toplam|итого|(^|[\s_-])total($|[\s_-]))/i;

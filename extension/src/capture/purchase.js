@@ -6,7 +6,7 @@ import { readTotal } from './cart.js';
 import { parsePriceMachine } from './schema.js';
 import { normalizeCurrency } from './currency.js';
 
-export const PURCHASE_PATH = /(order-?confirm(ation|ed)?|orderconfirmation|order-?complete|order-?received|order-?success|order-?placed|thank-?you|thankyou|thanks|checkout\/(success|complete|done|thank[^/]*|confirmation|order-received)|purchase-?(complete|confirmation)|bestellbestaetigung|bestellbestätigung|bestellung-abgeschlossen|danke|confirmation-commande|commande-confirmee|merci|confirmacion-pedido|pedido-confirmado|gracias|conferma-ordine|grazie|bestelling-bevestigd|bedankt|potwierdzenie-zamowienia|dziekujemy|dziękujemy|obrigado|pedido-realizado|tack-for-ditt-kop|orderbekraftelse|kiitos|tesekkurler|spasibo)/i;
+export const PURCHASE_PATH = /(order-?confirm(ation|ed)?|orderconfirmation|order-?complete|order-?received|order-?success|order-?placed|thank-?you|thankyou|thanks|checkout\/(?:[^/]+\/)?(success|complete|done|thank[^/]*|confirmation|order-received)|purchase-?(complete|confirmation)|bestellbestaetigung|bestellbestätigung|bestellung-abgeschlossen|danke|confirmation-commande|commande-confirmee|merci|confirmacion-pedido|pedido-confirmado|gracias|conferma-ordine|grazie|bestelling-bevestigd|bedankt|potwierdzenie-zamowienia|dziekujemy|dziękujemy|obrigado|pedido-realizado|tack-for-ditt-kop|orderbekraftelse|kiitos|tesekkurler|spasibo)/i;
 
 export function isPurchaseUrl(url) {
   try { const u = new URL(url); return PURCHASE_PATH.test(u.pathname + (u.hash || '')); } catch { return false; }
