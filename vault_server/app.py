@@ -12,14 +12,23 @@ from fastapi.staticfiles import StaticFiles
 
 from vault_server import __version__
 from vault_server.accounts.views import router as accounts_router
+from vault_server.audit.tasks import sth_scheduler
+from vault_server.audit.views import router as audit_router
 from vault_server.config import Settings
 from vault_server.context import VaultContext, build_context
 from vault_server.db import check_migrated
+from vault_server.grants.tasks import grant_expiry_loop
+from vault_server.grants.views import router as grants_router
 from vault_server.intents.tasks import maintenance_loop
 from vault_server.intents.views import router as intents_router
 from vault_server.logs import configure_logging
+from vault_server.oauth import errors as oauth_errors
+from vault_server.oauth.resource import oauth_bearer_resolver
+from vault_server.oauth.resource import router as oauth_resource_router
+from vault_server.oauth.views import router as oauth_router
 from vault_server.web import health, pages, problems
 from vault_server.web.deps import RateLimiter, personal_token_resolver
+from vault_server.vendors.views import router as vendors_router
 from vault_server.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
 
 
@@ -56,12 +65,20 @@ def create_app(settings: Settings | None = None, *, ctx: VaultContext | None = N
     app.state.ctx = ctx
     app.state.limiter = RateLimiter(settings.api_rate_per_minute)
     app.state.bearer_resolvers = [personal_token_resolver]
+    app.state.bearer_resolvers.append(oauth_bearer_resolver)
     # Periodic background jobs ``async def job(ctx, stop_event)``, started and stopped with the app.
-    app.state.background_jobs = [maintenance_loop]
+    app.state.background_jobs = [maintenance_loop, sth_scheduler]
+    app.state.background_jobs.append(grant_expiry_loop)
     problems.install(app)
+    oauth_errors.install(app)
     app.include_router(health.router)
     app.include_router(accounts_router)
     app.include_router(intents_router)
+    app.include_router(audit_router)
+    app.include_router(oauth_router)
+    app.include_router(oauth_resource_router)
+    app.include_router(grants_router)
+    app.include_router(vendors_router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "web" / "static")), name="static")
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

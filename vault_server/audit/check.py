@@ -1,0 +1,504 @@
+"""``intent-vault audit check``: replay the log and report what an auditor must see.
+
+Three families of findings, one line each:
+
+- **compliance** (from the log's own entries, nothing else): every ``vendor.read`` / ``webhook.delivered`` not
+  covered by a live grant at that moment (``uncovered-read``), and every read or refresh made with a token after
+  its revocation (``read-after-revoke``);
+- **tree heads**: entries that waited longer than the allowed delay for a signed tree head or are still unsigned
+  (``sth-gap``), heads whose signature fails (``sth-signature``), heads that do not match the entries
+  (``sth-mismatch``), a head smaller than an earlier one (``sth-rollback``);
+- **integrity** of the stored log itself: a deleted, inserted, renumbered or edited entry, a replaced private
+  payload, or nodes that disagree with the entries, each named by its position (``integrity``).
+
+The compliance replay (:func:`replay`) is a pure function of the entry objects; docs/AUDIT.md lists the kinds and
+public-detail fields it reads, which the OAuth, grants and feed rooms must emit exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session
+
+from vault_server.audit import service, store
+from vault_server.audit.models import AuditSth
+from vault_server.audit.verifier import (
+    FormatError,
+    TreeAccumulator,
+    check_tree_head_signature,
+    entry_leaf_hash,
+    parse_jwks,
+    parse_tree_head,
+    verify_consistency,
+    verify_inclusion,
+)
+from vault_server.context import VaultContext
+
+READ_KINDS = frozenset({"vendor.read", "webhook.delivered"})
+UNCOVERED = "uncovered-read"
+AFTER_REVOKE = "read-after-revoke"
+STH_GAP = "sth-gap"
+STH_SIGNATURE = "sth-signature"
+STH_MISMATCH = "sth-mismatch"
+STH_ROLLBACK = "sth-rollback"
+INTEGRITY = "integrity"
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    message: str
+    index: int | None = None
+
+    def line(self) -> str:
+        where = f"index {self.index}: " if self.index is not None else ""
+        return f"{self.kind}: {where}{self.message}"
+
+
+@dataclass
+class CheckReport:
+    entries: int = 0
+    sths: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def lines(self) -> list[str]:
+        return [f.line() for f in self.findings]
+
+
+# ---- compliance replay ---------------------------------------------------------------------------------
+@dataclass
+class _Grant:
+    grant_id: str
+    vendor_id: str | None
+    subject: str | None
+    categories: frozenset[str] | None
+    fields: frozenset[str] | None
+    expires_at: int | None
+    created_index: int
+    ended: tuple[str, int] | None = None  # (kind, index) of grant.revoked / grant.expired
+
+
+def _strs(value: Any) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return frozenset(value.split())
+    if isinstance(value, (list, tuple)):
+        return frozenset(str(v) for v in value)
+    return None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def category_covered(category: str, granted: Iterable[str]) -> bool:
+    """A granted category covers itself and its descendants (taxonomy ids are dotted: ``electronics.tv``)."""
+    return any(category == g or category.startswith(g + ".") for g in granted)
+
+
+def _why_not_covered(g: _Grant, entry: Mapping[str, Any], details: Mapping[str, Any]) -> str | None:
+    at = _int(entry.get("at")) or 0
+    if g.ended is not None:
+        return f"grant {g.grant_id} was {g.ended[0].split('.')[-1]} at index {g.ended[1]}"
+    if g.expires_at is not None and at >= g.expires_at:
+        return f"grant {g.grant_id} expired at {g.expires_at} (read at {at})"
+    vendor = details.get("vendor_id")
+    if g.vendor_id is not None and vendor is not None and vendor != g.vendor_id:
+        return f"grant {g.grant_id} belongs to vendor {g.vendor_id}, not {vendor}"
+    if g.subject is not None and entry.get("subject") is not None and entry.get("subject") != g.subject:
+        return f"grant {g.grant_id} is for another consumer"
+    cats = _strs(details.get("categories")) or frozenset()
+    if g.categories is not None:
+        outside = sorted(c for c in cats if not category_covered(c, g.categories))
+        if outside:
+            return f"categories {', '.join(outside)} are outside grant {g.grant_id}"
+    flds = _strs(details.get("fields")) or frozenset()
+    if g.fields is not None:
+        extra = sorted(flds - g.fields)
+        if extra:
+            return f"fields {', '.join(extra)} are outside grant {g.grant_id}"
+    return None
+
+
+def replay(entries: Iterable[Mapping[str, Any]]) -> list[Finding]:
+    """Replay entry objects in log order; return every uncovered read and every use of a revoked token."""
+    grants: dict[str, _Grant] = {}
+    revoked_tokens: dict[str, int] = {}
+    revoked_families: dict[str, int] = {}
+    findings: list[Finding] = []
+    for entry in entries:
+        kind = entry.get("kind")
+        details = entry.get("details") or {}
+        if not isinstance(details, Mapping):
+            continue
+        index = _int(entry.get("index"))
+        pos = index if index is not None else -1
+        grant_id = details.get("grant_id")
+        if kind == "grant.created" and isinstance(grant_id, str):
+            grants[grant_id] = _Grant(
+                grant_id,
+                details.get("vendor_id"),
+                entry.get("subject"),
+                _strs(details.get("categories")),
+                _strs(details.get("fields")),
+                _int(details.get("expires_at")),
+                pos,
+            )
+        elif kind == "grant.narrowed" and isinstance(grant_id, str) and grant_id in grants:
+            g = grants[grant_id]
+            if "categories" in details:
+                g.categories = _strs(details.get("categories"))
+            if "fields" in details:
+                g.fields = _strs(details.get("fields"))
+            if "expires_at" in details:
+                g.expires_at = _int(details.get("expires_at"))
+        elif kind in ("grant.revoked", "grant.expired") and isinstance(grant_id, str) and grant_id in grants:
+            if grants[grant_id].ended is None:
+                grants[grant_id].ended = (str(kind), pos)
+        elif kind == "token.revoked":
+            if isinstance(details.get("token_id"), str):
+                revoked_tokens.setdefault(details["token_id"], pos)
+            if isinstance(details.get("family_id"), str):
+                revoked_families.setdefault(details["family_id"], pos)
+        if kind in READ_KINDS or kind == "token.refreshed":
+            findings.extend(_token_findings(entry, details, index, revoked_tokens, revoked_families))
+        if kind in READ_KINDS:
+            finding = _coverage_finding(entry, details, index, grants)
+            if finding is not None:
+                findings.append(finding)
+    return findings
+
+
+def _token_findings(
+    entry: Mapping[str, Any],
+    details: Mapping[str, Any],
+    index: int | None,
+    revoked_tokens: Mapping[str, int],
+    revoked_families: Mapping[str, int],
+) -> list[Finding]:
+    what = "refresh" if entry.get("kind") == "token.refreshed" else "read"
+    token_id, family_id = details.get("token_id"), details.get("family_id")
+    if isinstance(token_id, str) and token_id in revoked_tokens:
+        return [
+            Finding(
+                AFTER_REVOKE,
+                f"{what} by {details.get('vendor_id')} with token {token_id} revoked at index "
+                f"{revoked_tokens[token_id]}",
+                index,
+            )
+        ]
+    if isinstance(family_id, str) and family_id in revoked_families:
+        return [
+            Finding(
+                AFTER_REVOKE,
+                f"{what} by {details.get('vendor_id')} with token family {family_id} revoked at index "
+                f"{revoked_families[family_id]}",
+                index,
+            )
+        ]
+    return []
+
+
+def _coverage_finding(
+    entry: Mapping[str, Any], details: Mapping[str, Any], index: int | None, grants: Mapping[str, _Grant]
+) -> Finding | None:
+    vendor = details.get("vendor_id")
+    grant_id = details.get("grant_id")
+    if isinstance(grant_id, str):
+        g = grants.get(grant_id)
+        if g is None:
+            return Finding(UNCOVERED, f"read by {vendor} names grant {grant_id}, which the log never created", index)
+        why = _why_not_covered(g, entry, details)
+        return None if why is None else Finding(UNCOVERED, f"read by {vendor}: {why}", index)
+    candidates = [g for g in grants.values() if g.vendor_id == vendor and g.subject == entry.get("subject")]
+    if not candidates:
+        return Finding(UNCOVERED, f"read by {vendor} with no grant from this consumer in the log", index)
+    reasons = [_why_not_covered(g, entry, details) for g in candidates]
+    if any(r is None for r in reasons):
+        return None
+    return Finding(UNCOVERED, f"read by {vendor}: {reasons[-1]}", index)
+
+
+# ---- tree heads ----------------------------------------------------------------------------------------
+def sth_gaps(
+    entry_times: Sequence[tuple[int, int]], sths: Sequence[Mapping[str, Any]], *, max_delay_ms: int, now_ms: int
+) -> list[Finding]:
+    """Entries (``(index, at_ms)`` in log order) that waited more than ``max_delay_ms`` for a covering head.
+
+    ``sths`` are signed heads (``tree_size``, ``timestamp``); an entry is covered by the earliest head whose
+    tree_size exceeds its index. Entries no head covers are gaps once older than the delay.
+    """
+    findings: list[Finding] = []
+    ordered = sorted(sths, key=lambda h: (h["timestamp"], h["tree_size"]))
+    covered = 0
+    pos = 0
+    for head in ordered:
+        size = int(head["tree_size"])
+        if size <= covered:
+            continue
+        late: list[tuple[int, int]] = []
+        while pos < len(entry_times) and entry_times[pos][0] < size:
+            index, at = entry_times[pos]
+            if index >= covered and int(head["timestamp"]) - at > max_delay_ms:
+                late.append((index, at))
+            pos += 1
+        if late:
+            worst = max(int(head["timestamp"]) - at for _, at in late)
+            findings.append(
+                Finding(
+                    STH_GAP,
+                    f"entries {late[0][0]}..{late[-1][0]} waited up to {worst // 1000}s for a signed tree head "
+                    f"(tree_size {size} at {head['timestamp']}); allowed {max_delay_ms // 1000}s",
+                    late[0][0],
+                )
+            )
+        covered = size
+    tail = [(i, at) for i, at in entry_times[pos:] if i >= covered and now_ms - at > max_delay_ms]
+    if tail:
+        findings.append(
+            Finding(
+                STH_GAP,
+                f"entries {tail[0][0]}..{tail[-1][0]} are not covered by any signed tree head, the oldest for "
+                f"{(now_ms - tail[0][1]) // 1000}s; allowed {max_delay_ms // 1000}s",
+                tail[0][0],
+            )
+        )
+    return findings
+
+
+def _sth_dict(row: AuditSth) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "tree_size": row.tree_size,
+        "root_hash": row.root_hash,
+        "timestamp": row.timestamp,
+        "kid": row.kid,
+        "signature": row.signature,
+    }
+
+
+def _signature_findings(sths: Sequence[dict[str, Any]], jwks: Mapping[str, Any]) -> tuple[list[Finding], set[int]]:
+    keys = parse_jwks(jwks)
+    findings: list[Finding] = []
+    good: set[int] = set()
+    for h in sths:
+        try:
+            head = parse_tree_head({k: h[k] for k in ("tree_size", "root_hash", "timestamp", "kid", "signature")})
+        except FormatError as exc:
+            findings.append(Finding(STH_SIGNATURE, f"tree head #{h['id']}: {exc}"))
+            continue
+        why = check_tree_head_signature(head, keys)
+        if why is None:
+            good.add(int(h["id"]))
+        else:
+            findings.append(Finding(STH_SIGNATURE, f"tree head #{h['id']} (tree_size {h['tree_size']}): {why}"))
+    previous: dict[str, Any] | None = None
+    for h in sorted(sths, key=lambda x: (x["timestamp"], x["id"])):
+        if previous is not None and h["tree_size"] < previous["tree_size"]:
+            findings.append(
+                Finding(
+                    STH_ROLLBACK,
+                    f"tree head #{h['id']} signs tree_size {h['tree_size']} after #{previous['id']} signed "
+                    f"{previous['tree_size']}: the log shrank",
+                )
+            )
+        previous = h
+    return findings, good
+
+
+# ---- the whole check over the database -----------------------------------------------------------------
+def check_log(
+    session: Session, *, jwks: Mapping[str, Any], max_delay_ms: int, now_ms: int, batch: int = 5000
+) -> CheckReport:
+    """Replay the stored log: integrity, compliance and tree heads. Reads every entry once, in batches."""
+    report = CheckReport()
+    head_size, head_root = store.read_head(session)
+    sth_rows = [_sth_dict(r) for r in store.all_sths(session)]
+    report.sths = len(sth_rows)
+    sig_findings, good_ids = _signature_findings(sth_rows, jwks)
+    sizes = {int(h["tree_size"]) for h in sth_rows} | {head_size}
+    roots: dict[int, bytes] = {}
+    acc = TreeAccumulator()
+    if 0 in sizes:
+        roots[0] = acc.root()
+    objects: list[dict[str, Any]] = []
+    entry_times: list[tuple[int, int]] = []
+    integrity: list[Finding] = []
+    expected = 0
+    last_at = 0
+
+    def _take(entries: Sequence[Any]) -> None:
+        nonlocal expected, last_at
+        if not entries:
+            return
+        first, last = int(entries[0].idx), int(entries[-1].idx)
+        leaves = store.leaf_hashes(session, first, last + 1)
+        for row in entries:
+            idx = int(row.idx)
+            while expected < min(idx, head_size):  # holes: an entry row was deleted
+                integrity.append(Finding(INTEGRITY, "entry is missing (deleted from audit_entry)", expected))
+                _append(leaves.get(expected) or _missing_leaf(session, expected))
+            try:
+                obj = json.loads(row.entry)
+            except ValueError:
+                integrity.append(Finding(INTEGRITY, "entry is not valid JSON (edited)", idx))
+                _append(leaves.get(idx) or b"\x00" * 32)
+                continue
+            computed = entry_leaf_hash(obj)
+            recorded = leaves.get(idx)
+            if idx >= head_size:
+                integrity.append(
+                    Finding(INTEGRITY, f"entry is beyond the log head (tree_size {head_size}): inserted", idx)
+                )
+            elif recorded is None:
+                integrity.append(Finding(INTEGRITY, "its leaf node is missing from audit_node", idx))
+            elif recorded != computed:
+                integrity.append(Finding(INTEGRITY, "entry does not match its recorded leaf hash (modified)", idx))
+            if obj.get("index") != idx:
+                integrity.append(
+                    Finding(INTEGRITY, f"entry records index {obj.get('index')}: renumbered, inserted or moved", idx)
+                )
+            digest = obj.get("private_sha256")
+            if digest is not None and (
+                row.private_enc is None or hashlib.sha256(row.private_enc).hexdigest() != digest
+            ):
+                integrity.append(Finding(INTEGRITY, "private payload was removed or replaced", idx))
+            if idx < head_size:
+                _append(computed)
+                objects.append(obj)
+                at = _int(obj.get("at")) or 0
+                entry_times.append((idx, at))
+                if at < last_at:
+                    integrity.append(Finding(INTEGRITY, f"timestamp {at} is earlier than the entry before", idx))
+                last_at = max(last_at, at)
+
+    def _append(leaf: bytes) -> None:
+        nonlocal expected
+        acc.append(leaf)
+        expected += 1
+        if acc.size in sizes:
+            roots[acc.size] = acc.root()
+
+    pending: list[Any] = []
+    for row in store.iter_entries(session, batch=batch):
+        pending.append(row)
+        if len(pending) >= batch:
+            _take(pending)
+            pending = []
+    _take(pending)
+    while expected < head_size:
+        integrity.append(Finding(INTEGRITY, "entry is missing (deleted from audit_entry)", expected))
+        _append(_missing_leaf(session, expected))
+    report.entries = expected
+
+    if roots.get(head_size) is not None and roots[head_size] != head_root:
+        integrity.append(
+            Finding(INTEGRITY, f"the log head's root for tree_size {head_size} does not match the entries")
+        )
+    report.findings.extend(integrity)
+
+    sth_findings = list(sig_findings)
+    for h in sth_rows:
+        size = int(h["tree_size"])
+        if size > head_size:
+            sth_findings.append(
+                Finding(STH_MISMATCH, f"tree head #{h['id']} signs tree_size {size} but the log has {head_size}")
+            )
+        elif int(h["id"]) in good_ids and roots.get(size, b"").hex() != h["root_hash"]:
+            sth_findings.append(
+                Finding(
+                    STH_MISMATCH,
+                    f"tree head #{h['id']} (tree_size {size}) does not match the stored entries: the log was "
+                    f"rewritten below index {size}",
+                )
+            )
+    sth_findings.extend(
+        sth_gaps(
+            entry_times, [h for h in sth_rows if int(h["id"]) in good_ids], max_delay_ms=max_delay_ms, now_ms=now_ms
+        )
+    )
+    report.findings.extend(sth_findings)
+    report.findings.extend(replay(objects))
+    return report
+
+
+def _missing_leaf(session: Session, index: int) -> bytes:
+    """The recorded leaf hash of an entry whose row is gone (keeps later roots comparable)."""
+    return store.leaf_hashes(session, index, index + 1).get(index, b"\x00" * 32)
+
+
+def run_check(ctx: VaultContext, *, max_delay_seconds: int | None = None) -> CheckReport:
+    """The full check over the vault's database; a head may lag an entry by twice the signing interval."""
+    delay = max_delay_seconds if max_delay_seconds is not None else 2 * ctx.settings.audit_sth_interval_seconds
+    with ctx.db.session() as s:
+        return check_log(s, jwks=service.jwks(ctx), max_delay_ms=delay * 1000, now_ms=service.now_ms())
+
+
+# ---- offline: a regulator slice ----------------------------------------------------------------------------
+def verify_slice(archive: bytes) -> tuple[list[str], dict[str, Any]]:
+    """Verify a regulator slice (``/v1/audit/export`` zip) offline: the head's signature, every entry's leaf hash
+    and inclusion proof against it, and every earlier head's consistency proof. Returns (problems, summary)."""
+    problems: list[str] = []
+    with zipfile.ZipFile(io.BytesIO(archive)) as z:
+        names = set(z.namelist())
+        for needed in ("entries.jsonl", "sth.json", "jwks.json", "inclusion.jsonl"):
+            if needed not in names:
+                raise FormatError(f"slice: {needed} is missing")
+        head = parse_tree_head(json.loads(z.read("sth.json")), "sth.json")
+        keys = parse_jwks(json.loads(z.read("jwks.json")), "jwks.json")
+        why = check_tree_head_signature(head, keys)
+        if why is not None:
+            return [f"sth.json: {why}"], {}
+        proofs: dict[int, dict[str, Any]] = {}
+        for line in z.read("inclusion.jsonl").decode().splitlines():
+            if line.strip():
+                p = json.loads(line)
+                proofs[int(p["leaf_index"])] = p
+        count = 0
+        for lineno, line in enumerate(z.read("entries.jsonl").decode().splitlines(), 1):
+            if not line.strip():
+                continue
+            count += 1
+            item = json.loads(line)
+            index, entry = int(item["index"]), item["entry"]
+            leaf = entry_leaf_hash(entry)
+            where = f"entries.jsonl:{lineno}: index {index}"
+            if leaf.hex() != item.get("leaf_hash"):
+                problems.append(f"{where}: entry does not match its leaf_hash (entry modified)")
+            if entry.get("index") != index:
+                problems.append(f"{where}: the entry itself records index {entry.get('index')}")
+            proof = proofs.get(index)
+            if proof is None or proof.get("tree_size") != head.tree_size:
+                problems.append(f"{where}: no inclusion proof against sth.json")
+                continue
+            path = [bytes.fromhex(h) for h in proof["inclusion_path"]]
+            if not verify_inclusion(index, head.tree_size, leaf, path, head.root_hash):
+                problems.append(f"{where}: inclusion proof does not verify against the signed root")
+        olds = sorted(n for n in names if n.startswith("old-sths/"))
+        for name in olds:
+            old = parse_tree_head(json.loads(z.read(name)), name)
+            why = check_tree_head_signature(old, keys)
+            if why is not None:
+                problems.append(f"{name}: {why}")
+                continue
+            proof_name = f"consistency/{old.tree_size}-{head.tree_size}.json"
+            if proof_name not in names:
+                problems.append(f"{name}: no consistency proof to sth.json")
+                continue
+            cp = json.loads(z.read(proof_name))
+            path = [bytes.fromhex(h) for h in cp["consistency_path"]]
+            if not verify_consistency(old.tree_size, head.tree_size, old.root_hash, head.root_hash, path):
+                problems.append(f"{name}: not a prefix of sth.json (fork): consistency proof fails")
+    return problems, {"entries": count, "tree_size": head.tree_size, "old_heads": len(olds), "kid": head.kid}
