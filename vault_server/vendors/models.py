@@ -19,7 +19,7 @@ class VendorStatus(enum.StrEnum):
 
 
 class AuthMethod(enum.StrEnum):
-    client_secret_basic = "client_secret_basic"
+    client_secret_basic = "client_secret_basic"  # noqa: S105 - a method name, not a secret
     private_key_jwt = "private_key_jwt"
     none = "none"  # first-party public clients only (the browser extension)
 

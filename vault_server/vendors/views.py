@@ -1,0 +1,168 @@
+"""Vendors HTTP surface: the vendor portal (register apps, see their status), its JSON API, and the admin's
+approval page and API. Secrets are shown once, on the response that creates them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from vault_server.audit import service as audit
+from vault_server.context import VaultContext
+from vault_server.errors import Forbidden, VaultError
+from vault_server.vendors import service as vendors
+from vault_server.vendors.models import VendorStatus
+from vault_server.vendors.schemas import AppOut, AppRegistration
+from vault_server.web.deps import Ctx, CurrentPrincipal, Principal, check_form_csrf
+from vault_server.web.pages import page_principal, render_page
+
+router = APIRouter(tags=["vendors"])
+
+
+def _vendor(principal: Principal) -> str:
+    principal.require_role("vendor")
+    if principal.via != "session":
+        raise Forbidden("vendor apps are managed from a signed-in session")
+    return principal.account.id
+
+
+def set_status(ctx: VaultContext, client_id: str, status: VendorStatus, by: str) -> dict[str, Any]:
+    """Approve or suspend an app and record it in the audit log; returns its public view."""
+    with ctx.db.session() as s:
+        app = vendors.set_status(session=s, client_id=client_id, status=status, by=by)
+        audit.record(
+            session=s,
+            ctx=ctx,
+            kind="vendor.approved" if status == VendorStatus.approved else "vendor.suspended",
+            actor=by,
+            consumer_id=None,
+            details={"vendor_id": app.id, "name": app.name},
+        )
+        return vendors.public_view(app)
+
+
+# ---- JSON API ----------------------------------------------------------------------------------
+@router.post("/v1/vendor/apps", status_code=201, response_model=AppOut, summary="Register an app (pending approval)")
+def api_register(body: AppRegistration, principal: CurrentPrincipal, ctx: Ctx) -> dict[str, Any]:
+    owner = _vendor(principal)
+    with ctx.db.session() as s:
+        app, secret = vendors.register(session=s, body=body, owner_account_id=owner, via="portal")
+        return vendors.public_view(app, secret)
+
+
+@router.get("/v1/vendor/apps", response_model=list[AppOut], summary="Your apps")
+def api_apps(principal: CurrentPrincipal, ctx: Ctx) -> list[dict[str, Any]]:
+    owner = _vendor(principal)
+    with ctx.db.session() as s:
+        return [vendors.public_view(a) for a in vendors.list_apps(session=s, owner_account_id=owner)]
+
+
+@router.get("/v1/admin/vendors", response_model=list[AppOut], summary="Every vendor app (admin)")
+def api_admin_list(principal: CurrentPrincipal, ctx: Ctx, status: str | None = None) -> list[dict[str, Any]]:
+    principal.require_role("admin")
+    with ctx.db.session() as s:
+        return [vendors.public_view(a) for a in vendors.list_apps(session=s, status=status)]
+
+
+@router.post("/v1/admin/vendors/{client_id}/approve", response_model=AppOut, summary="Approve a vendor app (admin)")
+def api_admin_approve(client_id: str, principal: CurrentPrincipal, ctx: Ctx) -> dict[str, Any]:
+    principal.require_role("admin")
+    return set_status(ctx, client_id, VendorStatus.approved, "admin")
+
+
+@router.post("/v1/admin/vendors/{client_id}/suspend", response_model=AppOut, summary="Suspend a vendor app (admin)")
+def api_admin_suspend(client_id: str, principal: CurrentPrincipal, ctx: Ctx) -> dict[str, Any]:
+    principal.require_role("admin")
+    return set_status(ctx, client_id, VendorStatus.suspended, "admin")
+
+
+# ---- pages -------------------------------------------------------------------------------------
+@router.get("/vendor", response_class=HTMLResponse, include_in_schema=False)
+def portal(request: Request, ctx: Ctx) -> Response:
+    principal = page_principal(request, ctx, "vendor")
+    if isinstance(principal, Response):
+        return principal
+    with ctx.db.session() as s:
+        apps = vendors.list_apps(session=s, owner_account_id=principal.account.id)
+    return render_page(request, ctx, principal, "vendor.html", apps=apps, created=None, form={})
+
+
+@router.post("/vendor/apps", include_in_schema=False)
+def portal_register(
+    request: Request,
+    ctx: Ctx,
+    csrf_token: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    homepage: Annotated[str, Form()] = "",
+    logo_uri: Annotated[str, Form()] = "",
+    policy_uri: Annotated[str, Form()] = "",
+    redirect_uris: Annotated[str, Form()] = "",
+    contact: Annotated[str, Form()] = "",
+) -> Response:
+    check_form_csrf(request, ctx, csrf_token)
+    principal = page_principal(request, ctx, "vendor")
+    if isinstance(principal, Response):
+        return principal
+    form = {
+        "name": name,
+        "homepage": homepage,
+        "logo_uri": logo_uri,
+        "policy_uri": policy_uri,
+        "redirect_uris": redirect_uris,
+        "contact": contact,
+    }
+    errors: list[str] = []
+    created: dict[str, Any] | None = None
+    try:
+        body = AppRegistration(
+            name=name,
+            homepage=homepage,
+            logo_uri=logo_uri,
+            policy_uri=policy_uri,
+            redirect_uris=[u.strip() for u in redirect_uris.splitlines() if u.strip()],
+            contacts=[contact.strip()] if contact.strip() else [],
+        )
+        with ctx.db.session() as s:
+            app, secret = vendors.register(session=s, body=body, owner_account_id=principal.account.id, via="portal")
+            created = vendors.public_view(app, secret)
+    except ValidationError as exc:
+        errors = [
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}".replace("Value error, ", "") for e in exc.errors()
+        ]
+    except VaultError as exc:
+        errors = [exc.detail]
+    with ctx.db.session() as s:
+        apps = vendors.list_apps(session=s, owner_account_id=principal.account.id)
+    response = render_page(
+        request, ctx, principal, "vendor.html", apps=apps, created=created, form={} if created else form, errors=errors
+    )
+    if errors:
+        response.status_code = 422
+    return response
+
+
+@router.get("/admin/vendors", response_class=HTMLResponse, include_in_schema=False)
+def admin_page(request: Request, ctx: Ctx) -> Response:
+    principal = page_principal(request, ctx, "admin")
+    if isinstance(principal, Response):
+        return principal
+    with ctx.db.session() as s:
+        apps = vendors.list_apps(session=s)
+    return render_page(request, ctx, principal, "admin_vendors.html", apps=apps)
+
+
+@router.post("/admin/vendors/{client_id}/{action}", include_in_schema=False)
+def admin_action(
+    client_id: str, action: str, request: Request, ctx: Ctx, csrf_token: Annotated[str, Form()] = ""
+) -> Response:
+    check_form_csrf(request, ctx, csrf_token)
+    principal = page_principal(request, ctx, "admin")
+    if isinstance(principal, Response):
+        return principal
+    statuses = {"approve": VendorStatus.approved, "suspend": VendorStatus.suspended}
+    if action not in statuses:
+        return RedirectResponse("/admin/vendors", status_code=303)
+    set_status(ctx, client_id, statuses[action], "admin")
+    return RedirectResponse("/admin/vendors", status_code=303)
