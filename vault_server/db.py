@@ -147,13 +147,24 @@ def current_revision(db: Database) -> str | None:
     return ",".join(heads) or None
 
 
+def pending_heads(db: Database) -> list[str]:
+    """Branch heads not yet applied (a head reached through another branch's ``depends_on`` counts as applied)."""
+    script = ScriptDirectory.from_config(alembic_config(db))
+    with db.engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_heads()
+    applied = {rev.revision for rev in script.iterate_revisions(current, "base")} if current else set()
+    return sorted(head for head in script.get_heads() if head not in applied)
+
+
 def check_migrated(db: Database) -> None:
     """Raise ConfigError naming the fix when the database is not at the newest migration."""
     try:
         current = current_revision(db)
+        pending = pending_heads(db)
     except Exception as exc:
         raise ConfigError(f"cannot reach the database: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
-    head = head_revision(db)
-    if current != head:
+    if pending:
         state = "empty (never initialised)" if current is None else f"at migration {current}"
-        raise ConfigError(f"database is {state} but this version needs {head}: run `intent-vault init` to migrate it")
+        raise ConfigError(
+            f"database is {state} but this version needs {head_revision(db)}: run `intent-vault init` to migrate it"
+        )

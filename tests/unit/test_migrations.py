@@ -10,7 +10,7 @@ from sqlalchemy import inspect, text
 
 from vault_server.all_models import metadata
 from vault_server.config import Settings
-from vault_server.db import Database, check_migrated, current_revision, head_revision, migrate
+from vault_server.db import Database, check_migrated, current_revision, migrate, pending_heads
 from vault_server.errors import ConfigError
 
 from ..conftest import BACKEND, PG_URL
@@ -39,7 +39,8 @@ def test_empty_to_head_creates_every_table(empty_db: Database) -> None:
     with pytest.raises(ConfigError, match=r"empty \(never initialised\).*intent-vault init"):
         check_migrated(empty_db)
     migrate(empty_db)
-    assert current_revision(empty_db) == head_revision(empty_db)
+    assert pending_heads(empty_db) == []
+    assert current_revision(empty_db)
     check_migrated(empty_db)
     with empty_db.engine.connect() as conn:
         tables = set(inspect(conn).get_table_names())

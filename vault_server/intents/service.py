@@ -19,6 +19,8 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import and_, delete, insert, or_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from vault_server.accounts.models import Account
@@ -132,7 +134,9 @@ def ingest(*, session: Session, ctx: VaultContext, account_id: str, events: Sequ
     candidates: list[_Candidate] = []
 
     def reject(i: int, code: str, reason: str, event_id: str | None = None) -> None:
-        results[i] = EventResult(id=event_id or _raw_id(events[i]), status="rejected", code=code, reason=reason)
+        results[i] = EventResult.model_construct(
+            id=event_id or _raw_id(events[i]), status="rejected", code=code, reason=reason, category=None
+        )
 
     for i, raw in enumerate(events):
         if account.paused:
@@ -169,35 +173,37 @@ def ingest(*, session: Session, ctx: VaultContext, account_id: str, events: Sequ
             continue
         candidates.append(_Candidate(i, event, category))
 
-    existing = _existing_event_ids(session, account_id, [str(c.event.id) for c in candidates])
     rows: list[dict[str, Any]] = []
-    accepted: dict[str, list[GestureEvent]] = defaultdict(list)
+    indexes: dict[str, str] = {}
+    first_of: dict[str, _Candidate] = {}
     for cand in candidates:
         eid = str(cand.event.id)
-        if eid in existing:
-            results[cand.position] = EventResult(id=eid, status="duplicate", category=cand.category)
+        if eid in first_of:  # the same id twice in one batch: only the first counts
+            results[cand.position] = EventResult.model_construct(
+                id=eid, status="duplicate", category=cand.category, reason=None, code=None
+            )
             continue
-        existing.add(eid)
+        first_of[eid] = cand
         row_id = str(uuid.uuid4())
         doc = cand.event.model_dump(mode="json", exclude_none=True)
         doc["category"] = cand.category
-        rows.append(
-            {
-                "id": row_id,
-                "account_id": account_id,
-                "event_id": eid,
-                "type": cand.event.type,
-                "category_index": category_index(ctx, account_id, cand.category) if cand.category else None,
-                "ts": cand.event.ts.astimezone(UTC),
-                "received_at": now,
-                "payload": cipher.encrypt("gesture", row_id, json.dumps(doc, separators=(",", ":")).encode()),
-            }
-        )
-        if cand.category is not None:
+        if cand.category is not None and cand.category not in indexes:
+            indexes[cand.category] = category_index(ctx, account_id, cand.category)
+        rows.append({
+            "id": row_id, "account_id": account_id, "event_id": eid, "type": cand.event.type,
+            "category_index": indexes[cand.category] if cand.category else None,
+            "ts": cand.event.ts.astimezone(UTC), "received_at": now,
+            "payload": cipher.encrypt("gesture", row_id, json.dumps(doc, separators=(",", ":")).encode()),
+        })
+    stored = _insert_new(session, rows)
+    accepted: dict[str, list[GestureEvent]] = defaultdict(list)
+    for eid, cand in first_of.items():
+        is_new = eid in stored
+        if is_new and cand.category is not None:
             accepted[cand.category].append(cand.event)
-        results[cand.position] = EventResult(id=eid, status="accepted", category=cand.category)
-    if rows:
-        session.execute(insert(Gesture), rows)
+        results[cand.position] = EventResult.model_construct(
+            id=eid, status="accepted" if is_new else "duplicate", category=cand.category, reason=None, code=None
+        )
     fold_into_signals(session=session, ctx=ctx, cipher=cipher, by_category=accepted)
     final = [r for r in results if r is not None]
     return BatchResult(
@@ -208,16 +214,19 @@ def ingest(*, session: Session, ctx: VaultContext, account_id: str, events: Sequ
     )
 
 
-def _existing_event_ids(session: Session, account_id: str, event_ids: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(event_ids), ID_CHUNK):
-        chunk = event_ids[start : start + ID_CHUNK]
-        found.update(
-            session.exec(
-                select(Gesture.event_id).where(Gesture.account_id == account_id, col(Gesture.event_id).in_(chunk))
-            ).all()
-        )
-    return found
+def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert gestures whose (account, event id) is new, in one statement; returns the event ids stored.
+
+    ``ON CONFLICT DO NOTHING`` makes de-duplication atomic: two racing copies of a batch store each event once.
+    """
+    if not rows:
+        return set()
+    table = Gesture.__table__
+    dialect = session.get_bind().dialect.name
+    insert_fn = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert_fn(table).on_conflict_do_nothing(index_elements=["account_id", "event_id"])
+    result = session.connection().execute(stmt.returning(table.c.event_id), rows)  # type: ignore[attr-defined]
+    return set(result.scalars().all())
 
 
 # ---- signal state -----------------------------------------------------------------------------------
@@ -248,47 +257,70 @@ def _update_extras(extras: dict[str, Any], events: Iterable[GestureEvent]) -> di
     return {"brands": dict(top), "prices": prices[-PRICE_SAMPLES:]}
 
 
-def _store_state(
-    session: Session,
-    ctx: VaultContext,
-    cipher: ConsumerCipher,
-    row: SignalRow | None,
-    category: str,
-    state: SignalState,
+def _state_values(
+    ctx: VaultContext, cipher: ConsumerCipher, row: SignalRow | None, category: str, state: SignalState,
     extras: dict[str, Any],
-) -> None:
+) -> dict[str, Any]:
+    """The column values of a signal_state row holding ``state`` (encrypted, bound to its row)."""
     index = category_index(ctx, cipher.consumer_id, category)
     blob = cipher.encrypt(
         "signal_state",
         _signal_row_id(cipher.consumer_id, index),
         json.dumps({"state": state.to_dict(), "extras": extras}, separators=(",", ":")).encode(),
     )
-    if row is None:
-        session.add(
-            SignalRow(
-                account_id=cipher.consumer_id, category_index=index, policy_hash=ctx.policy.hash, version=1, state=blob
-            )
-        )
-    else:
-        row.state, row.policy_hash, row.updated_at, row.version = blob, ctx.policy.hash, utcnow(), row.version + 1
-        session.add(row)
+    return {
+        "account_id": cipher.consumer_id, "category_index": index, "policy_hash": ctx.policy.hash,
+        "updated_at": utcnow(), "version": 1 if row is None else row.version + 1, "state": blob,
+    }
+
+
+def _write_states(session: Session, updates: list[dict[str, Any]], inserts: list[dict[str, Any]]) -> None:
+    """Bulk UPDATE by primary key and bulk INSERT: two statements whatever the number of categories."""
+    if updates:
+        session.execute(update(SignalRow), updates)
+    if inserts:
+        session.execute(insert(SignalRow), inserts)
+
+
+def _store_state(
+    session: Session, ctx: VaultContext, cipher: ConsumerCipher, row: SignalRow | None, category: str,
+    state: SignalState, extras: dict[str, Any],
+) -> None:
+    values = _state_values(ctx, cipher, row, category, state, extras)
+    _write_states(session, [values] if row is not None else [], [values] if row is None else [])
 
 
 def fold_into_signals(
     *, session: Session, ctx: VaultContext, cipher: ConsumerCipher, by_category: dict[str, list[GestureEvent]]
 ) -> None:
     """Incrementally apply new events to each affected category's state (O(events), no history read)."""
-    for category, events in by_category.items():
-        if not events:
-            continue
-        index = category_index(ctx, cipher.consumer_id, category)
-        row = session.get(SignalRow, (cipher.consumer_id, index))
+    indexes = {cat: category_index(ctx, cipher.consumer_id, cat) for cat, events in by_category.items() if events}
+    if not indexes:
+        return
+    rows = {
+        r.category_index: r
+        for r in session.exec(
+            select(SignalRow).where(
+                SignalRow.account_id == cipher.consumer_id, col(SignalRow.category_index).in_(list(indexes.values()))
+            )
+        ).all()
+    }
+    updates: list[dict[str, Any]] = []
+    inserts: list[dict[str, Any]] = []
+    stale: list[str] = []
+    for category, index in sorted(indexes.items()):
+        row = rows.get(index)
         if row is not None and row.policy_hash != ctx.policy.hash:
-            recompute_categories(session=session, ctx=ctx, cipher=cipher, categories=[category])
+            stale.append(category)  # scored under another policy: rebuild from history instead
             continue
+        events = by_category[category]
         doc = _decode_state(cipher, row) if row is not None else {"state": new_state(category).to_dict(), "extras": {}}
         state = apply(SignalState.from_dict(doc["state"]), events, ctx.policy)
-        _store_state(session, ctx, cipher, row, category, state, _update_extras(doc.get("extras", {}), events))
+        values = _state_values(ctx, cipher, row, category, state, _update_extras(doc.get("extras", {}), events))
+        (updates if row is not None else inserts).append(values)
+    _write_states(session, updates, inserts)
+    if stale:
+        recompute_categories(session=session, ctx=ctx, cipher=cipher, categories=stale)
 
 
 def _intent_event(ctx: VaultContext, intent_id: str, doc: dict[str, Any], when: datetime) -> GestureEvent:
