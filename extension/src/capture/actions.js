@@ -22,7 +22,7 @@ export function installActionListeners(doc, onAction, { onCartPage = () => false
   const last = new Map();
   const emit = (kind) => {
     const t = now();
-    if (t - (last.get(kind) || 0) < 1500) return; // one click, one gesture
+    if (last.has(kind) && t - last.get(kind) < 1500) return; // one click, one gesture
     last.set(kind, t);
     onAction(kind);
   };
