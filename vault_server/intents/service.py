@@ -221,11 +221,11 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
     """
     if not rows:
         return set()
-    table = Gesture.__table__
+    table = Gesture.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
     insert_fn = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = insert_fn(table).on_conflict_do_nothing(index_elements=["account_id", "event_id"])
-    result = session.connection().execute(stmt.returning(table.c.event_id), rows)  # type: ignore[attr-defined]
+    result = session.connection().execute(stmt.returning(table.c.event_id), rows)
     return set(result.scalars().all())
 
 
