@@ -10,4 +10,6 @@ from vault_server.context import VaultContext
 
 def seed_room_data(ctx: VaultContext, accounts_by_role: dict[Role, Account]) -> Iterator[str]:
     """Seed each room's demo data; yields lines worth printing. Rooms add their part here."""
-    return iter(())
+    from vault_server.intents import demo as intents_demo  # noqa: PLC0415
+
+    yield from intents_demo.seed(ctx, accounts_by_role[Role.consumer])
