@@ -20,6 +20,7 @@ from vault_server.db import check_migrated
 from vault_server.grants.tasks import grant_expiry_loop
 from vault_server.grants.views import router as grants_router
 from vault_server.intents.tasks import maintenance_loop
+from vault_server.intents.pages import router as intents_pages
 from vault_server.intents.views import router as intents_router
 from vault_server.logs import configure_logging
 from vault_server.oauth import errors as oauth_errors
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, *, ctx: VaultContext | None = N
     app.include_router(health.router)
     app.include_router(accounts_router)
     app.include_router(intents_router)
+    app.include_router(intents_pages)
     app.include_router(audit_router)
     app.include_router(oauth_router)
     app.include_router(oauth_resource_router)

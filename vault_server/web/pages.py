@@ -21,6 +21,8 @@ from vault_server.web.deps import (
 
 router = APIRouter(include_in_schema=False)
 
+NOTICES = {"intent-invalid": "That intent could not be saved: check the category, budget (with a currency) and days."}
+
 
 def page_principal(request: Request, ctx: VaultContext, *roles: str) -> Principal | Response:
     """The signed-in principal for a page, or a redirect to the login form."""
@@ -65,7 +67,13 @@ def dashboard(request: Request, ctx: Ctx) -> Response:
         return principal
     with ctx.db.session() as s:
         tokens = accounts.list_tokens(session=s, account_id=principal.account.id)
-    return render_page(request, ctx, principal, "dashboard.html", tokens=tokens)
+    from vault_server.intents.pages import dashboard_context
+
+    return render_page(
+        request, ctx, principal, "dashboard.html", tokens=tokens,
+        intents_view=dashboard_context(ctx, principal.account),
+        errors=[NOTICES[n] for n in [request.query_params.get("notice", "")] if n in NOTICES],
+    )
 
 
 @router.post("/dashboard/tokens/{token_id}/revoke")
