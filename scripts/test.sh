@@ -50,14 +50,14 @@ if [ -f extension/package.json ]; then
   fi
 fi
 
-if [ -d extension/tests/e2e ] && [ "${VAULT_TEST_SKIP_E2E:-0}" != "1" ]; then
-  step "real-browser end-to-end tests (Debian chromium, extension + live vault)"
+if [ -d tests/e2e ] && [ "${VAULT_TEST_SKIP_E2E:-0}" != "1" ]; then
+  step "real-browser end-to-end tests (Debian chromium, unpacked extension, live vault on SQLite)"
   if ! command -v chromium >/dev/null 2>&1; then
     echo "installing Debian's chromium"
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
       || echo "could not install chromium"
   fi
-  run "e2e" bash -c "cd extension && npm run --silent test:e2e"
+  run "e2e" env VAULT_TEST_BACKEND=sqlite .venv/bin/python -m pytest -q -p no:cacheprovider tests/e2e
 fi
 
 echo
