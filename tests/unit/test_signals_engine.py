@@ -19,6 +19,7 @@ from vault_server.signals import (
     UnknownGesture,
     apply,
     evaluate,
+    fold,
     gesture_json_schema,
     group_by_category,
     new_state,
@@ -255,3 +256,30 @@ def test_gesture_json_schema_is_published() -> None:
     schema = gesture_json_schema()
     assert schema["title"] == "GestureEvent"
     assert {"id", "type", "ts", "origin"} <= set(schema["required"])  # type: ignore[operator]
+
+
+def test_fold_updates_touched_categories_and_reports_drops() -> None:
+    tv = apply(new_state(CAT), [ev("product_view", timedelta(0))], POLICY)
+    batch = [ev("cart_add", timedelta(hours=1)), ev("search", timedelta(hours=1), category=None, query="pralka"),
+             ev("search", timedelta(hours=1), category=None, query="qwxzv")]  # fmt: skip
+    result = fold({CAT: tv, "garden.grill": new_state("garden.grill")}, batch, POLICY)
+    assert sorted(result.states) == ["appliances.washing_machine", CAT]
+    assert result.states[CAT].totals == {"product_view": 1, "cart_add": 1}
+    assert [reason for _, reason in result.dropped] == ["no category matched"]
+
+
+def test_signal_carries_price_band_brands_and_declared_intent() -> None:
+    batch = [ev("product_view", timedelta(minutes=i), product={"name": f"TV {i}", "brand": brand, "price": price,
+                                                               "currency": "EUR"})
+             for i, (brand, price) in enumerate([("LG", 900.0), ("LG", 1100.0), ("Sony", 1300.0)])]  # fmt: skip
+    batch.append(ev("product_view", timedelta(minutes=9), product={"price": 5.0, "currency": "USD"}))
+    batch.append(ev("declared_intent", timedelta(minutes=10), intent={"timeframe_days": 7, "budget_max": 1200.0}))
+    sig = evaluate(apply(new_state(CAT), batch, POLICY), T0 + timedelta(days=1), POLICY)
+    assert sig.price_band is not None
+    assert (sig.price_band.low, sig.price_band.median, sig.price_band.high) == (900.0, 1100.0, 1300.0)
+    assert sig.price_band.currency == "EUR"
+    assert sig.brands == ["LG", "Sony"]
+    assert sig.declared_intent is not None and sig.declared_intent.active
+    assert sig.declared_intent.timeframe_days == 7
+    expired = evaluate(apply(new_state(CAT), batch, POLICY), T0 + timedelta(days=40), POLICY)
+    assert expired.declared_intent is not None and not expired.declared_intent.active

@@ -3,12 +3,16 @@
 from vault_server.signals.classify import TaxonomyIndex, classify, index_for
 from vault_server.signals.engine import (
     Contribution,
+    DeclaredIntentView,
+    FoldResult,
+    PriceBand,
     Signal,
     SignalState,
     UnknownGesture,
     apply,
     check_event,
     evaluate,
+    fold,
     group_by_category,
     new_state,
 )
@@ -16,7 +20,10 @@ from vault_server.signals.schema import GestureEvent, ProductInfo, gesture_json_
 
 __all__ = [
     "Contribution",
+    "DeclaredIntentView",
+    "FoldResult",
     "GestureEvent",
+    "PriceBand",
     "ProductInfo",
     "Signal",
     "SignalState",
@@ -26,6 +33,7 @@ __all__ = [
     "check_event",
     "classify",
     "evaluate",
+    "fold",
     "gesture_json_schema",
     "group_by_category",
     "index_for",

@@ -32,6 +32,8 @@ MAX_DAYS = 120  # distinct activity days kept (older ones weigh < 0.3% at a 14-d
 MAX_ORIGINS = 32  # shops kept per category (the most recently seen)
 MAX_SEEN = 512  # recent event ids kept for idempotency; older duplicates must be dropped upstream
 TOP_N = 5  # strongest single gestures kept for the explanation
+MAX_PRICES = 20  # most recent product prices kept (price band)
+MAX_BRANDS = 16  # brands kept by decayed count
 DAY = 86400.0
 STATE_VERSION = 1
 
@@ -59,6 +61,8 @@ class SignalState:
     after_purchase: float = 0.0  # decayed count of gestures after the last purchase
     declared: dict[str, Any] | None = None  # latest declared intent: ts, timeframe_days, budget, currency
     top: list[list[Any]] = field(default_factory=list)  # [contribution, ts, type, label], strongest first
+    prices: list[list[Any]] = field(default_factory=list)  # [ts, price, currency], oldest first
+    brands: dict[str, float] = field(default_factory=dict)  # brand -> decayed count
     seen: list[str] = field(default_factory=list)  # recent event ids, oldest first
 
     def to_dict(self) -> dict[str, Any]:
@@ -77,6 +81,8 @@ class SignalState:
             "after_purchase": self.after_purchase,
             "declared": dict(self.declared) if self.declared is not None else None,
             "top": [list(t) for t in self.top],
+            "prices": [list(p) for p in self.prices],
+            "brands": dict(self.brands),
             "seen": list(self.seen),
         }
 
@@ -98,6 +104,8 @@ class SignalState:
             after_purchase=float(data.get("after_purchase", 0.0)),
             declared=dict(data["declared"]) if data.get("declared") is not None else None,
             top=[list(t) for t in data.get("top", [])],
+            prices=[list(p) for p in data.get("prices", [])],
+            brands={str(k): float(v) for k, v in dict(data.get("brands", {})).items()},
             seen=[str(s) for s in data.get("seen", [])],
         )
 
@@ -116,6 +124,26 @@ class Contribution(BaseModel):
     amount: float
 
 
+class PriceBand(BaseModel):
+    """Range of the prices of products looked at recently (in the most frequent currency)."""
+
+    low: float
+    high: float
+    median: float
+    currency: str
+
+
+class DeclaredIntentView(BaseModel):
+    """The consumer's latest declared intent in this category."""
+
+    declared_at: datetime
+    timeframe_days: int | None = None
+    budget_min: float | None = None
+    budget_max: float | None = None
+    currency: str | None = None
+    active: bool
+
+
 class Signal(BaseModel):
     """What a consumer sees, and (narrowed by a grant) what a vendor may read."""
 
@@ -127,6 +155,9 @@ class Signal(BaseModel):
     explanation: list[str]
     contributions: list[Contribution]
     policy_hash: str
+    price_band: PriceBand | None = None
+    brands: list[str] = Field(default_factory=list)  # most looked-at first, at most 3
+    declared_intent: DeclaredIntentView | None = None
 
 
 # --- applying events ----------------------------------------------------------------------------
@@ -176,6 +207,34 @@ def group_by_category(
     return groups, dropped
 
 
+@dataclass
+class FoldResult:
+    """What :func:`fold` changed: new states for the touched categories, and the events left out."""
+
+    states: dict[str, SignalState]
+    dropped: list[tuple[GestureEvent, str]]
+
+
+def fold(
+    states: Mapping[str, SignalState],
+    events: Iterable[EventLike],
+    policy: Policy,
+    *,
+    opted_in: Iterable[str] = (),
+) -> FoldResult:
+    """Fold one accepted batch of a consumer into their per-category states (the ingest hot path).
+
+    ``states`` holds the consumer's current states by category (load only the categories the batch
+    touches, or all); the result has a new state for every category the batch touched.
+    """
+    groups, dropped = group_by_category(events, policy, opted_in=opted_in)
+    changed = {
+        category: apply(states.get(category) or new_state(category), batch, policy)
+        for category, batch in sorted(groups.items())
+    }
+    return FoldResult(states=changed, dropped=dropped)
+
+
 def _multiplier(event: GestureEvent, policy: Policy) -> float:
     rule = policy.gesture_rules[event.type]
     m = 1.0
@@ -205,6 +264,7 @@ def _decay_to(state: SignalState, t: float, policy: Policy) -> None:
         state.after_purchase *= f
         for item in state.top:
             item[0] = float(item[0]) * f
+        state.brands = {k: v * f for k, v in state.brands.items()}
     state.updated = t
 
 
@@ -229,6 +289,17 @@ def _add_origin(state: SignalState, origin: str, t: float) -> None:
             return
         del state.origins[oldest[0]]
     state.origins[origin] = t
+
+
+def _add_brand(state: SignalState, brand: str, weight: float) -> None:
+    if not brand:
+        return
+    if brand not in state.brands and len(state.brands) >= MAX_BRANDS:
+        weakest = min(state.brands.items(), key=lambda kv: (kv[1], kv[0]))
+        if weight <= weakest[1]:
+            return
+        del state.brands[weakest[0]]
+    state.brands[brand] = state.brands.get(brand, 0.0) + weight
 
 
 def _apply_one(state: SignalState, event: GestureEvent, policy: Policy) -> None:
@@ -269,6 +340,15 @@ def _apply_one(state: SignalState, event: GestureEvent, policy: Policy) -> None:
             "budget_max": info.budget_max if info else None,
             "currency": info.currency if info else None,
         }
+    product = event.product
+    if product is not None:
+        if product.price is not None and product.currency is not None and rule.weight > 0:
+            state.prices.append([t, product.price, product.currency])
+            if len(state.prices) > MAX_PRICES:
+                state.prices.sort(key=lambda p: (float(p[0]), float(p[1]), str(p[2])))
+                del state.prices[: len(state.prices) - MAX_PRICES]
+        if product.brand:
+            _add_brand(state, product.brand.strip()[:60], age_factor)
     contribution = rule.weight * m * age_factor
     if contribution > 0 and (len(state.top) < TOP_N or contribution > float(state.top[-1][0])):
         state.top.append([contribution, t, event.type, _label(event)])
@@ -442,6 +522,9 @@ def evaluate(state: SignalState, now: datetime | float, policy: Policy) -> Signa
         day = datetime.fromtimestamp(float(ts), UTC).date().isoformat()
         explanation.append(f"strongest: {str(gtype).replace('_', ' ')} '{label}' on {day}")
     return Signal(
+        price_band=_price_band(state),
+        brands=[b for b, _ in sorted(state.brands.items(), key=lambda kv: (-kv[1], kv[0]))[:3]],
+        declared_intent=_declared_view(state, t, policy),
         category=state.category,
         score=round(score, 6),
         stage=stage,
@@ -450,6 +533,35 @@ def evaluate(state: SignalState, now: datetime | float, policy: Policy) -> Signa
         explanation=explanation,
         contributions=parts,
         policy_hash=policy.hash,
+    )
+
+
+def _price_band(state: SignalState) -> PriceBand | None:
+    if not state.prices:
+        return None
+    by_currency: dict[str, list[float]] = {}
+    for _ts, price, currency in state.prices:
+        by_currency.setdefault(str(currency), []).append(float(price))
+    currency, prices = max(by_currency.items(), key=lambda kv: (len(kv[1]), kv[0]))
+    prices.sort()
+    mid = len(prices) // 2
+    median = prices[mid] if len(prices) % 2 else (prices[mid - 1] + prices[mid]) / 2
+    return PriceBand(low=prices[0], high=prices[-1], median=median, currency=currency)
+
+
+def _declared_view(state: SignalState, now: float, policy: Policy) -> DeclaredIntentView | None:
+    d = state.declared
+    if d is None:
+        return None
+    timeframe = d.get("timeframe_days")
+    return DeclaredIntentView(
+        declared_at=datetime.fromtimestamp(float(d["ts"]), UTC),
+        timeframe_days=int(timeframe) if timeframe is not None else None,
+        budget_min=d.get("budget_min"),
+        budget_max=d.get("budget_max"),
+        currency=d.get("currency"),
+        active=_declared_active(state, now, policy, need_timeframe=False)
+        or _declared_active(state, now, policy, need_timeframe=True),
     )
 
 
