@@ -150,6 +150,8 @@ def narrow(
     new_expiry = grant.expires_at if expires_at is None or expires_at > grant.expires_at else expires_at
     if new_expiry <= utcnow():
         raise ValidationFailed("the new expiry must be in the future; revoke the grant to end it now")
+    if details == grant.authorization_details and new_scope == grant.scope.split() and new_expiry == grant.expires_at:
+        return grant  # nothing narrower was asked: no new version, no receipt
     grant.authorization_details = details
     grant.scope = " ".join(new_scope)
     grant.expires_at = new_expiry
