@@ -93,6 +93,7 @@ def ctx(settings: Settings) -> Iterator[VaultContext]:
     """A fresh context on an emptied database."""
     context = build_context(settings)
     _truncate(context.db)
+    _ = context.keyset  # create the signing key now, never lazily inside another open write transaction
     yield context
     context.db.dispose()
 
