@@ -17,6 +17,9 @@ from vault_server.audit.views import router as audit_router
 from vault_server.config import Settings
 from vault_server.context import VaultContext, build_context
 from vault_server.db import check_migrated
+from vault_server.feed import hooks as feed_hooks
+from vault_server.feed.pages import router as feed_pages
+from vault_server.feed.views import router as feed_router
 from vault_server.grants.tasks import grant_expiry_loop
 from vault_server.grants.views import router as grants_router
 from vault_server.intents.tasks import maintenance_loop
@@ -71,6 +74,7 @@ def create_app(settings: Settings | None = None, *, ctx: VaultContext | None = N
     app.state.background_jobs = [maintenance_loop, sth_scheduler]
     app.state.background_jobs.append(grant_expiry_loop)
     problems.install(app)
+    feed_hooks.install()  # grant changes write their feed rows in the same transaction
     oauth_errors.install(app)
     app.include_router(health.router)
     app.include_router(accounts_router)
@@ -81,6 +85,8 @@ def create_app(settings: Settings | None = None, *, ctx: VaultContext | None = N
     app.include_router(oauth_resource_router)
     app.include_router(grants_router)
     app.include_router(vendors_router)
+    app.include_router(feed_router)
+    app.include_router(feed_pages)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "web" / "static")), name="static")
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -38,17 +38,19 @@ def _export_tokens(session: Session, ctx: VaultContext, account: Account) -> tup
 
 def room_exporters() -> list[Exporter]:
     """Every room's exporter, in export order. Rooms added later register here."""
+    from vault_server.feed.flows import export_inbox
     from vault_server.grants.flows import export_grants
     from vault_server.intents.flows import export_sections as intent_sections
 
-    return [_export_tokens, *intent_sections(), export_grants]
+    return [_export_tokens, *intent_sections(), export_grants, export_inbox]
 
 
 def room_deleters() -> list[Deleter]:
+    from vault_server.feed.flows import delete_all_for as feed_delete
     from vault_server.grants.flows import revoke_everything as grants_revoke
     from vault_server.intents.flows import delete_all_for as intents_delete
 
-    return [grants_revoke, intents_delete]
+    return [grants_revoke, intents_delete, feed_delete]
 
 
 def export_account(*, session: Session, ctx: VaultContext, account: Account) -> dict[str, Any]:

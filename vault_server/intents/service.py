@@ -29,6 +29,7 @@ from vault_server.crypto.envelope import ConsumerCipher
 from vault_server.crypto.service import cipher_for
 from vault_server.db import utcnow
 from vault_server.errors import NotFound, ValidationFailed
+from vault_server.feed.service import on_signal_changed
 from vault_server.intents.models import ConsumerSettings, DeclaredIntent, Gesture, SignalRow
 from vault_server.intents.schemas import BatchResult, EventResult, IntentIn, IntentPatch
 from vault_server.policy.loader import Policy
@@ -321,6 +322,7 @@ def fold_into_signals(
     _write_states(session, updates, inserts)
     if stale:
         recompute_categories(session=session, ctx=ctx, cipher=cipher, categories=stale)
+    on_signal_changed(session=session, ctx=ctx, account_id=cipher.consumer_id, categories=indexes)
 
 
 def _intent_event(ctx: VaultContext, intent_id: str, doc: dict[str, Any], when: datetime) -> GestureEvent:
@@ -373,6 +375,7 @@ def recompute_categories(
         state = apply(new_state(category), events, ctx.policy)
         _store_state(session, ctx, cipher, row, category, state, _update_extras({}, events))
         count += 1
+    on_signal_changed(session=session, ctx=ctx, account_id=cipher.consumer_id, categories=set(categories))
     return count
 
 

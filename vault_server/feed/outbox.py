@@ -1,0 +1,182 @@
+"""The webhook outbox: rows inserted in the same transaction as the change they announce, claimed by workers.
+
+Claiming takes a lease (``leased_until``) in a short transaction; on PostgreSQL the candidate rows are locked with
+``FOR UPDATE SKIP LOCKED`` so several workers never claim the same message. A worker that dies mid-delivery
+loses nothing: its lease expires and another worker retries (at-least-once; receivers dedupe on ``webhook-id``).
+Failures back off exponentially (``BACKOFF_BASE * 2**(attempt-1)``, capped, with jitter) until
+``MAX_ATTEMPTS``, then the message is ``dead`` until someone replays it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlmodel import Session, col
+
+from vault_server.db import utcnow
+from vault_server.errors import NotFound
+from vault_server.feed.models import DELIVERY_TABLE, ENDPOINT_TABLE, WebhookDelivery
+
+MAX_ATTEMPTS = 8
+BACKOFF_BASE = timedelta(seconds=5)
+BACKOFF_CAP = timedelta(hours=6)
+LEASE = timedelta(seconds=60)
+PENDING, DELIVERED, DEAD, SKIPPED = "pending", "delivered", "dead", "skipped"
+
+
+def new_message_id() -> str:
+    """A Standard Webhooks message id (stable across retries of one message)."""
+    return "msg_" + secrets.token_urlsafe(18)
+
+
+def enqueue(
+    conn: Connection,
+    *,
+    vendor_id: str,
+    event_type: str,
+    subject: str | None,
+    grant_id: str | None,
+    ref_id: str | None,
+    now: datetime | None = None,
+) -> int:
+    """One outbox row per enabled endpoint of the vendor subscribed to ``event_type``; returns how many."""
+    endpoints = conn.execute(
+        select(ENDPOINT_TABLE.c.id, ENDPOINT_TABLE.c.events).where(
+            ENDPOINT_TABLE.c.vendor_id == vendor_id, ENDPOINT_TABLE.c.enabled.is_(True)
+        )
+    ).all()
+    wanted = [row[0] for row in endpoints if event_type in (row[1] or [])]
+    if not wanted:
+        return 0
+    when = now or utcnow()
+    conn.execute(
+        insert(DELIVERY_TABLE),
+        [
+            {
+                "id": new_message_id(),
+                "endpoint_id": endpoint_id,
+                "vendor_id": vendor_id,
+                "event_type": event_type,
+                "subject": subject,
+                "grant_id": grant_id,
+                "ref_id": ref_id,
+                "status": PENDING,
+                "attempts": 0,
+                "next_attempt_at": when,
+                "created_at": when,
+            }
+            for endpoint_id in wanted
+        ],
+    )
+    return len(wanted)
+
+
+def claim(session: Session, *, limit: int = 50, now: datetime | None = None) -> list[WebhookDelivery]:
+    """Lease up to ``limit`` due messages to this worker (commit right after). SKIP LOCKED on PostgreSQL."""
+    when = now or utcnow()
+    query = (
+        select(WebhookDelivery)
+        .where(
+            col(WebhookDelivery.status) == PENDING,
+            col(WebhookDelivery.next_attempt_at) <= when,
+            or_(col(WebhookDelivery.leased_until).is_(None), col(WebhookDelivery.leased_until) < when),
+        )
+        .order_by(col(WebhookDelivery.next_attempt_at))
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list(session.scalars(query).all())
+    if not rows:
+        return []
+    ids = [r.id for r in rows]
+    # conditional on the lease still being free, so two SQLite processes cannot both win a row
+    session.execute(
+        update(WebhookDelivery)
+        .where(
+            col(WebhookDelivery.id).in_(ids),
+            or_(col(WebhookDelivery.leased_until).is_(None), col(WebhookDelivery.leased_until) < when),
+        )
+        .values(leased_until=when + LEASE)
+    )
+    for row in rows:
+        session.refresh(row)
+    return [r for r in rows if r.leased_until is not None and r.leased_until > when]
+
+
+def backoff(attempt: int) -> timedelta:
+    """Delay before retry number ``attempt`` (1-based): exponential, capped, with up to 10% jitter."""
+    base: timedelta = min(BACKOFF_BASE * (2 ** max(0, attempt - 1)), BACKOFF_CAP)
+    jitter_ms = secrets.randbelow(int(base.total_seconds() * 100) + 1)  # up to 10% of the delay
+    return base + timedelta(milliseconds=jitter_ms)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    status: int | None = None
+    error: str | None = None
+    skipped: bool = False
+
+
+def finish(session: Session, *, message_id: str, outcome: Outcome, now: datetime | None = None) -> WebhookDelivery:
+    """Record one attempt: delivered, skipped (nothing to send any more), retry later, or dead."""
+    when = now or utcnow()
+    row = session.get(WebhookDelivery, message_id, populate_existing=True)
+    if row is None:
+        raise NotFound("no such delivery")
+    row.leased_until = None
+    row.last_status = outcome.status
+    row.last_error = (outcome.error or "")[:300] or None
+    if outcome.skipped:
+        row.status = SKIPPED
+    elif outcome.ok:
+        row.attempts += 1
+        row.status = DELIVERED
+        row.delivered_at = when
+    else:
+        row.attempts += 1
+        if row.attempts >= MAX_ATTEMPTS:
+            row.status = DEAD
+        else:
+            row.next_attempt_at = when + backoff(row.attempts)
+    session.add(row)
+    return row
+
+
+def replay(session: Session, *, vendor_id: str, message_id: str) -> WebhookDelivery:
+    """Send a dead (or delivered) message again from attempt 0, now; returns it."""
+    row = session.get(WebhookDelivery, message_id)
+    if row is None or row.vendor_id != vendor_id:
+        raise NotFound("no such delivery")
+    row.status = PENDING
+    row.attempts = 0
+    row.next_attempt_at = utcnow()
+    row.leased_until = None
+    session.add(row)
+    return row
+
+
+def replay_dead(session: Session, *, vendor_id: str, endpoint_id: str | None = None) -> int:
+    """Replay every dead message of the vendor (optionally of one endpoint); returns how many."""
+    conds = [col(WebhookDelivery.vendor_id) == vendor_id, col(WebhookDelivery.status) == DEAD]
+    if endpoint_id:
+        conds.append(col(WebhookDelivery.endpoint_id) == endpoint_id)
+    result = session.execute(
+        update(WebhookDelivery)
+        .where(and_(*conds))
+        .values(status=PENDING, attempts=0, next_attempt_at=utcnow(), leased_until=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def list_for_vendor(
+    session: Session, *, vendor_id: str, status: str | None = None, limit: int = 100
+) -> list[WebhookDelivery]:
+    query = select(WebhookDelivery).where(col(WebhookDelivery.vendor_id) == vendor_id)
+    if status:
+        query = query.where(col(WebhookDelivery.status) == status)
+    return list(session.scalars(query.order_by(col(WebhookDelivery.created_at).desc()).limit(limit)).all())

@@ -1,0 +1,96 @@
+"""Background work of the feed room: deliver the webhook outbox and stamp feed positions.
+
+``run_once`` is one worker tick: stamp feed positions (PostgreSQL), claim due messages (a lease; ``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL, so any number of workers can run), then for each message: build + audit in one committed
+transaction, send, record the outcome. Sends run in a small thread pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import httpx
+
+from vault_server.context import VaultContext
+from vault_server.feed import outbox, service, webhooks
+from vault_server.feed.outbox import Outcome
+
+log = logging.getLogger("vault.feed.worker")
+
+
+@dataclass
+class TickResult:
+    claimed: int = 0
+    delivered: int = 0
+    failed: int = 0
+    skipped: int = 0
+    stamped: int = 0
+
+
+def _deliver_one(ctx: VaultContext, message_id: str, client: httpx.Client) -> Outcome:
+    try:
+        with ctx.db.session() as s:
+            prepared = webhooks.prepare(session=s, ctx=ctx, message_id=message_id)
+    except Exception as exc:  # building or auditing failed: nothing was sent; retry later
+        log.warning("webhook %s not prepared: %s", message_id, type(exc).__name__)
+        outcome = Outcome(ok=False, error=f"prepare failed: {type(exc).__name__}")
+    else:
+        if prepared is None:
+            outcome = Outcome(ok=False, skipped=True, error="nothing to send (grant ended or object gone)")
+        else:
+            outcome = webhooks.send(prepared, allow_private=ctx.settings.allow_private_webhooks, client=client)
+    with ctx.db.session() as s:
+        outbox.finish(s, message_id=message_id, outcome=outcome)
+    return outcome
+
+
+def run_once(ctx: VaultContext, *, batch: int = 50, threads: int = 8, client: httpx.Client | None = None) -> TickResult:
+    """One pass over the due outbox messages; returns what happened."""
+    result = TickResult()
+    with ctx.db.session() as s:
+        result.stamped = service.stamp(s)
+    with ctx.db.session() as s:
+        claimed = [m.id for m in outbox.claim(s, limit=batch)]
+    result.claimed = len(claimed)
+    if not claimed:
+        return result
+    own = client is None
+    http = client or httpx.Client(timeout=webhooks.TIMEOUT, follow_redirects=False)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(threads, len(claimed)))) as pool:
+            outcomes = list(pool.map(lambda m: _deliver_one(ctx, m, http), claimed))
+    finally:
+        if own:
+            http.close()
+    for o in outcomes:
+        if o.skipped:
+            result.skipped += 1
+        elif o.ok:
+            result.delivered += 1
+        else:
+            result.failed += 1
+    return result
+
+
+def run_forever(
+    ctx: VaultContext, *, interval: float = 1.0, batch: int = 50, threads: int = 8, stop: threading.Event | None = None
+) -> None:
+    """Loop ``run_once`` until ``stop`` is set; sleeps ``interval`` seconds when there was nothing to do."""
+    stop = stop or threading.Event()
+    with httpx.Client(timeout=webhooks.TIMEOUT, follow_redirects=False) as client:
+        while not stop.is_set():
+            try:
+                tick = run_once(ctx, batch=batch, threads=threads, client=client)
+            except Exception as exc:  # keep the worker alive across database hiccups
+                log.error("worker tick failed: %s", type(exc).__name__)
+                tick = TickResult()
+            if tick.claimed:
+                log.info("webhooks: %d delivered, %d failed, %d skipped", tick.delivered, tick.failed, tick.skipped)
+            if tick.claimed < batch:
+                stop.wait(interval)
+            else:
+                time.sleep(0)

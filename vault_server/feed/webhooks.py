@@ -1,0 +1,322 @@
+"""Webhooks per the Standard Webhooks spec: endpoints, signing, payloads built at send time, delivery.
+
+Headers: ``webhook-id`` (the outbox message id, stable across retries), ``webhook-timestamp`` (Unix seconds) and
+``webhook-signature`` = ``v1,<base64(HMAC-SHA256(secret, "{id}.{timestamp}.{body}"))>``, where the secret is
+the base64 part of the endpoint's ``whsec_…`` secret. Payload: ``{"type", "timestamp", "data"}``.
+
+Payloads hold no stored copy of consumer data: they are built from references when sent, narrowed to the grant
+as it is then (a revoked grant sends nothing), and every payload that carries consumer data is audited in a
+committed transaction *before* the request is made.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session, col, select
+
+from vault_server.context import VaultContext
+from vault_server.db import utcnow
+from vault_server.errors import NotFound, ValidationFailed
+from vault_server.feed import events, ssrf
+from vault_server.feed.models import WebhookDelivery, WebhookEndpoint
+from vault_server.feed.outbox import Outcome
+from vault_server.feed.service import fields_of, grant_is_live, record_reads, shaped_signals
+from vault_server.grants.models import Grant
+
+EVENT_TYPES = (
+    "signal.updated",
+    "grant.created",
+    "grant.revoked",
+    "intent.declared",
+    "offer.accepted",
+    "question.answered",
+)
+SECRET_PREFIX = "whsec_"  # noqa: S105 (the Standard Webhooks prefix, not a secret)
+TOLERANCE_SECONDS = 300
+MAX_ENDPOINTS = 10
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+USER_AGENT = "IntentVault-Webhooks/1"
+
+
+class EndpointIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(max_length=1000)
+    events: list[str] = Field(min_length=1, max_length=len(EVENT_TYPES))
+    description: str = Field(default="", max_length=200)
+
+
+class EndpointPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[str] | None = Field(default=None, min_length=1, max_length=len(EVENT_TYPES))
+    enabled: bool | None = None
+    description: str | None = Field(default=None, max_length=200)
+
+
+# ---- signing (Standard Webhooks) ---------------------------------------------------------------------------------
+def new_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _key(secret: str) -> bytes:
+    return base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """``v1,<base64 HMAC-SHA256 of "id.timestamp.body">``."""
+    mac = hmac.new(_key(secret), f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def verify(secret: str, headers: Mapping[str, str], body: bytes, *, tolerance: int = TOLERANCE_SECONDS) -> bool:
+    """True when one of the ``webhook-signature`` values matches (constant time) and the timestamp is fresh."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    msg_id, ts, sigs = lower.get("webhook-id"), lower.get("webhook-timestamp"), lower.get("webhook-signature")
+    if not msg_id or not ts or not sigs:
+        return False
+    try:
+        stamp = int(ts)
+    except ValueError:
+        return False
+    if abs(time.time() - stamp) > tolerance:
+        return False
+    expected = sign(secret, msg_id, stamp, body).encode()
+    return any(hmac.compare_digest(expected, s.encode()) for s in sigs.split() if s.startswith("v1,"))
+
+
+# ---- secrets at rest --------------------------------------------------------------------------------------------
+def _aead(ctx: VaultContext) -> AESGCM:
+    return AESGCM(ctx.ring.derive("webhook-secret"))
+
+
+def seal_secret(ctx: VaultContext, endpoint_id: str, secret: str) -> bytes:
+    nonce = os.urandom(12)
+    return nonce + _aead(ctx).encrypt(nonce, secret.encode(), f"webhook_endpoint|{endpoint_id}".encode())
+
+
+def open_secret(ctx: VaultContext, endpoint: WebhookEndpoint) -> str:
+    blob = endpoint.secret_enc
+    return _aead(ctx).decrypt(blob[:12], blob[12:], f"webhook_endpoint|{endpoint.id}".encode()).decode()
+
+
+# ---- endpoints ---------------------------------------------------------------------------------------------------
+def _check_events(names: list[str]) -> list[str]:
+    unknown = sorted(set(names) - set(EVENT_TYPES))
+    if unknown:
+        raise ValidationFailed(f"unknown event type(s): {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)}")
+    return [e for e in EVENT_TYPES if e in set(names)]
+
+
+def create_endpoint(
+    *, session: Session, ctx: VaultContext, vendor_id: str, body: EndpointIn
+) -> tuple[WebhookEndpoint, str]:
+    """Register an endpoint (its URL is checked against the SSRF rules now and on every send); returns it and the
+    ``whsec_`` secret, shown once."""
+    ssrf.resolve(body.url, allow_private=ctx.settings.allow_private_webhooks)
+    count = len(list(session.exec(select(WebhookEndpoint.id).where(WebhookEndpoint.vendor_id == vendor_id))))
+    if count >= MAX_ENDPOINTS:
+        raise ValidationFailed(f"at most {MAX_ENDPOINTS} webhook endpoints per vendor")
+    endpoint_id = str(uuid.uuid4())
+    secret = new_secret()
+    endpoint = WebhookEndpoint(
+        id=endpoint_id,
+        vendor_id=vendor_id,
+        url=body.url,
+        events=_check_events(body.events),
+        description=body.description,
+        secret_enc=seal_secret(ctx, endpoint_id, secret),
+    )
+    session.add(endpoint)
+    session.flush()
+    return endpoint, secret
+
+
+def get_endpoint(*, session: Session, vendor_id: str, endpoint_id: str) -> WebhookEndpoint:
+    endpoint = session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None or endpoint.vendor_id != vendor_id:
+        raise NotFound("no such webhook endpoint")
+    return endpoint
+
+
+def list_endpoints(*, session: Session, vendor_id: str) -> list[WebhookEndpoint]:
+    return list(
+        session.exec(
+            select(WebhookEndpoint)
+            .where(WebhookEndpoint.vendor_id == vendor_id)
+            .order_by(col(WebhookEndpoint.created_at))
+        ).all()
+    )
+
+
+def update_endpoint(*, session: Session, vendor_id: str, endpoint_id: str, patch: EndpointPatch) -> WebhookEndpoint:
+    endpoint = get_endpoint(session=session, vendor_id=vendor_id, endpoint_id=endpoint_id)
+    if patch.events is not None:
+        endpoint.events = _check_events(patch.events)
+    if patch.enabled is not None:
+        endpoint.enabled = patch.enabled
+    if patch.description is not None:
+        endpoint.description = patch.description
+    endpoint.updated_at = utcnow()
+    session.add(endpoint)
+    return endpoint
+
+
+def delete_endpoint(*, session: Session, vendor_id: str, endpoint_id: str) -> None:
+    session.delete(get_endpoint(session=session, vendor_id=vendor_id, endpoint_id=endpoint_id))
+
+
+def endpoint_view(endpoint: WebhookEndpoint, secret: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "events": list(endpoint.events),
+        "description": endpoint.description,
+        "enabled": endpoint.enabled,
+        "created_at": endpoint.created_at.isoformat(),
+    }
+    if secret is not None:
+        out["secret"] = secret
+    return out
+
+
+def delivery_view(row: WebhookDelivery) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "endpoint_id": row.endpoint_id,
+        "event_type": row.event_type,
+        "status": row.status,
+        "attempts": row.attempts,
+        "next_attempt_at": row.next_attempt_at.isoformat(),
+        "last_status": row.last_status,
+        "last_error": row.last_error,
+        "created_at": row.created_at.isoformat(),
+        "delivered_at": row.delivered_at.isoformat() if row.delivered_at else None,
+    }
+
+
+# ---- payloads and sending -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Prepared:
+    message_id: str
+    url: str
+    secret: str
+    body: bytes
+
+
+def payload_data(session: Session, ctx: VaultContext, msg: WebhookDelivery) -> tuple[dict[str, Any], list[Any]] | None:
+    """``(data, audits)`` for a message as of now, or None when there is nothing (left) to send."""
+    grant = session.get(Grant, msg.grant_id) if msg.grant_id else None
+    if grant is not None and grant.vendor_id != msg.vendor_id:
+        return None
+    base: dict[str, Any] = {"subject": msg.subject}
+    if msg.grant_id:
+        base["grant_id"] = msg.grant_id
+    if msg.event_type == "grant.revoked":
+        reason = {"grant.expired": "expired", "subject.deleted": "subject_deleted"}.get(msg.ref_id or "", "revoked")
+        return {**base, "reason": reason, "forget": True}, []
+    if msg.event_type == "grant.created":
+        if grant is None:
+            return None
+        return {**base, "scope": grant.scope.split(), "authorization_details": grant.authorization_details}, []
+    if msg.grant_id and not grant_is_live(grant):
+        return None  # the grant ended after the change: its grant.revoked message follows
+    if msg.event_type == "signal.updated":
+        if grant is None:
+            return None
+        shaped = shaped_signals(session=session, ctx=ctx, grant=grant)
+        if not shaped:
+            return None
+        audit_entry: dict[str, Any] = {
+            "kind": "webhook.delivered",
+            "consumer_id": grant.account_id,
+            "details": {
+                "vendor_id": msg.vendor_id,
+                "grant_id": grant.id,
+                "message_id": msg.id,
+                "event": msg.event_type,
+                "subject": grant.subject,
+                "categories": sorted({str(s["category"]) for s in shaped}),
+                "fields": fields_of(shaped),
+                "count": len(shaped),
+                "attempt": msg.attempts + 1,
+            },
+        }
+        return {**base, "grant_version": grant.version, "signals": shaped}, [audit_entry]
+    built = events.build(
+        session=session, ctx=ctx, grant=grant, kind=msg.event_type, ref_id=msg.ref_id, vendor_id=msg.vendor_id
+    )
+    if built is None:
+        return None
+    data, event_audit = built
+    if event_audit is None:
+        return {**base, **data}, []
+    event_audit["details"] = {**event_audit["details"], "message_id": msg.id, "attempt": msg.attempts + 1}
+    return {**base, **data}, [event_audit]
+
+
+def prepare(*, session: Session, ctx: VaultContext, message_id: str) -> Prepared | None:
+    """Build the signed request body for a claimed message and write its audit entries in this transaction
+    (the caller commits before sending: no audit entry, no data). None when there is nothing to send."""
+    msg = session.get(WebhookDelivery, message_id)
+    if msg is None:
+        return None
+    endpoint = session.get(WebhookEndpoint, msg.endpoint_id)
+    if endpoint is None or not endpoint.enabled:
+        return None
+    built = payload_data(session, ctx, msg)
+    if built is None:
+        return None
+    data, audits = built
+    record_reads(session=session, ctx=ctx, vendor_id=msg.vendor_id, audits=audits)
+    body = json.dumps(
+        {"type": msg.event_type, "timestamp": utcnow().isoformat(), "data": data},
+        separators=(",", ":"),
+        default=str,
+    ).encode()
+    return Prepared(message_id=msg.id, url=endpoint.url, secret=open_secret(ctx, endpoint), body=body)
+
+
+def send(prepared: Prepared, *, allow_private: bool, client: httpx.Client | None = None) -> Outcome:
+    """POST one message to its endpoint, connecting only to the address the SSRF check approved. 2xx = delivered;
+    redirects are not followed (a 3xx counts as a failure)."""
+    try:
+        target = ssrf.resolve(prepared.url, allow_private=allow_private)
+    except ValidationFailed as exc:
+        return Outcome(ok=False, error=f"refused: {exc.detail}")
+    timestamp = int(time.time())
+    headers = {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "host": target.host_header(),
+        "webhook-id": prepared.message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(prepared.secret, prepared.message_id, timestamp, prepared.body),
+    }
+    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    own = client is None
+    http = client or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+    try:
+        response = http.post(target.pinned_url(), content=prepared.body, headers=headers, extensions=extensions)
+    except httpx.HTTPError as exc:
+        return Outcome(ok=False, error=f"{type(exc).__name__}")
+    finally:
+        if own:
+            http.close()
+    if 200 <= response.status_code < 300:
+        return Outcome(ok=True, status=response.status_code)
+    return Outcome(ok=False, status=response.status_code, error=f"HTTP {response.status_code}")
