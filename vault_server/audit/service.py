@@ -196,11 +196,11 @@ def make_sth(*, session: Session, ctx: VaultContext) -> AuditSth:
     The root is recomputed from the stored nodes and must equal the head row's root: a tree that disagrees with
     itself is never signed (AuditIntegrityError).
     """
+    kid, key = ctx.keyset.active_ed25519()
     size, head_root = store.read_head(session)
     computed = root_hash(store.DbNodeStore(session), size)
     if computed != head_root:
         raise AuditIntegrityError(f"audit_head root for tree_size {size} differs from the stored nodes; not signing")
-    kid, key = ctx.keyset.active_ed25519()
     sth = sign_tree_head(key, kid, size, computed, max(now_ms(), _last_timestamp(session)))
     return store.add_sth(session, sth)
 

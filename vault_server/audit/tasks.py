@@ -31,6 +31,7 @@ def sth_due(session: Session, *, interval_seconds: int, now_ms: int) -> bool:
 
 def maybe_make_sth(ctx: VaultContext, *, force: bool = False) -> AuditSth | None:
     """Sign a tree head if one is due (always when ``force``); returns the new head or None."""
+    _ = ctx.keyset  # load (or create) the signing key in its own transaction before taking the log lock
     with ctx.db.session() as s:
         store.lock_head(s)
         if not force and not sth_due(
