@@ -29,7 +29,7 @@ from vault_server.vendors.models import AuthMethod, VendorApp, VendorStatus
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGS = ["EdDSA", "ES256", "RS256", "PS256"]
-MAX_ASSERTION_LIFETIME = 600
+MAX_ASSERTION_LIFETIME = 3600  # authlib and others default to one hour; jti is single-use meanwhile
 
 
 def _basic(request: Request) -> tuple[str, str] | None:
