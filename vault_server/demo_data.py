@@ -10,6 +10,9 @@ from vault_server.context import VaultContext
 
 def seed_room_data(ctx: VaultContext, accounts_by_role: dict[Role, Account]) -> Iterator[str]:
     """Seed each room's demo data; yields lines worth printing. Rooms add their part here."""
-    from vault_server.intents import demo as intents_demo  # noqa: PLC0415
+    from vault_server.intents import demo as intents_demo
 
     yield from intents_demo.seed(ctx, accounts_by_role[Role.consumer])
+    from vault_server.vendors import demo as vendors_demo
+
+    yield from vendors_demo.seed(ctx, accounts_by_role.get(Role.vendor))
