@@ -79,3 +79,20 @@ describe('hostile pages', () => {
     expect(li.children.length).toBe(0);
   });
 });
+
+describe('undeclared articles', () => {
+  it('a dated article layout with an embedded Product JSON-LD (ad widget) and no cart is not a product', () => {
+    const body = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(40);
+    const html = `<html lang="en"><head><script type="application/ld+json">{"@type":"Product","name":"Sponsored blender","offers":{"price":"49.00","priceCurrency":"USD"}}</script></head>
+      <body><article><h1>How we test blenders</h1><p class="byline">By Kim <time datetime="2026-01-02">Jan 2</time></p><p>${body}</p></article></body></html>`;
+    const { doc } = fromHtml(html, 'https://mag.example/how-we-test-blenders');
+    expect(detectProduct(doc, 'https://mag.example/how-we-test-blenders').kind).toBe('article');
+  });
+  it('review dates on a product page are not a byline', () => {
+    const html = `<html lang="en"><head><script type="application/ld+json">{"@type":"Product","name":"Blender 9","offers":{"price":"49.00","priceCurrency":"USD"}}</script></head>
+      <body><article class="product"><h1>Blender 9</h1><span class="price">$49.00</span><button>Add to cart</button>
+      <section class="reviews"><div class="review"><span class="author">Kim</span><time datetime="2026-01-02">Jan 2</time></div></section></article></body></html>`;
+    const { doc } = fromHtml(html, 'https://shop.example/p/blender-9');
+    expect(detectProduct(doc, 'https://shop.example/p/blender-9')).toMatchObject({ kind: 'product', product: { price: 49, currency: 'USD' } });
+  });
+});

@@ -1,54 +1,92 @@
 /**
  * The content script (bundled by scripts/build.mjs into content.js). Asks the background whether
  * this page may be recorded at all, analyses it with the extractor modules, reports observations,
- * and follows up with dwell/scroll and click gestures. Observations carry no page text beyond the
- * product fields of the gesture shape; the background minimises the URL.
+ * and follows up with dwell/scroll and click gestures. Single-page shops that change the URL
+ * without loading a page are re-analysed after each navigation. Observations carry no page text
+ * beyond the product fields of the gesture shape; the background minimises the URL.
  */
 import browser from 'webextension-polyfill';
 import { analysePage } from './page.js';
 import { createEngagementTracker } from './engagement.js';
 import { installActionListeners } from './actions.js';
 import { reviewSection, watchReviewReading } from './review.js';
+import { detectSearch } from './search.js';
+
+const HELD = new Set(['product_view', 'compare', 'review_read', 'page_view']);
 
 async function send(msg) {
   try { return await browser.runtime.sendMessage(msg); } catch { return null; }
 }
 
-async function main() {
-  if (window.top !== window) return; // frames (ads, widgets) are not pages the consumer visits
+/** What identifies a page for re-analysis: path and search term (not fragments or tracking params). */
+function pageKey(href) {
+  try { const u = new URL(href); return `${u.origin}${u.pathname}|${detectSearch(href)?.query || ''}`; } catch { return href; }
+}
+
+let current = null; // {page, held: [ids], tracker, stopReviews}
+
+function flushEngagement(final) {
+  if (!current) return;
+  const snap = current.tracker.snapshot();
+  for (const id of current.held) send({ type: 'capture:update', id, ...snap, final });
+}
+
+async function analyse() {
   const url = location.href;
   const hello = await send({ type: 'capture:hello', url });
-  if (!hello || !hello.record) return;
-
+  if (!hello || !hello.record) { current = null; return; }
   const page = analysePage(document, url);
-  const held = [];
+  const entry = { page, held: [], tracker: createEngagementTracker(window, document), stopReviews: () => {} };
+  current = entry;
   for (const obs of page.observations) {
     const res = await send({ type: 'capture:observe', url, obs });
-    for (const ev of res?.recorded || []) if (['product_view', 'compare', 'review_read', 'page_view'].includes(ev.type)) held.push(ev.id);
+    for (const ev of res?.recorded || []) if (HELD.has(ev.type)) entry.held.push(ev.id);
   }
+  if (page.kind === 'product' && !page.observations.some((o) => o.type === 'review_read')) {
+    entry.stopReviews = watchReviewReading(window, reviewSection(document), () => {
+      send({ type: 'capture:observe', url: location.href, obs: { type: 'review_read', product: page.product, breadcrumbs: page.breadcrumbs } });
+    });
+  }
+}
 
-  const tracker = createEngagementTracker(window, document);
-  const flushEngagement = (final) => {
-    const snap = tracker.snapshot();
-    for (const id of held) send({ type: 'capture:update', id, ...snap, final });
-  };
+function finishPage() {
+  if (!current) return;
+  flushEngagement(true);
+  current.tracker.stop();
+  current.stopReviews();
+  current = null;
+}
+
+function main() {
+  if (window.top !== window) return; // frames (ads, widgets) are not pages the consumer visits
+  analyse();
   document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'hidden') flushEngagement(false); });
-  window.addEventListener('pagehide', () => flushEngagement(true));
+  window.addEventListener('pagehide', finishPage);
 
   installActionListeners(document, (kind) => {
+    const page = current?.page;
+    if (!page) return;
     const obs = { type: kind === 'checkout' ? 'checkout_start' : kind };
     if (page.product && ['cart_add', 'wishlist_add', 'share', 'review_write'].includes(obs.type)) {
       obs.product = page.product;
       obs.breadcrumbs = page.breadcrumbs;
     }
     send({ type: 'capture:observe', url: location.href, obs });
-  }, { onCartPage: () => page.kind === 'cart' });
+  }, { onCartPage: () => current?.page.kind === 'cart' });
 
-  if (page.kind === 'product' && !page.observations.some((o) => o.type === 'review_read')) {
-    watchReviewReading(window, reviewSection(document), () => {
-      send({ type: 'capture:observe', url: location.href, obs: { type: 'review_read', product: page.product, breadcrumbs: page.breadcrumbs } });
-    });
-  }
+  // Single-page apps: history.pushState does not reload the content script; watch the URL.
+  let lastKey = pageKey(location.href);
+  let timer = null;
+  const onMaybeNavigated = () => {
+    const key = pageKey(location.href);
+    if (key === lastKey) return;
+    lastKey = key;
+    finishPage();
+    clearTimeout(timer);
+    timer = setTimeout(analyse, 1500); // let the new view render its markup
+  };
+  window.addEventListener('popstate', onMaybeNavigated);
+  setInterval(onMaybeNavigated, 1000);
 }
 
 main();

@@ -19,13 +19,20 @@ export function controlSignature(el) {
   return norm(parts.filter(Boolean).join(' | ')).slice(0, 600);
 }
 
-/** Words that are too short to match inside ids/classes: require word boundaries. */
-function matches(sig, pat) {
-  if (pat.length <= 5 || /^[a-z]+$/.test(pat) && pat.length <= 6) {
-    const re = new RegExp(`(^|[^\\p{L}])${pat.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\p{L}])`, 'u');
-    return re.test(sig);
+/** Short patterns must match as whole words; longer ones may match inside ids/classes. Compiled once. */
+const COMPILED = {};
+function compiled(kind) {
+  if (!COMPILED[kind]) {
+    COMPILED[kind] = (patterns[kind] || []).map((raw) => {
+      const pat = norm(raw);
+      if (pat.length <= 6 && /^[\p{L} ]+$/u.test(pat)) {
+        const re = new RegExp(`(^|[^\\p{L}])${pat.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\p{L}])`, 'u');
+        return (sig) => re.test(sig);
+      }
+      return (sig) => sig.includes(pat);
+    });
   }
-  return sig.includes(pat);
+  return COMPILED[kind];
 }
 
 /** Which action ("cart_add", "wishlist_add", ...) a control's signature matches, or null. */
@@ -33,7 +40,7 @@ export function classifyControl(el, kinds = ['wishlist_add', 'cart_add', 'cart_r
   const sig = controlSignature(el);
   if (!sig) return null;
   for (const kind of kinds) {
-    for (const pat of patterns[kind] || []) if (matches(sig, norm(pat))) return kind;
+    for (const test of compiled(kind)) if (test(sig)) return kind;
   }
   return null;
 }

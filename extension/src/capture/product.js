@@ -108,6 +108,12 @@ export function detectProduct(doc, url) {
   if (weakArticle && !(mainPricedMarkup && (cartControls > 0 || (productPath && !articleLayout)))) {
     return { kind: 'article', product: null, reasons, breadcrumbs: ld.breadcrumbs, orders: ld.orders };
   }
+  // No declaration either way, but the page is laid out as a dated article and offers nothing to
+  // buy itself: product markup there belongs to an embedded ad or a review snippet.
+  if (articleLayout && cartControls === 0 && !ogProductType) {
+    reasons.push('article-layout');
+    return { kind: 'article', product: null, reasons, breadcrumbs: ld.breadcrumbs, orders: ld.orders };
+  }
 
   const listing = cartControls > 5 || mdMain.length > 6 || ld.products.length > 6;
   const markupProduct = !!(ldProduct && (ldProduct.price !== null || ld.products.length <= 2))

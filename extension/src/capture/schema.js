@@ -41,15 +41,22 @@ export function textOf(v, max = 200) {
 function brandOf(node) {
   for (const key of ['brand', 'manufacturer']) {
     const b = textOf(node[key], 120);
-    if (b && !/^(brand|n\/a|null|undefined|unbranded|no brand|generic|-)$/i.test(b) && !/^https?:/.test(b)) return b;
+    if (b && !/^(brand|n\/a|na|none|null|undefined|no brand|-)$/i.test(b) && !/^https?:|[${}<>]|^\W+$/.test(b)) return b;
   }
   return '';
 }
 
+/** An identifier, not a phrase: no spaces between words, and (unless it is the declared sku) a digit. */
+export function isSkuLike(v, declared = false) {
+  if (!v || v.length > 60 || /[${}<>]/.test(v)) return false;
+  if (/\s/.test(v) && !v.split(/\s+/).every((t) => /\d/.test(t))) return false;
+  return declared || /\d/.test(v);
+}
+
 function skuOf(node) {
   for (const key of ['sku', 'mpn', 'productID', 'productId', 'gtin13', 'gtin', 'gtin14', 'gtin12', 'gtin8', 'isbn']) {
-    const v = textOf(node[key], 80);
-    if (v) return v.replace(/^(sku|isbn|ean|gtin|mpn)\s*:\s*/i, '');
+    const v = textOf(node[key], 80).replace(/^(sku|isbn|ean|gtin|mpn)\s*:\s*/i, '');
+    if (v && isSkuLike(v, key === 'sku' || key === 'productID')) return v;
   }
   return '';
 }
