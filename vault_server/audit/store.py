@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, insert, or_, text, tuple_
+from sqlalchemy import ColumnElement, and_, insert, or_, text
 from sqlmodel import Session, col, select
 
 from vault_server.audit.merkle import EMPTY_ROOT, Node, NodeKey
@@ -32,11 +32,16 @@ class DbNodeStore:
         found: dict[NodeKey, bytes] = {}
         wanted = list(dict.fromkeys(keys))
         for start in range(0, len(wanted), _MAX_KEYS_PER_QUERY):
-            chunk = wanted[start : start + _MAX_KEYS_PER_QUERY]
+            by_level: dict[int, list[int]] = {}
+            for level, idx in wanted[start : start + _MAX_KEYS_PER_QUERY]:
+                by_level.setdefault(level, []).append(idx)
+            # OR over levels of (level = L AND idx IN (...)): both SQLite and PostgreSQL answer it from the
+            # primary key. A row-value "(level, idx) IN (VALUES ...)" makes SQLite scan the whole table.
+            where = or_(
+                *(and_(col(AuditNode.level) == level, col(AuditNode.idx).in_(idxs)) for level, idxs in by_level.items())
+            )
             rows = self.session.execute(
-                select(col(AuditNode.level), col(AuditNode.idx), col(AuditNode.hash)).where(
-                    tuple_(col(AuditNode.level), col(AuditNode.idx)).in_(chunk)
-                )
+                select(col(AuditNode.level), col(AuditNode.idx), col(AuditNode.hash)).where(where)
             ).all()
             for level, idx, digest in rows:
                 found[(int(level), int(idx))] = bytes(digest)
