@@ -93,18 +93,20 @@ def claim(session: Session, *, limit: int = 50, now: datetime | None = None) -> 
     if not rows:
         return []
     ids = [r.id for r in rows]
-    # conditional on the lease still being free, so two SQLite processes cannot both win a row
+    # conditional on the lease still being free, so two SQLite processes cannot both win a row; the lease value is
+    # unique to this claim, so afterwards each row says whose it is
+    lease = (when + LEASE).replace(microsecond=secrets.randbelow(1_000_000))
     session.execute(
         update(WebhookDelivery)
         .where(
             col(WebhookDelivery.id).in_(ids),
             or_(col(WebhookDelivery.leased_until).is_(None), col(WebhookDelivery.leased_until) < when),
         )
-        .values(leased_until=when + LEASE)
+        .values(leased_until=lease)
     )
     for row in rows:
         session.refresh(row)
-    return [r for r in rows if r.leased_until is not None and r.leased_until > when]
+    return [r for r in rows if r.leased_until == lease]
 
 
 def backoff(attempt: int) -> timedelta:
