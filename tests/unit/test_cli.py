@@ -155,3 +155,20 @@ def test_serve_refuses_then_serves(env: dict[str, str]) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+def test_serve_refuses_an_invalid_policy(env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    broken = Path(__file__).resolve().parents[1] / "fixtures" / "policies_broken"
+    policy_dir = tmp_path / "policies"
+    shutil.copytree(broken / "_base", policy_dir)
+    shutil.copy(broken / "dangling_parent" / "taxonomy.yaml", policy_dir / "taxonomy.yaml")
+    expected = (broken / "dangling_parent" / "expected.txt").read_text().strip().splitlines()
+    assert run("init").exit_code == 0
+    monkeypatch.setenv("VAULT_POLICY_DIR", str(policy_dir))
+    result = run("serve", "--port", str(free_port()))
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    for line in expected:
+        assert f"{policy_dir}/{line}" in result.stderr, result.stderr
+    assert "fix them and retry" in result.stderr.splitlines()[-1]
