@@ -192,6 +192,12 @@ def stamp(session: Session) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def stamp_now(ctx: VaultContext) -> int:
+    """One stamping round in its own transaction (what a feed read does first); returns rows stamped."""
+    with ctx.db.session() as s:
+        return stamp(s)
+
+
 def _position_column(session: Session) -> Any:
     return col(FeedChange.pos) if session.get_bind().dialect.name == "postgresql" else col(FeedChange.seq)
 

@@ -60,8 +60,7 @@ def feed(
     limit: Annotated[int, Query(ge=1, le=service.MAX_LIMIT)] = service.DEFAULT_LIMIT,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    with ctx.db.session() as s:
-        service.stamp(s)
+    service.stamp_now(ctx)
     with ctx.db.session() as s:
         page = service.read_page(session=s, ctx=ctx, vendor_id=vendor.id, cursor=cursor, limit=limit)
         body = page.body()
