@@ -4,6 +4,7 @@ repeated — and positions only ever grow."""
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
@@ -92,4 +93,4 @@ def test_concurrent_writers_never_make_the_reader_skip_or_repeat(client: TestCli
     assert sorted(r.grant_id for r in rows) == sorted(seen_grants)
     if ctx.db.dialect == "postgresql":
         # the scenario really happened: some transaction committed after one with a larger seq
-        assert any(a > b for a, b in zip(commit_order, commit_order[1:], strict=False)), commit_order
+        assert any(a > b for a, b in itertools.pairwise(commit_order)), commit_order
