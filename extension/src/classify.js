@@ -48,42 +48,68 @@ export function sensitiveRootOf(tax, id) {
   return null;
 }
 
-function termScore(text, term, weight) {
-  if (text.includes(term)) return weight * (1 + 0.25 * (term.trim().split(' ').length - 1));
-  // Compound words (de/nl/pl...): "hochdruckreiniger" ends with "reiniger".
+/** A normalised text with its tokens, prepared once per input. */
+function prepared(text) {
+  return { text, tokens: text.trim() ? text.trim().split(' ') : [] };
+}
+
+function termScore(p, term, weight) {
+  if (!p.tokens.length) return 0;
+  if (p.text.includes(term)) return weight * (1 + 0.25 * (term.trim().split(' ').length - 1));
   const t = term.trim();
-  if (t.length >= 6 && !t.includes(' ')) {
-    const re = new RegExp(`\\p{L}{3,}${t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} `, 'u');
-    if (re.test(text)) return weight * 0.6;
+  if (t.includes(' ') || t.length < 3) return 0;
+  for (const tk of p.tokens) {
+    // Plurals of single words ("pans" for "pan", "boxes" for "box").
+    if (tk.length === t.length + 1 && tk === `${t}s`) return weight;
+    if (tk.length === t.length + 2 && tk === `${t}es`) return weight;
+    // Compound words (de/nl/pl...): "hochdruckreiniger" ends with "reiniger".
+    if (t.length >= 6 && tk.length >= t.length + 3 && tk.endsWith(t)) return weight * 0.75;
   }
   return 0;
 }
 
+/** The most specific part of a category path ("A > B > C" -> "C"), for a bonus. */
+function lastSegment(hint) {
+  const parts = String(hint || '').split(/\s*(?:>|\/|\||»|›|,)\s*/).filter(Boolean);
+  return parts.length ? normalizeText(parts[parts.length - 1]) : ' ';
+}
+
+/** The product name without its brand: brand words ("Jack Daniel's") say nothing about the category. */
+function withoutBrand(name, brand) {
+  const n = normalizeText(name);
+  const b = normalizeText(brand).trim();
+  if (!b) return n;
+  return n.split(` ${b} `).join(' ');
+}
+
 /**
  * @param {{byId: Map}} tax compiled taxonomy
- * @param {{category_hint?: string, name?: string, query?: string, breadcrumbs?: string[]}} input
+ * @param {{category_hint?: string, name?: string, brand?: string, query?: string, breadcrumbs?: string[]}} input
  * @returns {{id: string, score: number}|null}
  */
 export function classify(tax, input) {
-  const hint = normalizeText([input.category_hint || '', ...(input.breadcrumbs || [])].join(' '));
-  const name = normalizeText(input.name || '');
-  const query = normalizeText(input.query || '');
+  const hintText = normalizeText([input.category_hint || '', ...(input.breadcrumbs || [])].join(' '));
+  const hint = prepared(hintText);
+  const specific = prepared(lastSegment(input.category_hint || (input.breadcrumbs || []).slice(-1)[0] || ''));
+  const name = prepared(withoutBrand(input.name || '', input.brand || ''));
+  const query = prepared(normalizeText(input.query || ''));
   const own = new Map();
   for (const c of tax.byId.values()) {
     let s = 0;
-    if (hint.trim()) {
+    if (hint.tokens.length) {
       for (const h of c.hints) {
-        if (h === hint) s += 8;
-        else {
-          const last = ` ${h.trim().split(' ').slice(-2).join(' ')} `;
-          if (hint.includes(last)) s += 3;
-        }
+        if (h === hintText) s += 8;
+        else if (hintText.includes(` ${h.trim().split(' ').slice(-2).join(' ')} `)) s += 3;
       }
-      for (const t of c.terms) s += termScore(hint, t, 3);
+      for (const t of c.terms) {
+        const hs = termScore(hint, t, 3);
+        s += hs;
+        if (hs && termScore(specific, t, 1)) s += 1; // the deepest breadcrumb is the most specific
+      }
     }
     for (const t of c.terms) {
-      if (name.trim()) s += termScore(name, t, 2);
-      if (query.trim()) s += termScore(query, t, 2);
+      s += termScore(name, t, 2);
+      s += termScore(query, t, 2);
     }
     if (s > 0) own.set(c.id, s);
   }

@@ -76,7 +76,7 @@ export class Recorder {
   /** Classify; returns {category} or {drop: reason} when the category is sensitive and not opted in. */
   _categorise(obs, settings) {
     const hit = this.taxonomy ? classify(this.taxonomy, {
-      category_hint: obs.product?.category_hint, name: obs.product?.name, query: obs.query, breadcrumbs: obs.breadcrumbs,
+      category_hint: obs.product?.category_hint, name: obs.product?.name, brand: obs.product?.brand, query: obs.query, breadcrumbs: obs.breadcrumbs,
     }) : null;
     if (!hit) return { category: undefined };
     const root = sensitiveRootOf(this.taxonomy, hit.id);

@@ -19,8 +19,14 @@ describe('classify (fixture taxonomy)', () => {
     [{ name: 'Siemens Kaffeevollautomat EQ.6' }, 'home.kitchen'],
     [{ category_hint: 'Furniture > Tables > Dining Tables', name: 'Hallby' }, 'home.furniture'],
     [{ query: 'zapatillas running' }, 'sports.shoes'],
+    [{ name: 'Oak tables, set of 2' }, 'home.furniture'],
+    [{ category_hint: 'Werkzeug > Küche > Stavmixer', name: 'Turbo 800' }, 'home.kitchen'],
   ])('%j -> %s', (input, want) => {
     expect(classify(tax, input)?.id).toBe(want);
+  });
+  it('brand words do not classify ("Table Mountain" is not furniture)', () => {
+    expect(classify(tax, { name: 'Table Mountain Gin 0.7l', brand: 'Table Mountain' })).toBeNull();
+    expect(classify(tax, { name: 'Table Mountain Gin 0.7l' })?.id).toBe('home.furniture');
   });
   it('returns null when nothing matches', () => {
     expect(classify(tax, { name: 'Gift card' })).toBeNull();
