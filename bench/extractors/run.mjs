@@ -62,6 +62,7 @@ const FIELDS = {
 const stats = Object.fromEntries(Object.keys(FIELDS).map((f) => [f, { tp: 0, fp: 0, fn: 0 }]));
 const kinds = { product: { n: 0, asProduct: 0 }, article: { n: 0, asProduct: 0 } };
 const misses = [];
+const times = [];
 const t0 = Date.now();
 
 for (const [id, lab] of Object.entries(labels)) {
@@ -69,7 +70,9 @@ for (const [id, lab] of Object.entries(labels)) {
   if (!existsSync(file)) continue;
   const html = gunzipSync(readFileSync(file)).toString('utf8');
   const dom = new JSDOM(html, { url: lab.url || 'https://example.invalid/', virtualConsole: new VirtualConsole() });
+  const t1 = performance.now();
   const res = detectProduct(dom.window.document, lab.url || 'https://example.invalid/');
+  times.push(performance.now() - t1);
   dom.window.close();
   kinds[lab.kind].n++;
   if (res.kind === 'product') kinds[lab.kind].asProduct++;
@@ -96,11 +99,13 @@ for (const [field, s] of Object.entries(stats)) {
   const f1 = p + r ? (2 * p * r) / (p + r) : 0;
   rows.push({ field, tp: s.tp, fp: s.fp, fn: s.fn, precision: p, recall: r, f1 });
 }
+times.sort((a, b) => a - b);
+const pct = (p) => (times.length ? times[Math.min(times.length - 1, Math.floor(p * times.length))] : 0);
 const productRecall = kinds.product.n ? kinds.product.asProduct / kinds.product.n : 0;
 const articleOk = kinds.article.n - kinds.article.asProduct;
 const accuracy = (kinds.product.asProduct + articleOk) / (kinds.product.n + kinds.article.n || 1);
 if (args.includes('--json')) {
-  console.log(JSON.stringify({ pagesDir, fields: rows, kinds, accuracy }, null, 2));
+  console.log(JSON.stringify({ pagesDir, fields: rows, kinds, accuracy, ms: { median: pct(0.5), p95: pct(0.95) } }, null, 2));
 } else {
   console.log(`pages: ${kinds.product.n} product, ${kinds.article.n} article (${pagesDir}), ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   console.log('| field | TP | FP | FN | precision | recall | F1 |');
@@ -112,6 +117,7 @@ if (args.includes('--json')) {
   console.log(`| product | ${kinds.product.n} | ${kinds.product.asProduct} (recall ${f(productRecall)}) |`);
   console.log(`| article | ${kinds.article.n} | ${kinds.article.asProduct} (must be 0) |`);
   console.log(`\nproduct-vs-article accuracy: ${f(accuracy)}; articles recorded as product: ${kinds.article.asProduct}`);
+  console.log(`extraction time per page in jsdom (parse excluded): median ${pct(0.5).toFixed(0)} ms, p95 ${pct(0.95).toFixed(0)} ms`);
   if (misses.length) console.log(`\n${misses.join('\n')}`);
 }
 if (kinds.article.asProduct > 0) process.exitCode = 1;

@@ -59,7 +59,7 @@ function schedulePoll(intervalS) {
     const res = await send('ui:pair:poll');
     const st = await send('ui:state');
     if (st.ok) render(st.state);
-    if (res.ok && res.status === 'pending') schedulePoll(st.state?.pairing ? intervalS : intervalS);
+    if (res.ok && res.status === 'pending') schedulePoll(intervalS);
     else if (res.ok && res.status === 'paired') byId('message').textContent = 'Paired with your vault.';
   }, Math.max(1, intervalS) * 1000);
 }
