@@ -31,13 +31,18 @@ function flushEngagement(final) {
   for (const id of current.held) send({ type: 'capture:update', id, ...snap, final });
 }
 
-async function analyse() {
+async function analyse(retry = true) {
   const url = location.href;
   const hello = await send({ type: 'capture:hello', url });
   if (!hello || !hello.record) { current = null; return; }
   const page = analysePage(document, url);
+  if (current) finishPage();
   const entry = { page, held: [], tracker: createEngagementTracker(window, document), stopReviews: () => {} };
   current = entry;
+  if (page.kind === 'other' && retry) {
+    // Client-rendered shops add their product markup after load: look once more a little later.
+    setTimeout(() => { if (current === entry && location.href === url) analyse(false); }, 2500);
+  }
   for (const obs of page.observations) {
     const res = await send({ type: 'capture:observe', url, obs });
     for (const ev of res?.recorded || []) if (HELD.has(ev.type)) entry.held.push(ev.id);
@@ -83,7 +88,7 @@ function main() {
     lastKey = key;
     finishPage();
     clearTimeout(timer);
-    timer = setTimeout(analyse, 1500); // let the new view render its markup
+    timer = setTimeout(() => analyse(), 1500); // let the new view render its markup
   };
   window.addEventListener('popstate', onMaybeNavigated);
   setInterval(onMaybeNavigated, 1000);
