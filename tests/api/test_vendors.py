@@ -126,3 +126,18 @@ def test_demo_vendor_is_idempotent(ctx: VaultContext) -> None:
         app = s.get(VendorApp, DEMO_CLIENT_ID)
         assert app is not None and app.status == "approved"
         assert app.client_secret_hash == hashlib.sha256(DEMO_CLIENT_SECRET.encode()).hexdigest()
+
+
+def test_admin_lands_on_the_approval_queue(client: TestClient, ctx: VaultContext) -> None:
+    _account(ctx, "admin@example.com", Role.admin)
+    log_in(client, "admin@example.com")
+    r = client.get("/admin", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/admin/vendors"
+
+
+def test_dynamic_registration_is_rate_limited(client: TestClient) -> None:
+    body = {"client_name": "Spam", "redirect_uris": ["https://spam.example/cb"]}
+    codes = [client.post("/oauth/register", json=body).status_code for _ in range(21)]
+    assert codes[:20] == [201] * 20 and codes[20] == 429
+    r = client.post("/oauth/register", json=body)
+    assert r.json()["error"] == "invalid_request" and int(r.headers["retry-after"]) > 0

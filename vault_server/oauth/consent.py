@@ -77,7 +77,12 @@ def view_model(*, session: Session, ctx: VaultContext, req: AuthorizationRequest
         "app": app,
         "request_id": req.id,
         "details": details,
-        "scopes": [{"id": s, "label": SCOPE_LABELS.get(s, s)} for s in scopes if s not in IDENTITY_SCOPES],
+        # signals:read is what the details above mean; it is not a separate choice
+        "scopes": [
+            {"id": s, "label": SCOPE_LABELS.get(s, s)}
+            for s in scopes
+            if s not in IDENTITY_SCOPES and not (s == "signals:read" and details)
+        ],
         "identity": [{"id": s.split(":")[1], "label": SCOPE_LABELS.get(s, s)} for s in scopes if s in IDENTITY_SCOPES],
         "has_signals": bool(signals),
     }

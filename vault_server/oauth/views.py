@@ -300,7 +300,18 @@ def _device_decide(request: Request, ctx: VaultContext, values: Mapping[str, str
 
 
 # ---- registration and metadata -------------------------------------------------------------------
-def _register(ctx: VaultContext, body: Any) -> dict[str, Any]:
+REGISTRATION_WINDOW = Window(20, 3600)
+
+
+def _register(ctx: VaultContext, body: Any, client_ip: str) -> dict[str, Any]:
+    key = "register:ip:" + client_ip
+    with ctx.db.session() as s:
+        try:
+            accounts.throttle_check(session=s, key=key, window=REGISTRATION_WINDOW)
+        except RateLimited as exc:
+            raise OAuthError("invalid_request", "too many registrations from this address; try later", status=429,
+                             headers=exc.headers) from None  # fmt: skip
+        accounts.throttle_hit(session=s, key=key, window=REGISTRATION_WINDOW)
     with ctx.db.session() as s:
         return registration.register(session=s, metadata=body)
 
@@ -314,7 +325,8 @@ async def register_endpoint(request: Request) -> JSONResponse:
         body = await request.json()
     except ValueError:
         raise OAuthError("invalid_client_metadata", "the body is not valid JSON") from None
-    out = await run_in_threadpool(_register, ctx, body)
+    client_ip = request.client.host if request.client else "unknown"
+    out = await run_in_threadpool(_register, ctx, body, client_ip)
     return JSONResponse(out, status_code=201, headers=NO_STORE)
 
 

@@ -143,6 +143,15 @@ def portal_register(
     return response
 
 
+@router.get("/admin", include_in_schema=False)
+def admin_home(request: Request, ctx: Ctx) -> Response:
+    """Where admins land after login: the vendor approval queue."""
+    principal = page_principal(request, ctx, "admin")
+    if isinstance(principal, Response):
+        return principal
+    return RedirectResponse("/admin/vendors", status_code=303)
+
+
 @router.get("/admin/vendors", response_class=HTMLResponse, include_in_schema=False)
 def admin_page(request: Request, ctx: Ctx) -> Response:
     principal = page_principal(request, ctx, "admin")
