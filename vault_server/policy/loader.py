@@ -167,8 +167,8 @@ def policy_hash(files: dict[str, BaseModel]) -> str:
 # --- YAML with line numbers ---------------------------------------------------------------------
 
 
-class _Doc:
-    """A parsed file: its composed node tree (for line numbers) and plain data."""
+class YamlDoc:
+    """A parsed policy file: its composed node tree (for line numbers) and plain data."""
 
     def __init__(self, name: str, node: Node | None, data: Any) -> None:
         self.name = name
@@ -201,7 +201,7 @@ class _Doc:
         return PolicyProblem(self.name, self.line(loc), message)
 
 
-def _duplicate_keys(doc: _Doc, node: Node | None) -> Iterable[PolicyProblem]:
+def _duplicate_keys(doc: YamlDoc, node: Node | None) -> Iterable[PolicyProblem]:
     if isinstance(node, MappingNode):
         seen: dict[str, int] = {}
         for key, value in node.value:
@@ -219,7 +219,7 @@ def _duplicate_keys(doc: _Doc, node: Node | None) -> Iterable[PolicyProblem]:
             yield from _duplicate_keys(doc, item)
 
 
-def _read(directory: Path, name: str) -> tuple[_Doc | None, list[PolicyProblem]]:
+def _read(directory: Path, name: str) -> tuple[YamlDoc | None, list[PolicyProblem]]:
     path = directory / name
     if not path.is_file():
         return None, [PolicyProblem(name, 1, "file not found")]
@@ -243,7 +243,7 @@ def _read(directory: Path, name: str) -> tuple[_Doc | None, list[PolicyProblem]]
         return None, [PolicyProblem(name, line, f"YAML syntax error: {what}")]
     except yaml.YAMLError as exc:  # pragma: no cover - PyYAML marks nearly every error
         return None, [PolicyProblem(name, 1, f"YAML error: {exc}")]
-    doc = _Doc(name, node, data)
+    doc = YamlDoc(name, node, data)
     if data is None:
         return None, [PolicyProblem(name, 1, "file is empty")]
     if not isinstance(data, dict):
@@ -261,7 +261,7 @@ def _loc_text(loc: Loc) -> str:
     return out
 
 
-def _validate(doc: _Doc, model: type[BaseModel]) -> tuple[BaseModel | None, list[PolicyProblem]]:
+def _validate(doc: YamlDoc, model: type[BaseModel]) -> tuple[BaseModel | None, list[PolicyProblem]]:
     try:
         return model.model_validate(doc.data), []
     except ValidationError as exc:
@@ -286,18 +286,20 @@ def _validate(doc: _Doc, model: type[BaseModel]) -> tuple[BaseModel | None, list
 # --- cross-file rules ---------------------------------------------------------------------------
 
 
-def _check_taxonomy(doc: _Doc, tax: TaxonomyFile) -> list[PolicyProblem]:
-    out: list[PolicyProblem] = []
+def _duplicates(doc: YamlDoc, keyed: Iterable[tuple[str, Loc]], what: str) -> list[PolicyProblem]:
+    """One problem per repeated key, pointing back at the line of its first use."""
     first: dict[str, int] = {}
-    for i, node in enumerate(tax.categories):
-        if node.id in first:
-            out.append(
-                doc.problem(
-                    ("categories", i, "id"), f"duplicate category id '{node.id}' (first at line {first[node.id]})"
-                )
-            )
+    out: list[PolicyProblem] = []
+    for key, loc in keyed:
+        if key in first:
+            out.append(doc.problem(loc, f"duplicate {what} '{key}' (first at line {first[key]})"))
         else:
-            first[node.id] = doc.line(("categories", i, "id"))
+            first[key] = doc.line(loc)
+    return out
+
+
+def _check_taxonomy(doc: YamlDoc, tax: TaxonomyFile) -> list[PolicyProblem]:
+    out = _duplicates(doc, ((n.id, ("categories", i, "id")) for i, n in enumerate(tax.categories)), "category id")
     parents: dict[str, str | None] = {n.id: n.parent for n in tax.categories}
     for i, node in enumerate(tax.categories):
         if node.parent is None:
@@ -337,18 +339,10 @@ def _stage_list() -> str:
     return ", ".join(STAGES)
 
 
-def _check_gestures(doc: _Doc, ges: GesturesFile) -> list[PolicyProblem]:
-    out: list[PolicyProblem] = []
-    first: dict[str, int] = {}
+def _check_gestures(doc: YamlDoc, ges: GesturesFile) -> list[PolicyProblem]:
+    out = _duplicates(doc, ((g.type, ("gestures", i, "type")) for i, g in enumerate(ges.gestures)), "gesture type")
+    defined = {g.type for g in ges.gestures}
     for i, rule in enumerate(ges.gestures):
-        if rule.type in first:
-            out.append(
-                doc.problem(
-                    ("gestures", i, "type"), f"duplicate gesture type '{rule.type}' (first at line {first[rule.type]})"
-                )
-            )
-        else:
-            first[rule.type] = doc.line(("gestures", i, "type"))
         if rule.stage not in STAGES:
             out.append(
                 doc.problem(
@@ -357,12 +351,12 @@ def _check_gestures(doc: _Doc, ges: GesturesFile) -> list[PolicyProblem]:
                 )
             )
     for required in REQUIRED_GESTURES:
-        if required not in first:
+        if required not in defined:
             out.append(doc.problem(("gestures",), f"missing required gesture type '{required}'"))
     return out
 
 
-def _check_stages(doc: _Doc, st: StagesFile, gesture_types: set[str] | None) -> list[PolicyProblem]:
+def _check_stages(doc: YamlDoc, st: StagesFile, gesture_types: set[str] | None) -> list[PolicyProblem]:
     out: list[PolicyProblem] = []
     ids = [s.id for s in st.stages]
     for i, stage in enumerate(st.stages):
@@ -391,19 +385,16 @@ def _check_stages(doc: _Doc, st: StagesFile, gesture_types: set[str] | None) -> 
     return out
 
 
-def _check_sensitive(doc: _Doc, sens: SensitiveFile, category_ids: set[str] | None) -> list[PolicyProblem]:
-    out: list[PolicyProblem] = []
-    seen: set[str] = set()
-    for i, entry in enumerate(sens.categories):
-        if entry.id in seen:
-            out.append(doc.problem(("categories", i, "id"), f"duplicate sensitive category '{entry.id}'"))
-        seen.add(entry.id)
+def _check_sensitive(doc: YamlDoc, sens: SensitiveFile, category_ids: set[str] | None) -> list[PolicyProblem]:
+    entries = list(enumerate(sens.categories))
+    out = _duplicates(doc, ((e.id, ("categories", i, "id")) for i, e in entries), "sensitive category")
+    for i, entry in entries:
         if category_ids is not None and entry.id not in category_ids:
             out.append(doc.problem(("categories", i, "id"), f"sensitive category '{entry.id}' is not in the taxonomy"))
     return out
 
 
-def _check_retention(doc: _Doc, ret: RetentionFile, gesture_types: set[str] | None) -> list[PolicyProblem]:
+def _check_retention(doc: YamlDoc, ret: RetentionFile, gesture_types: set[str] | None) -> list[PolicyProblem]:
     out: list[PolicyProblem] = []
     if ret.default_days > ret.max_days:
         out.append(doc.problem(("default_days",), f"default_days {ret.default_days} exceeds max_days {ret.max_days}"))
@@ -419,22 +410,11 @@ def _check_retention(doc: _Doc, ret: RetentionFile, gesture_types: set[str] | No
     return out
 
 
-def _check_scopes(doc: _Doc, sc: ScopesFile) -> list[PolicyProblem]:
-    out: list[PolicyProblem] = []
-    seen: set[str] = set()
-    for i, scope in enumerate(sc.scopes):
-        if scope.id in seen:
-            out.append(doc.problem(("scopes", i, "id"), f"duplicate scope '{scope.id}'"))
-        seen.add(scope.id)
-    types: set[str] = set()
-    for i, detail in enumerate(sc.authorization_details):
-        if detail.type in types:
-            out.append(
-                doc.problem(
-                    ("authorization_details", i, "type"), f"duplicate authorization_details type '{detail.type}'"
-                )
-            )
-        types.add(detail.type)
+def _check_scopes(doc: YamlDoc, sc: ScopesFile) -> list[PolicyProblem]:
+    out = _duplicates(doc, ((s.id, ("scopes", i, "id")) for i, s in enumerate(sc.scopes)), "scope")
+    details = list(enumerate(sc.authorization_details))
+    out += _duplicates(doc, ((d.type, ("authorization_details", i, "type")) for i, d in details), "authorization type")
+    for i, detail in details:
         for j, field in enumerate(detail.fields):
             if field not in SIGNAL_FIELDS:
                 out.append(
@@ -458,7 +438,7 @@ def _load(directory: Path) -> tuple[Policy | None, list[PolicyProblem]]:
     problems: list[PolicyProblem] = []
     if not directory.is_dir():
         return None, [PolicyProblem(str(directory), 1, "policy directory not found")]
-    docs: dict[str, _Doc] = {}
+    docs: dict[str, YamlDoc] = {}
     models: dict[str, BaseModel] = {}
     for name, schema in POLICY_FILES.items():
         doc, found = _read(directory, name)
@@ -512,6 +492,13 @@ _T = TypeVar("_T")
 def _as(value: object, kind: type[_T]) -> _T:
     assert isinstance(value, kind)
     return value
+
+
+def read_document(directory: str | os.PathLike[str], name: str) -> YamlDoc | None:
+    """One policy file with its node tree (``doc.line(loc)`` gives the line of a value), or None if it
+    cannot be read or parsed (``check_policy`` says why)."""
+    doc, _ = _read(Path(directory), name)
+    return doc
 
 
 def check_policy(directory: str | os.PathLike[str]) -> list[PolicyProblem]:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from vault_server.policy.loader import Policy, _Doc, check_policy
+from vault_server.policy.loader import Policy, YamlDoc, check_policy, load_policy, read_document
 from vault_server.policy.models import GesturesFile
 from vault_server.signals.engine import feature_vector
 from vault_server.signals.metrics import average_precision, fmt, roc_auc
@@ -92,7 +92,7 @@ def _auc_pair(y: Sequence[int], s: Sequence[float]) -> tuple[float | None, float
     return roc_auc(y, s), average_precision(y, s)
 
 
-def _replace_weights(doc: _Doc, text: str, new: dict[str, float], gestures: GesturesFile) -> str:
+def _replace_weights(doc: YamlDoc, text: str, new: dict[str, float], gestures: GesturesFile) -> str:
     lines = text.splitlines(keepends=True)
     targets: list[tuple[int, float]] = []
     for i, rule in enumerate(gestures.gestures):
@@ -146,9 +146,7 @@ def calibrate(
     if src is None:
         raise CalibrationError("the policy was not loaded from a directory")
     text = (src / "gestures.yaml").read_text(encoding="utf-8")
-    from vault_server.policy.loader import _read  # the composed node tree, for line numbers
-
-    doc, _ = _read(src, "gestures.yaml")
+    doc = read_document(src, "gestures.yaml")
     if doc is None:
         raise CalibrationError("cannot re-read gestures.yaml")
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -169,8 +167,6 @@ def calibrate(
             raise CalibrationError(
                 "the proposed gestures.yaml does not pass policy check:\n" + "\n".join(check_problems)
             )
-        from vault_server.policy.loader import load_policy
-
         new_policy = load_policy(tmp_dir)
         _, after_scores = _collect(results(new_policy), new_policy, names)
     output.write_text(new_text, encoding="utf-8")

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+
+
+def _tie_groups(order: Sequence[int], scores: Sequence[float]) -> Iterator[tuple[int, int]]:
+    """(first, last) positions in ``order`` of each run of equal scores."""
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and scores[order[j + 1]] == scores[order[i]]:
+            j += 1
+        yield i, j
+        i = j + 1
 
 
 def roc_auc(labels: Sequence[int], scores: Sequence[float]) -> float | None:
@@ -14,14 +25,9 @@ def roc_auc(labels: Sequence[int], scores: Sequence[float]) -> float | None:
         return None
     order = sorted(range(len(scores)), key=lambda i: scores[i])
     rank_sum = 0.0
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and scores[order[j + 1]] == scores[order[i]]:
-            j += 1
+    for i, j in _tie_groups(order, scores):
         avg_rank = (i + j) / 2.0 + 1.0
         rank_sum += avg_rank * sum(1 for k in range(i, j + 1) if labels[order[k]])
-        i = j + 1
     return (rank_sum - pos * (pos + 1) / 2.0) / (pos * neg)
 
 
@@ -35,20 +41,13 @@ def average_precision(labels: Sequence[int], scores: Sequence[float]) -> float |
     tp = fp = 0
     ap = 0.0
     prev_recall = 0.0
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and scores[order[j + 1]] == scores[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            if labels[order[k]]:
-                tp += 1
-            else:
-                fp += 1
+    for i, j in _tie_groups(order, scores):
+        hits = sum(1 for k in range(i, j + 1) if labels[order[k]])
+        tp += hits
+        fp += j + 1 - i - hits
         recall = tp / pos
         ap += (recall - prev_recall) * (tp / (tp + fp))
         prev_recall = recall
-        i = j + 1
     return ap
 
 
