@@ -40,21 +40,27 @@ from vault_server.db import migrate
 ROOT = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("VAULT_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PRODUCTS = [
-    ("Samsung 65 inch QLED 4K Smart TV", "Samsung", 899.0), ("Sony WH-1000XM5 wireless headphones", "Sony", 349.0),
-    ("Nike Pegasus 41 running shoes", "Nike", 129.0), ("Bosch Serie 6 washing machine", "Bosch", 649.0),
-    ("Lego Technic Porsche 911", "Lego", 179.0), ("Dyson V15 cordless vacuum", "Dyson", 599.0),
+    ("Samsung 65 inch QLED 4K Smart TV", "Samsung", 899.0),
+    ("Sony WH-1000XM5 wireless headphones", "Sony", 349.0),
+    ("Nike Pegasus 41 running shoes", "Nike", 129.0),
+    ("Bosch Serie 6 washing machine", "Bosch", 649.0),
+    ("Lego Technic Porsche 911", "Lego", 179.0),
+    ("Dyson V15 cordless vacuum", "Dyson", 599.0),
 ]
 TYPES = ["product_view"] * 6 + ["search", "compare", "review_read", "cart_add"]
 
 
 def make_event(now: datetime) -> dict[str, Any]:
-    name, brand, price = random.choice(PRODUCTS)  # noqa: S311
-    kind = random.choice(TYPES)  # noqa: S311
+    name, brand, price = random.choice(PRODUCTS)
+    kind = random.choice(TYPES)
     event: dict[str, Any] = {
-        "id": str(uuid.uuid4()), "type": kind,
-        "ts": (now - timedelta(seconds=random.randint(0, 86400 * 7))).isoformat(),  # noqa: S311
-        "origin": "https://shop.example", "path": "/p/{id}", "dwell_ms": random.randint(1000, 120000),  # noqa: S311
-        "scroll": round(random.random(), 2),  # noqa: S311
+        "id": str(uuid.uuid4()),
+        "type": kind,
+        "ts": (now - timedelta(seconds=random.randint(0, 86400 * 7))).isoformat(),
+        "origin": "https://shop.example",
+        "path": "/p/{id}",
+        "dwell_ms": random.randint(1000, 120000),
+        "scroll": round(random.random(), 2),
         "product": {"name": name, "brand": brand, "price": price, "currency": "EUR"},
     }
     if kind == "search":
@@ -66,23 +72,37 @@ def setup_vault(backend: str, consumers: int, workdir: Path) -> tuple[dict[str, 
     """A fresh migrated vault with ``consumers`` accounts and one personal token each; returns env and tokens."""
     kek = workdir / "kek.json"
     KeyRing.generate().save(kek)
-    env = {"VAULT_KEK_FILE": str(kek), "VAULT_LOG_LEVEL": "WARNING", "VAULT_MAINTENANCE_INTERVAL_SECONDS": "0",
-           "VAULT_API_RATE_PER_MINUTE": "10000000", "VAULT_ARGON2_TIME_COST": "1", "VAULT_ARGON2_MEMORY_KIB": "8"}
+    env = {
+        "VAULT_KEK_FILE": str(kek),
+        "VAULT_LOG_LEVEL": "WARNING",
+        "VAULT_MAINTENANCE_INTERVAL_SECONDS": "0",
+        "VAULT_API_RATE_PER_MINUTE": "10000000",
+        "VAULT_ARGON2_TIME_COST": "1",
+        "VAULT_ARGON2_MEMORY_KIB": "8",
+    }
     if backend == "postgres":
         env |= {"VAULT_DATABASE_URL": PG_URL, "VAULT_DATABASE_SCHEMA": "bench_" + secrets.token_hex(4)}
     else:
         env["VAULT_DATABASE_URL"] = f"sqlite:///{workdir}/vault.db"
-    settings = Settings(database_url=env["VAULT_DATABASE_URL"], database_schema=env.get("VAULT_DATABASE_SCHEMA"),
-                        kek_file=kek, argon2_time_cost=1, argon2_memory_kib=8)
+    settings = Settings(
+        database_url=env["VAULT_DATABASE_URL"],
+        database_schema=env.get("VAULT_DATABASE_SCHEMA"),
+        kek_file=kek,
+        argon2_time_cost=1,
+        argon2_memory_kib=8,
+    )
     ctx = build_context(settings)
     migrate(ctx.db)
     tokens: list[str] = []
     for start in range(0, consumers, 500):
         with ctx.db.session() as s:
             for i in range(start, min(consumers, start + 500)):
-                acc = accounts.sign_up(session=s, ring=ctx.ring, hasher=ctx.hasher, email=f"b{i}@example.com",
-                                       password="bench-password-1")
-                secret, _ = accounts.issue_api_token(session=s, account_id=acc.id, name="bench", scopes=["gestures:write"])
+                acc = accounts.sign_up(
+                    session=s, ring=ctx.ring, hasher=ctx.hasher, email=f"b{i}@example.com", password="bench-password-1"
+                )
+                secret, _ = accounts.issue_api_token(
+                    session=s, account_id=acc.id, name="bench", scopes=["gestures:write"]
+                )
                 tokens.append(secret)
     ctx.db.dispose()
     return env, tokens
@@ -96,9 +116,11 @@ def drop_schema(env: dict[str, str]) -> None:
 
 
 def run_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(  # noqa: S603
+    proc = subprocess.Popen(
         [sys.executable, "-m", "vault_server", "serve", "--port", str(port)],
-        env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -114,7 +136,7 @@ def run_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
 def http_ingest(port: int, tokens: list[str], total: int, batch: int = 100, threads: int = 4) -> float:
     now = datetime.now(UTC)
     batches = [[make_event(now) for _ in range(batch)] for _ in range(total // batch)]
-    owners = [random.choice(tokens) for _ in batches]  # noqa: S311
+    owners = [random.choice(tokens) for _ in batches]
 
     def send(chunk: list[tuple[str, list[dict[str, Any]]]]) -> int:
         accepted = 0
@@ -148,9 +170,11 @@ def raw_rows(total: int) -> list[tuple[str, str, str, str, str, str, bytes]]:
     return rows
 
 
-RAW_DDL = ("CREATE TABLE raw_gesture (id varchar(36) primary key, account_id varchar(36), event_id varchar(36), "
-           "type varchar(64), category_index varchar(64), ts varchar(40), payload {blob}, "
-           "unique (account_id, event_id))")
+RAW_DDL = (
+    "CREATE TABLE raw_gesture (id varchar(36) primary key, account_id varchar(36), event_id varchar(36), "
+    "type varchar(64), category_index varchar(64), ts varchar(40), payload {blob}, "
+    "unique (account_id, event_id))"
+)
 
 
 def raw_sqlite(total: int, workdir: Path) -> float:
@@ -177,9 +201,13 @@ def raw_postgres(total: int) -> float:
         rows = raw_rows(total)
         try:
             for i in range(0, total, 100):
-                with conn.transaction(), conn.cursor() as cur, cur.copy(
-                    "COPY raw_gesture (id, account_id, event_id, type, category_index, ts, payload) FROM STDIN"
-                ) as copy:
+                with (
+                    conn.transaction(),
+                    conn.cursor() as cur,
+                    cur.copy(
+                        "COPY raw_gesture (id, account_id, event_id, type, category_index, ts, payload) FROM STDIN"
+                    ) as copy,
+                ):
                     for row in rows[i : i + 100]:
                         copy.write_row(row)
             return total / (time.perf_counter() - start)
@@ -201,7 +229,7 @@ def main() -> None:
                 workdir = Path(tmp)
                 print(f"  setting up {backend} with {consumers} consumers...", file=sys.stderr)
                 env, tokens = setup_vault(backend, consumers, workdir)
-                port = 18000 + random.randint(0, 999)  # noqa: S311
+                port = 18000 + random.randint(0, 999)
                 proc = run_server(env, port)
                 try:
                     vault = http_ingest(port, tokens, args.events)
@@ -210,8 +238,10 @@ def main() -> None:
                     proc.wait(timeout=30)
                     drop_schema(env)
                 raw = raw_sqlite(args.events, workdir) if backend == "sqlite" else raw_postgres(args.events)
-                print(f"| {backend} | {consumers} | {args.events} | {vault:,.0f} | {raw:,.0f} | {vault / raw:.2f} |",
-                      flush=True)
+                print(
+                    f"| {backend} | {consumers} | {args.events} | {vault:,.0f} | {raw:,.0f} | {vault / raw:.2f} |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":
