@@ -143,7 +143,7 @@ def _cast_doc(ctx: VaultContext, session: Session, account_id: str, body: CastIn
     return {
         "category": body.category,
         "text": body.text,
-        "budget_max": str(body.budget_max) if body.budget_max is not None else None,
+        "budget_max": float(body.budget_max) if body.budget_max is not None else None,
         "currency": body.currency,
         "by": body.by.date().isoformat() if body.by else None,
         "must_haves": [],
