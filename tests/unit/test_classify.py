@@ -35,6 +35,11 @@ POLICY = load_policy(REPO / "policies")
         ({"product": {"category_hint": "Electronics > Video > Televisions > OLED"}}, "electronics.tv"),
         ({"product": {"category_hint": "Home > Laptops > Gaming"}}, "computers.laptop"),
         ({"product": {"name": "Ibuprofen 400mg painkiller"}}, "health.pharmacy"),
+        # German and Dutch compounds count by their known ending
+        ({"product": {"name": "IKEA Ecksofa grau"}}, "furniture.sofa"),
+        ({"query": "kinderfahrrad 20 zoll"}, "sports.bicycle"),
+        ({"query": "Gamingmonitor"}, "computers.monitor"),
+        ({"query": "wózek bugaboo"}, "baby.stroller"),
     ],
 )
 def test_examples_in_several_languages(event: dict[str, Any], expected: str) -> None:

@@ -3,7 +3,8 @@
 Evidence, strongest first: an explicit leaf ``category``; ``product.category_hint`` matched as a
 Google product category path (``Electronics > Video > Televisions``) and as breadcrumb text; the
 product name; the search query; the URL path. Text is matched against each node's keywords, name
-and multilingual synonyms (accents folded, crude plural stripping, n-grams up to the longest term).
+and multilingual synonyms (accents folded, crude plural stripping, n-grams up to the longest term; an unknown long word
+counts by its longest known ending, for German and Dutch compounds).
 Terms of an inner node only add context to the leaves below it; a leaf must match directly to win.
 Deterministic: ties are broken by category id. The index is built once per policy and cached.
 """
@@ -28,6 +29,9 @@ NAME_WEIGHT = 2.0
 QUERY_WEIGHT = 2.0
 PATH_WEIGHT = 1.0
 CONTEXT_SHARE = 0.25  # an inner node's term adds this share to every leaf below it
+COMPOUND_MIN_WORD = 7  # unknown words this long are tried as compounds ...
+COMPOUND_MIN_HEAD = 4  # ... whose known ending has at least this many letters
+COMPOUND_SHARE = 0.8  # and counts a little less than the word itself
 _CACHE_KEY = "signals.classify.index"
 MEMO_SIZE = 100_000  # classification results remembered per index (cleared when full)
 _SPLIT = re.compile(r"[^0-9a-z]+")
@@ -156,16 +160,32 @@ def _str(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _compound_head(index: TaxonomyIndex, token: str) -> tuple[str, ...] | None:
+    """For a long unknown word, its longest known one-word ending of 4+ letters: German and Dutch
+    compounds name the thing last (``ecksofa`` -> ``sofa``, ``kinderfahrrad`` -> ``fahrrad``)."""
+    for start in range(1, len(token) - COMPOUND_MIN_HEAD + 1):
+        key = (token[start:],)
+        if key in index.terms:
+            return key
+    return None
+
+
 def _add_text(scores: dict[str, list[float]], index: TaxonomyIndex, text: str, weight: float) -> None:
     toks = _tokens(text)
     for n in range(1, min(index.max_n, len(toks)) + 1):
         for i in range(len(toks) - n + 1):
-            postings = index.terms.get(tuple(toks[i : i + n]))
+            key = tuple(toks[i : i + n])
+            postings = index.terms.get(key)
+            share = weight
+            if postings is None and n == 1 and len(key[0]) >= COMPOUND_MIN_WORD and not key[0].isdigit():
+                head = _compound_head(index, key[0])
+                postings = index.terms.get(head) if head is not None else None
+                share = weight * COMPOUND_SHARE
             if postings is None:
                 continue
             for leaf, w, direct in postings:
                 entry = scores.setdefault(leaf, [0.0, 0.0])
-                entry[0 if direct else 1] += w * weight
+                entry[0 if direct else 1] += w * share
 
 
 def _add_gpc(scores: dict[str, list[float]], index: TaxonomyIndex, hint: str) -> None:
