@@ -4,10 +4,13 @@ the real HTTP server.
 For each backend: a fresh vault, one approved vendor (client_secret_basic), N consumers each with a live grant;
 N authorization codes are minted through the service layer (the consent screen is not what is measured), then
 exchanged over HTTP from a few client threads; every resulting refresh token is rotated once; then the
-introspection endpoint is called on access tokens one at a time for latency percentiles. Every issued token
-writes an audit entry in the same transaction, as in production.
+introspection endpoint is called one call at a time (on the rotated refresh tokens, and on the JWT access tokens)
+for latency percentiles. Every issued token writes an audit entry in the same transaction, as in production.
 
-    .venv/bin/python bench/oauth/bench_token.py [--n 400] [--threads 8] [--backends sqlite,postgres]
+``peer`` runs the same workload against node-oidc-provider (``bench/oauth/peer``: ``npm ci`` there first), set up
+alike: client_secret_basic, PKCE S256, rotating refresh tokens, EdDSA JWT access tokens, its in-memory adapter.
+
+    .venv/bin/python bench/oauth/bench_token.py [--n 400] [--threads 8] [--backends sqlite,postgres,peer]
 """
 
 from __future__ import annotations
@@ -143,6 +146,83 @@ def hammer(url: str, auth: tuple[str, str], forms: list[dict[str, str]], threads
     return time.perf_counter() - start, results
 
 
+def _latencies(url: str, auth: tuple[str, str], tokens: list[str]) -> tuple[float, float]:
+    out = []
+    with httpx.Client(timeout=30) as http:
+        for token in tokens:
+            start = time.perf_counter()
+            r = http.post(url, data={"token": token}, auth=auth)
+            out.append((time.perf_counter() - start) * 1000)
+            if r.status_code != 200 or not r.json().get("active"):
+                raise RuntimeError(f"introspection failed: {r.status_code} {r.text}")
+    out.sort()
+    return round(statistics.median(out), 2), round(out[max(0, int(len(out) * 0.95) - 1)], 2)
+
+
+def measure(
+    token_url: str, introspect_url: str, auth: tuple[str, str], codes: list[str], verifier: str, threads: int
+) -> dict[str, Any]:
+    """Exchange every code, rotate every refresh token once, then introspect (one call at a time)."""
+    n = len(codes)
+    code_forms = [
+        {"grant_type": "authorization_code", "code": c, "redirect_uri": REDIRECT, "code_verifier": verifier}
+        for c in codes
+    ]
+    t_code, issued = hammer(token_url, auth, code_forms, threads)
+    refresh_forms = [{"grant_type": "refresh_token", "refresh_token": t["refresh_token"]} for t in issued]
+    t_refresh, rotated = hammer(token_url, auth, refresh_forms, threads)
+    sample = rotated[: min(300, n)]
+    p50_rt, p95_rt = _latencies(introspect_url, auth, [t["refresh_token"] for t in sample])
+    result: dict[str, Any] = {
+        "code_exchange_per_s": round(n / t_code, 1),
+        "refresh_per_s": round(n / t_refresh, 1),
+        "introspect_refresh_p50_ms": p50_rt,
+        "introspect_refresh_p95_ms": p95_rt,
+        "introspect_access_p50_ms": None,
+        "introspect_access_p95_ms": None,
+    }
+    try:
+        p50_at, p95_at = _latencies(introspect_url, auth, [t["access_token"] for t in sample])
+        result["introspect_access_p50_ms"], result["introspect_access_p95_ms"] = p50_at, p95_at
+    except RuntimeError:
+        pass  # oidc-provider does not introspect structured (JWT) access tokens
+    return result
+
+
+def run_peer(n: int, threads: int) -> dict[str, Any]:
+    """The same workload against node-oidc-provider (bench/oauth/peer, `npm ci` there first)."""
+    peer = ROOT / "bench" / "oauth" / "peer"
+    if not (peer / "node_modules" / "oidc-provider").is_dir():
+        raise RuntimeError("run `npm ci` in bench/oauth/peer first")
+    port = 19000 + secrets.randbelow(1000)
+    server = subprocess.Popen(["node", "server.mjs", str(port)], cwd=peer, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait(base + "/.well-known/openid-configuration", server)
+        verifier = secrets.token_urlsafe(48)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        codes = httpx.post(f"{base}/bench/mint", params={"n": n, "challenge": challenge}, timeout=120).json()
+        auth = ("bench", "bench-secret-bench-secret-bench-secret")
+        result = measure(base + "/token", base + "/token/introspection", auth, codes, verifier, threads)
+        return {"backend": "oidc-provider (memory)", "n": n, "threads": threads, **result}
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _wait(url: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise RuntimeError("server did not start")
+        time.sleep(0.2)
+
+
 def run_backend(backend: str, n: int, threads: int) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-oauth-"))
     kek_file = tmp / "kek.json"
@@ -168,42 +248,11 @@ def run_backend(backend: str, n: int, threads: int) -> dict[str, Any]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/.well-known/oauth-authorization-server", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("server did not start")
-            time.sleep(0.2)
-        auth = (client_id, secret)
-        token_url = base + "/oauth/token"
-        code_forms = [
-            {"grant_type": "authorization_code", "code": c, "redirect_uri": REDIRECT, "code_verifier": verifier}
-            for c in codes
-        ]
-        t_code, issued = hammer(token_url, auth, code_forms, threads)
-        refresh_forms = [{"grant_type": "refresh_token", "refresh_token": t["refresh_token"]} for t in issued]
-        t_refresh, _ = hammer(token_url, auth, refresh_forms, threads)
-        latencies = []
-        with httpx.Client(timeout=30) as http:
-            for t in issued[: min(300, len(issued))]:
-                start = time.perf_counter()
-                r = http.post(base + "/oauth/introspect", data={"token": t["access_token"]}, auth=auth)
-                latencies.append((time.perf_counter() - start) * 1000)
-                assert r.status_code == 200
-        latencies.sort()
-        return {
-            "backend": backend,
-            "n": n,
-            "threads": threads,
-            "code_exchange_per_s": round(n / t_code, 1),
-            "refresh_per_s": round(n / t_refresh, 1),
-            "introspect_p50_ms": round(statistics.median(latencies), 2),
-            "introspect_p95_ms": round(latencies[int(len(latencies) * 0.95) - 1], 2),
-        }
+        _wait(base + "/.well-known/oauth-authorization-server", server)
+        result = measure(
+            base + "/oauth/token", base + "/oauth/introspect", (client_id, secret), codes, verifier, threads
+        )
+        return {"backend": f"intent-vault ({backend})", "n": n, "threads": threads, **result}
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -218,16 +267,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=400, help="codes to exchange (and refresh tokens to rotate)")
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--backends", default="sqlite,postgres,peer", help="sqlite, postgres, peer (oidc-provider)")
     args = parser.parse_args()
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, one uvicorn process")
-    print("| backend | n | client threads | code exchange /s | refresh /s | introspect p50 ms | p95 ms |")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, one server process each")
+    print(
+        "| server | n | client threads | code exchange /s | refresh /s | introspect refresh p50 / p95 ms "
+        "| introspect access JWT p50 / p95 ms |"
+    )
     print("|---|---|---|---|---|---|---|")
     for backend in args.backends.split(","):
-        r = run_backend(backend.strip(), args.n, args.threads)
+        name = backend.strip()
+        r = run_peer(args.n, args.threads) if name == "peer" else run_backend(name, args.n, args.threads)
+        access = (
+            f"{r['introspect_access_p50_ms']} / {r['introspect_access_p95_ms']}"
+            if r["introspect_access_p50_ms"] is not None
+            else "not supported"
+        )
         print(
             f"| {r['backend']} | {r['n']} | {r['threads']} | {r['code_exchange_per_s']} | {r['refresh_per_s']} | "
-            f"{r['introspect_p50_ms']} | {r['introspect_p95_ms']} |",
+            f"{r['introspect_refresh_p50_ms']} / {r['introspect_refresh_p95_ms']} | {access} |",
             flush=True,
         )
 
