@@ -14,7 +14,7 @@ export function controlSignature(el) {
     el.getAttribute('aria-label'), el.getAttribute('title'), el.getAttribute('value'), el.id,
     typeof el.className === 'string' ? el.className : '', el.getAttribute('name'), el.getAttribute('data-action'),
     el.getAttribute('data-testid'), el.getAttribute('href'), el.getAttribute('formaction'),
-    (el.textContent || '').slice(0, 120),
+    el.children.length <= 6 ? (el.textContent || '').slice(0, 120) : '',
   ];
   return norm(parts.filter(Boolean).join(' | ')).slice(0, 600);
 }
@@ -61,7 +61,7 @@ export function countCartControls(doc) {
   const buttons = [];
   for (const el of doc.querySelectorAll('button, input[type=submit], input[type=button], input[type=image], a, [role=button]')) {
     if (++n > 5000) break;
-    if (el.tagName === 'A' && (el.textContent || '').length > 60) continue;
+    if (el.tagName === 'A' && el.children.length > 6) continue;
     if (classifyControl(el, ['cart_add']) === 'cart_add') buttons.push(el);
   }
   let forms = 0;

@@ -25,8 +25,8 @@ export function looksLikeArticleLayout(doc) {
   // Review dates and reviewer names on product pages are not a byline.
   const notReview = (el) => !el.closest('[class*=review i], [id*=review i], [itemprop=review], [class*=comment i], [id*=comment i]');
   const bylines = [...container.querySelectorAll('time[datetime], [itemprop=datePublished], [rel=author], .byline, [class*=byline i], [class*=author i], [class*=post-meta i]')].filter(notReview);
-  const dated = bylines.length > 0
-    || !!doc.querySelector('[itemprop=datePublished]:not([itemprop=review] *), meta[property="article:published_time"]');
+  const published = doc.querySelector('[itemprop=datePublished], meta[property="article:published_time"]');
+  const dated = bylines.length > 0 || !!(published && !published.closest('[itemprop=review]'));
   const h1Inside = !!container.querySelector('h1');
   const long = (container.textContent || '').length > 1200;
   return dated && (long || h1Inside);
@@ -91,7 +91,8 @@ export function detectProduct(doc, url) {
   let path = '';
   try { path = new URL(url).pathname; } catch { path = ''; }
   const productPath = PRODUCT_PATH.test(path) && !DATED_PATH.test(path);
-  const articleLayout = looksLikeArticleLayout(doc);
+  let layoutMemo;
+  const articleLayout = () => (layoutMemo === undefined ? (layoutMemo = looksLikeArticleLayout(doc)) : layoutMemo);
 
   // Strong article evidence: an Article-family node or article:* meta. Weak: og:type=article alone
   // (some shops set it on every page), which a priced main Product plus a cart control or a
@@ -105,12 +106,12 @@ export function detectProduct(doc, url) {
   if (strongArticle && !(ogProductType && cartControls > 0)) {
     return { kind: 'article', product: null, reasons, breadcrumbs: ld.breadcrumbs, orders: ld.orders };
   }
-  if (weakArticle && !(mainPricedMarkup && (cartControls > 0 || (productPath && !articleLayout)))) {
+  if (weakArticle && !(mainPricedMarkup && (cartControls > 0 || (productPath && !articleLayout())))) {
     return { kind: 'article', product: null, reasons, breadcrumbs: ld.breadcrumbs, orders: ld.orders };
   }
   // No declaration either way, but the page is laid out as a dated article and offers nothing to
   // buy itself: product markup there belongs to an embedded ad or a review snippet.
-  if (articleLayout && cartControls === 0 && !ogProductType) {
+  if (cartControls === 0 && !ogProductType && articleLayout()) {
     reasons.push('article-layout');
     return { kind: 'article', product: null, reasons, breadcrumbs: ld.breadcrumbs, orders: ld.orders };
   }
@@ -122,7 +123,7 @@ export function detectProduct(doc, url) {
   let isProduct = false;
   if (markupProduct && !(listing && !ogProductType && ld.products.length > 6 && !productPath)) { isProduct = true; reasons.push('markup'); }
   let fallback = null;
-  if (!isProduct && cartControls > 0 && cartControls <= 5 && !listing && !articleLayout) {
+  if (!isProduct && cartControls > 0 && cartControls <= 5 && !listing && !articleLayout()) {
     // No markup at all: accept only with a confident visible price.
     fallback = extractHeuristics(doc, url);
     if (fallback.price !== null && fallback.score >= 4) { isProduct = true; reasons.push('cart-control'); }
