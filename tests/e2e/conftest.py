@@ -272,6 +272,10 @@ def browser(playwright: Playwright, extension_dir: Path, tmp_path: Path) -> Iter
             pytest.fail(f"the extension did not load: first service worker is {worker.url}")
         ext_id = worker.url.split("/")[2]
         context.set_default_timeout(15_000)
+        # Printed (and so shown by pytest) only when the test fails: what the pages and the worker said.
+        context.on("console", lambda m: print(f"[console {m.type}] {m.text}"))
+        context.on("requestfailed", lambda r: print(f"[request failed] {r.method} {r.url}: {r.failure}"))
+        context.on("weberror", lambda e: print(f"[page error] {e.error}"))
         yield ExtensionBrowser(context=context, worker=worker, extension_id=ext_id)
     finally:
         context.close()
