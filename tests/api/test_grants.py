@@ -227,3 +227,21 @@ def test_other_consumers_grants_are_invisible(setup: Setup, live_server: LiveSer
     csrf = {"X-CSRF-Token": eve.get("/v1/me/csrf").json()["csrf_token"]}
     assert eve.delete(f"/v1/grants/{setup.grant['id']}", headers=csrf).status_code == 404
     assert setup.read().status_code == 200
+
+
+def test_expiry_job_purges_dead_oauth_rows(setup: Setup, ctx: VaultContext) -> None:
+    from vault_server.grants.tasks import expire_once
+    from vault_server.oauth.models import AuthorizationCode, RefreshToken
+
+    with ctx.db.session() as s:
+        codes = s.exec(select(AuthorizationCode)).all()
+        refresh = s.exec(select(RefreshToken)).all()
+        assert codes and refresh
+        for row in codes:
+            row.expires_at = utcnow() - timedelta(days=2)
+            s.add(row)
+    assert expire_once(ctx) == 0
+    with ctx.db.session() as s:
+        assert s.exec(select(AuthorizationCode)).all() == []
+        assert len(s.exec(select(RefreshToken)).all()) == len(refresh)  # live ones stay
+    assert setup.read().status_code == 200

@@ -9,13 +9,14 @@ import anyio
 
 from vault_server.context import VaultContext
 from vault_server.grants.service import expire_due
+from vault_server.oauth.housekeeping import purge_expired
 
 log = logging.getLogger("vault.grants")
 BATCH = 500
 
 
 def expire_once(ctx: VaultContext) -> int:
-    """Expire every grant past its expiry, in batches; returns how many."""
+    """Expire every grant past its expiry, in batches, and purge dead OAuth rows; returns how many grants."""
     _ = ctx.keyset  # receipts are signed inside the transactions below: load the key set first
     total = 0
     while True:
@@ -23,7 +24,10 @@ def expire_once(ctx: VaultContext) -> int:
             n = expire_due(session=s, ctx=ctx, limit=BATCH)
         total += n
         if n < BATCH:
-            return total
+            break
+    with ctx.db.session() as s:
+        purge_expired(session=s)
+    return total
 
 
 async def grant_expiry_loop(ctx: VaultContext, stop: asyncio.Event) -> None:
