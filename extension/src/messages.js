@@ -99,6 +99,13 @@ export async function handleMessage(deps, msg, sender) {
       }
       case 'ui:pair:cancel': await deps.client.cancelPairing(); await browser.alarms.clear(deps.ALARMS.pair); return { ok: true };
       case 'ui:unpair': await deps.client.unpair(); await deps.refreshBadge(); return { ok: true };
+      case 'ui:declare': {
+        const rec = await deps.recorder();
+        const value = msg.value === undefined || msg.value === '' ? undefined : Number(msg.value);
+        const res = await rec.declare(msg.text, { value });
+        if (res.recorded.length) flushSoon(deps);
+        return { ok: res.recorded.length > 0, dropped: res.dropped || null, error: res.dropped ? `not recorded: ${res.dropped}` : undefined, state: await popupState(deps) };
+      }
       case 'ui:queue': return { ok: true, events: (await deps.queue.all()).map((i) => i.event) };
       case 'ui:sync': {
         const res = await deps.client.flush({ force: true });

@@ -118,6 +118,24 @@ export class Recorder {
     });
   }
 
+  /**
+   * A declared intent typed by the consumer in the popup ("65-inch TV under 900 EUR"). Explicit, so
+   * the page gate does not apply; the sensitive-category rule does. Recorded against the vault's origin.
+   */
+  declare(text, { value } = {}) {
+    return this._serial(async () => {
+      const query = String(text || '').replace(/\s+/g, ' ').trim().slice(0, 200);
+      if (!query) return { recorded: [], dropped: 'empty' };
+      const settings = await loadSettings(this.storage);
+      const obs = { type: 'declared_intent', query };
+      if (Number.isFinite(value) && value > 0) obs.value = value;
+      const cat = this._categorise(obs, settings);
+      if (cat.drop) return { recorded: [], dropped: cat.drop };
+      const ev = await this._enqueue(obs, `${new URL(settings.vault_url).origin}/`, cat.category);
+      return ev ? { recorded: [ev] } : { recorded: [], dropped: 'invalid' };
+    });
+  }
+
   async _derive(ev, obs, url, category) {
     const out = [];
     const mem = await this._memory();

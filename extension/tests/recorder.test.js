@@ -131,3 +131,19 @@ describe('today and deletion', () => {
     expect(await t.queue.size()).toBe(1);
   });
 });
+
+describe('declared intents', () => {
+  it('records the consumer\'s own words against the vault origin, classified, with a budget', async () => {
+    const t = setup({ vault_url: 'https://vault.example:8443/base' });
+    const { recorded: [ev] } = await t.rec.declare('  65 inch OLED TV  within 2 weeks ', { value: 900 });
+    expect(ev).toMatchObject({ type: 'declared_intent', query: '65 inch OLED TV within 2 weeks', value: 900, category: 'electronics.tv',
+      origin: 'https://vault.example:8443', path: '/' });
+    expect(validateGesture(ev)).toEqual([]);
+  });
+  it('sensitive declarations need the opt-in; empty ones are ignored', async () => {
+    const t = setup();
+    expect(await t.rec.declare('schwangerschaftstest')).toEqual({ recorded: [], dropped: 'sensitive' });
+    expect(await t.rec.declare('   ')).toEqual({ recorded: [], dropped: 'empty' });
+    expect(await t.queue.size()).toBe(0);
+  });
+});

@@ -77,5 +77,14 @@ byId('sync-now').addEventListener('click', async () => {
   byId('message').textContent = res.ok ? `Sync: ${res.result.status}` : res.error;
   if (res.state) renderState(res.state);
 });
+byId('declare-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const text = byId('declare-input').value.trim();
+  if (!text) return;
+  const res = await send('ui:declare', { text, value: byId('declare-budget').value });
+  byId('message').textContent = res.ok ? 'Declared.' : res.error;
+  if (res.ok) { byId('declare-input').value = ''; byId('declare-budget').value = ''; }
+  if (res.state) renderState(res.state);
+});
 byId('open-options').addEventListener('click', () => browser.runtime.openOptionsPage());
 load();

@@ -73,7 +73,7 @@ describe('popup', () => {
 
 describe('stable test ids', () => {
   it.each([
-    ['popup/popup.html', ['pair-status', 'pause-toggle', 'today-list', 'signals-list', 'inbox-badge', 'sync-now', 'queue-count', 'open-options']],
+    ['popup/popup.html', ['pair-status', 'pause-toggle', 'today-list', 'signals-list', 'inbox-badge', 'sync-now', 'queue-count', 'open-options', 'declare-input', 'declare-budget', 'declare-button']],
     ['options/options.html', ['vault-url', 'save-vault-url', 'pair-button', 'user-code', 'verification-link', 'pair-status', 'unpair-button', 'never-record-input', 'never-record-add', 'never-record-list', 'categories', 'queue-preview']],
   ])('%s', (file, ids) => {
     loadHtml(file);
