@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, insert, or_, text
+from sqlalchemy import ColumnElement, insert, or_, text
 from sqlmodel import Session, col, select
 
 from vault_server.audit.merkle import EMPTY_ROOT, Node, NodeKey
@@ -31,19 +31,20 @@ class DbNodeStore:
             return []
         found: dict[NodeKey, bytes] = {}
         wanted = list(dict.fromkeys(keys))
+        conn = self.session.connection()
         for start in range(0, len(wanted), _MAX_KEYS_PER_QUERY):
             by_level: dict[int, list[int]] = {}
             for level, idx in wanted[start : start + _MAX_KEYS_PER_QUERY]:
-                by_level.setdefault(level, []).append(idx)
-            # OR over levels of (level = L AND idx IN (...)): both SQLite and PostgreSQL answer it from the
-            # primary key. A row-value "(level, idx) IN (VALUES ...)" makes SQLite scan the whole table.
-            where = or_(
-                *(and_(col(AuditNode.level) == level, col(AuditNode.idx).in_(idxs)) for level, idxs in by_level.items())
+                by_level.setdefault(int(level), []).append(int(idx))
+            # OR over levels of (level = L AND idx IN (...)): both SQLite and PostgreSQL answer it from the primary
+            # key (a row-value "(level, idx) IN (VALUES ...)" makes SQLite scan the table). The keys are integers
+            # computed by merkle.py, rendered with int(), so the text is safe; building it directly skips the
+            # expression-building overhead that dominated a proof (~25 keys).
+            where = " OR ".join(
+                f"(level = {level} AND idx IN ({','.join(map(str, idxs))}))" for level, idxs in by_level.items()
             )
-            rows = self.session.execute(
-                select(col(AuditNode.level), col(AuditNode.idx), col(AuditNode.hash)).where(where)
-            ).all()
-            for level, idx, digest in rows:
+            sql = f"SELECT level, idx, hash FROM audit_node WHERE {where}"  # noqa: S608 - int() rendered keys
+            for level, idx, digest in conn.exec_driver_sql(sql):
                 found[(int(level), int(idx))] = bytes(digest)
         try:
             return [found[key] for key in keys]
