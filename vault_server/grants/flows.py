@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
 from vault_server.accounts.models import Account
 from vault_server.context import VaultContext
 from vault_server.grants import service as grants
 from vault_server.oauth import tokens
-from vault_server.oauth.models import TokenFamily
+from vault_server.oauth.models import AuthorizationRequest, TokenFamily
 from vault_server.vendors.models import VendorApp
 
 
@@ -45,11 +45,21 @@ def export_grants(session: Session, ctx: VaultContext, account: Account) -> tupl
 
 
 def revoke_everything(session: Session, ctx: VaultContext, account: Account) -> None:
-    """Account deletion: end every grant (receipt + audit) and every token family of the account."""
+    """Account deletion: end every grant (audit entry) and token family, then scrub what they said about the
+    consumer's interests (categories, fields, purposes, receipts): nothing of it stays readable in the vault."""
     grants.revoke_all_for_account(session=session, ctx=ctx, account_id=account.id)
-    for family in session.exec(
-        select(TokenFamily).where(TokenFamily.account_id == account.id, col(TokenFamily.revoked_at).is_(None))
-    ).all():
+    families = session.exec(select(TokenFamily).where(TokenFamily.account_id == account.id)).all()
+    for family in families:
         tokens.revoke_family(session=session, family_id=family.id, reason="account_deleted")
+        family.authorization_details = []
+        session.add(family)
+    for grant in grants.list_for_account(session=session, account_id=account.id):
+        grant.authorization_details = []
+        grant.requested = {}
+        grant.purpose = ""
+        session.add(grant)
+        for receipt in grants.receipts_of(session=session, grant_id=grant.id):
+            session.delete(receipt)
+    session.exec(delete(AuthorizationRequest).where(col(AuthorizationRequest.account_id) == account.id))
 
 
