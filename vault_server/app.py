@@ -22,17 +22,17 @@ from vault_server.feed.pages import router as feed_pages
 from vault_server.feed.views import router as feed_router
 from vault_server.grants.tasks import grant_expiry_loop
 from vault_server.grants.views import router as grants_router
-from vault_server.intents.tasks import maintenance_loop
 from vault_server.intents.pages import router as intents_pages
+from vault_server.intents.tasks import maintenance_loop
 from vault_server.intents.views import router as intents_router
 from vault_server.logs import configure_logging
 from vault_server.oauth import errors as oauth_errors
 from vault_server.oauth.resource import oauth_bearer_resolver
 from vault_server.oauth.resource import router as oauth_resource_router
 from vault_server.oauth.views import router as oauth_router
+from vault_server.vendors.views import router as vendors_router
 from vault_server.web import health, pages, problems
 from vault_server.web.deps import RateLimiter, personal_token_resolver
-from vault_server.vendors.views import router as vendors_router
 from vault_server.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
 
 
