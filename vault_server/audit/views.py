@@ -325,6 +325,27 @@ def auditor_page(
     )
 
 
+@router.get("/auditor/export", include_in_schema=False)
+def auditor_export(request: Request, ctx: Ctx, start: str = "0", end: str = "") -> Response:
+    """The console's download form (empty fields allowed): the same zip as ``GET /v1/audit/export``."""
+    principal = page_principal(request, ctx, *AUDITOR_ROLES)
+    if isinstance(principal, Response):
+        return principal
+    try:
+        first = int(start or 0)
+        stop = int(end) if end.strip() else None
+    except ValueError:
+        raise ValidationFailed("start and end must be entry indexes") from None
+    with ctx.db.session() as s:
+        body, summary = build_export(s, ctx, first, stop)
+    name = f"intent-vault-audit-{summary['start']}-{summary['end']}.zip"
+    return Response(
+        body,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )
+
+
 @router.post("/auditor/check", response_class=HTMLResponse, include_in_schema=False)
 def auditor_check(request: Request, ctx: Ctx, csrf_token: Annotated[str, Form()] = "") -> Response:
     check_form_csrf(request, ctx, csrf_token)
