@@ -22,7 +22,8 @@ const provider = new Provider(issuer, {
   pkce: { required: () => true },
   rotateRefreshToken: true,
   issueRefreshToken: async () => true,
-  ttl: { AccessToken: 600, AuthorizationCode: 60, RefreshToken: 30 * 86400, Grant: 90 * 86400 },
+  // codes live 10 minutes here (60 s in production) so minting 400 of them does not outlast them
+  ttl: { AccessToken: 600, AuthorizationCode: 600, RefreshToken: 30 * 86400, Grant: 90 * 86400 },
   features: {
     introspection: { enabled: true },
     revocation: { enabled: true },
