@@ -96,3 +96,28 @@ describe('undeclared articles', () => {
     expect(detectProduct(doc, 'https://shop.example/p/blender-9')).toMatchObject({ kind: 'product', product: { price: 49, currency: 'USD' } });
   });
 });
+
+describe('editorial reviews and affiliate links', () => {
+  const body = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(10);
+  it('a page whose JSON-LD root is a Review of a product is editorial, even with og:type=article and a buy link', () => {
+    const html = `<html lang="en"><head><meta property="og:type" content="article">
+      <script type="application/ld+json">{"@context":"https://schema.org","@type":"Review","itemReviewed":{"@type":"Product","name":"Blender 9","offers":{"@type":"Offer","price":"49","priceCurrency":"USD"}},"reviewRating":{"@type":"Rating","ratingValue":4}}</script>
+      <script type="application/ld+json">{"@context":"https://schema.org","@type":"Product","name":"Blender 9","offers":{"@type":"Offer","price":"49","priceCurrency":"USD"}}</script>
+      </head><body><h1>Blender 9 review</h1><p>${body}</p><a href="/go/blender-9" class="btn">Buy now</a></body></html>`;
+    const { doc } = fromHtml(html, 'https://reviews.example/blender-9-review');
+    expect(detectProduct(doc, 'https://reviews.example/blender-9-review').kind).toBe('article');
+  });
+  it('buy links to other sites are not cart controls of this page', () => {
+    const html = `<html lang="en"><head><meta property="og:type" content="article">
+      <script type="application/ld+json">{"@context":"https://schema.org","@type":"Product","name":"Blender 9","offers":{"@type":"Offer","price":"49","priceCurrency":"USD"}}</script>
+      </head><body><h1>Our favourite blender</h1><p>${body}</p><a href="https://www.bigshop.example/dp/B0001?tag=aff-20" class="btn">Buy now</a></body></html>`;
+    const { doc } = fromHtml(html, 'https://blog.example/favourite-blender');
+    expect(detectProduct(doc, 'https://blog.example/favourite-blender').kind).toBe('article');
+  });
+  it('a shop linking its own cart on a subdomain still counts', () => {
+    const html = `<html lang="en"><head><script type="application/ld+json">{"@type":"Product","name":"Lamp","offers":{"price":"20","priceCurrency":"EUR"}}</script></head>
+      <body><h1>Lamp</h1><a href="https://checkout.shop.example/cart/add?sku=1">Add to cart</a></body></html>`;
+    const { doc } = fromHtml(html, 'https://www.shop.example/lamp');
+    expect(detectProduct(doc, 'https://www.shop.example/lamp').kind).toBe('product');
+  });
+});

@@ -10,6 +10,19 @@ export const MAX_SCRIPT_CHARS = 2_000_000;
 const MAX_NODES = 50_000;
 const MAX_DEPTH = 32;
 
+const EDITORIAL_ROOTS = new Set(['review', 'criticreview', 'claimreview']);
+
+/** Top-level nodes of a JSON-LD document: the object itself, array members, @graph members. */
+function rootsOf(data) {
+  const out = [];
+  for (const d of Array.isArray(data) ? data.slice(0, 200) : [data]) {
+    if (!d || typeof d !== 'object') continue;
+    out.push(d);
+    if (Array.isArray(d['@graph'])) out.push(...d['@graph'].slice(0, 500).filter((x) => x && typeof x === 'object'));
+  }
+  return out;
+}
+
 /** Parse one JSON-LD script body leniently (comments, CDATA, raw newlines in strings). */
 export function parseJsonLd(text) {
   if (typeof text !== 'string' || text.length > MAX_SCRIPT_CHARS) return null;
@@ -66,6 +79,8 @@ export function extractJsonLd(doc, url) {
     if (!type.startsWith('application/ld+json')) continue;
     const data = parseJsonLd(script.textContent);
     if (data === null) continue;
+    // A review that is the page's own subject (a root node, not one nested in a Product) is editorial.
+    for (const root of rootsOf(data)) if (typesOf(root).some((t) => EDITORIAL_ROOTS.has(t)) && root.itemReviewed) hasArticle = true;
     walk(data, (node, depth) => {
       for (const t of typesOf(node)) types.add(t);
       if (isArticleNode(node) && depth <= 3) hasArticle = true;

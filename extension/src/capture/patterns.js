@@ -55,13 +55,25 @@ export function clickableFrom(target) {
   return null;
 }
 
+/** A link to another site ("Buy now at Shop X" in an article) is not this page's own cart control. */
+function offSite(a, doc) {
+  const href = a.getAttribute('href') || '';
+  if (!/^(https?:)?\/\//i.test(href)) return false;
+  try {
+    const here = (doc.location && doc.location.hostname) || '';
+    const there = new URL(href, doc.baseURI).hostname;
+    const site = (h) => h.toLowerCase().replace(/^www\./, '').split('.').slice(-2).join('.');
+    return !!here && site(there) !== site(here);
+  } catch { return false; }
+}
+
 /** Number of add-to-cart style controls on the page (one to a few on a product page, many on a listing). */
 export function countCartControls(doc) {
   let n = 0;
   const buttons = [];
   for (const el of doc.querySelectorAll('button, input[type=submit], input[type=button], input[type=image], a, [role=button]')) {
     if (++n > 5000) break;
-    if (el.tagName === 'A' && el.children.length > 6) continue;
+    if (el.tagName === 'A' && (el.children.length > 6 || offSite(el, doc))) continue;
     if (classifyControl(el, ['cart_add']) === 'cart_add') buttons.push(el);
   }
   let forms = 0;
