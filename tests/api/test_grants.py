@@ -137,7 +137,8 @@ def test_receipts_verify_for_both_sides_and_tampering_fails(setup: Setup, tmp_pa
     theirs = setup.vendor_http.get(f"/v1/vendor/subjects/{setup.sub}/receipts", auth=basic(setup.vendor))
     assert theirs.status_code == 200
     assert [r["jws"] for r in theirs.json()[0]["receipts"]] == [r["jws"] for r in receipts]
-    assert setup.vendor_http.get(f"/v1/vendor/subjects/{setup.sub}/receipts").status_code == 401
+    anon = setup.vendor_http.get(f"/v1/vendor/subjects/{setup.sub}/receipts")
+    assert anon.status_code == 401 and anon.headers["content-type"] == "application/problem+json"
 
     # one receipt downloads as application/jose
     one = setup.consumer.get(f"/v1/grants/{gid}/receipts/{receipts[0]['id']}")

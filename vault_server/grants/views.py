@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vault_server.audit import service as audit
 from vault_server.context import VaultContext
-from vault_server.errors import Forbidden, NotFound, ValidationFailed
+from vault_server.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from vault_server.grants import service as grants
 from vault_server.grants.models import Grant
 from vault_server.oauth import rar, tokens
@@ -214,7 +214,13 @@ def api_revoke_device(family_id: str, principal: CurrentPrincipal, ctx: Ctx) -> 
 # ---- vendor side: receipts -------------------------------------------------------------------------
 def _vendor_receipts(request: Request, ctx: VaultContext, sub: str) -> list[dict[str, Any]]:
     with ctx.db.session() as s:
-        client = authenticate_client(request=request, form={}, session=s, ctx=ctx)
+        try:
+            client = authenticate_client(request=request, form={}, session=s, ctx=ctx)
+        except OAuthError as exc:
+            raise Unauthorized(
+                f"authenticate as your client with HTTP Basic ({exc.description})",
+                headers={"WWW-Authenticate": 'Basic realm="vault"'},
+            ) from None
         rows = s.exec(
             select(Grant).where(Grant.vendor_id == client.id, Grant.subject == sub).order_by(col(Grant.created_at))
         ).all()
