@@ -73,7 +73,7 @@ def expected(ctx: VaultContext, sigs: dict[str, dict[str, Any]], details: list[d
     policy = ctx.policy
     out: dict[str, set[str]] = {}
     for category, sig in sigs.items():
-        keys: set[str] = set()
+        allowed: set[str] = set()
         for d in details:
             covered = any(
                 (category == g or category.startswith(g + "."))
@@ -81,9 +81,9 @@ def expected(ctx: VaultContext, sigs: dict[str, dict[str, Any]], details: list[d
                 for g in d["categories"]
             )
             if covered and STAGES.index(sig["stage"]) >= STAGES.index(d["min_stage"]):
-                keys |= {KEY_OF[f] for f in d["fields"] if f in KEY_OF}
-        if keys:
-            out[category] = keys | {"category", "category_name"}
+                allowed |= set(d["fields"])
+        if allowed:  # the category itself is what was granted; fields add keys (declared_intent only if declared)
+            out[category] = {KEY_OF[f] for f in allowed if f in KEY_OF} | {"category", "category_name"}
     return out
 
 

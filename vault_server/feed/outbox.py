@@ -104,9 +104,12 @@ def claim(session: Session, *, limit: int = 50, now: datetime | None = None) -> 
         )
         .values(leased_until=lease)
     )
-    for row in rows:
-        session.refresh(row)
-    return [r for r in rows if r.leased_until == lease]
+    won = session.scalars(
+        select(WebhookDelivery)
+        .where(col(WebhookDelivery.id).in_(ids), col(WebhookDelivery.leased_until) == lease)
+        .execution_options(populate_existing=True)
+    ).all()
+    return sorted(won, key=lambda r: r.next_attempt_at)
 
 
 def backoff(attempt: int) -> timedelta:

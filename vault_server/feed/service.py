@@ -301,7 +301,10 @@ def read_page(
             newest_data[row.grant_id] = i
     items: list[dict[str, Any]] = []
     audits: list[dict[str, Any]] = []
-    grants: dict[str, Grant | None] = {}
+    wanted = sorted({r.grant_id for r in rows if r.kind not in TOMBSTONE_KINDS})
+    grants: dict[str, Grant | None] = (
+        {g.id: g for g in session.exec(select(Grant).where(col(Grant.id).in_(wanted))).all()} if wanted else {}
+    )
     now = utcnow()
     from vault_server.feed import events
 
@@ -320,9 +323,7 @@ def read_page(
             continue
         if row.kind in SIGNAL_KINDS and newest_data.get(row.grant_id) != i:
             continue
-        if row.grant_id not in grants:
-            grants[row.grant_id] = session.get(Grant, row.grant_id)
-        grant = grants[row.grant_id]
+        grant = grants.get(row.grant_id)
         if not grant_is_live(grant, now) or grant is None or grant.vendor_id != vendor_id:
             continue  # ended since: its tombstone is in the feed
         if row.kind in SIGNAL_KINDS:

@@ -32,6 +32,7 @@ class TickResult:
 
 
 def _deliver_one(ctx: VaultContext, message_id: str, client: httpx.Client) -> Outcome:
+    """Build, audit (committed) and send one message; the outcome is recorded by the caller."""
     try:
         with ctx.db.session() as s:
             prepared = webhooks.prepare(session=s, ctx=ctx, message_id=message_id)
@@ -43,8 +44,6 @@ def _deliver_one(ctx: VaultContext, message_id: str, client: httpx.Client) -> Ou
             outcome = Outcome(ok=False, skipped=True, error="nothing to send (grant ended or object gone)")
         else:
             outcome = webhooks.send(prepared, allow_private=ctx.settings.allow_private_webhooks, client=client)
-    with ctx.db.session() as s:
-        outbox.finish(s, message_id=message_id, outcome=outcome)
     return outcome
 
 
@@ -66,6 +65,10 @@ def run_once(ctx: VaultContext, *, batch: int = 50, threads: int = 8, client: ht
     finally:
         if own:
             http.close()
+    # one transaction records the batch; a crash before it commits re-sends (at-least-once, same webhook-id)
+    with ctx.db.session() as s:
+        for message_id, outcome in zip(claimed, outcomes, strict=True):
+            outbox.finish(s, message_id=message_id, outcome=outcome)
     for o in outcomes:
         if o.skipped:
             result.skipped += 1
