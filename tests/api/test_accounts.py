@@ -205,3 +205,20 @@ def test_account_deletion_shreds_and_logs_out(client: TestClient, consumer: dict
     assert client.post("/v1/sessions", json={"email": "dana@example.com", "password": PASSWORD}).status_code == 401
     # the e-mail is free again: a new, unrelated vault can be made
     sign_up(client, "dana@example.com")
+
+
+def test_api_rate_limit_per_credential(ctx: Any, consumer: dict[str, Any], client: TestClient) -> None:
+    from vault_server.app import create_app
+    from vault_server.context import VaultContext
+
+    token = personal_token(client, consumer["csrf"])
+    limited = VaultContext(
+        settings=ctx.settings.model_copy(update={"api_rate_per_minute": 3}), db=ctx.db, ring=ctx.ring,
+        hasher=ctx.hasher, policy=ctx.policy,
+    )
+    with TestClient(create_app(ctx=limited), base_url="http://127.0.0.1:8000") as c:
+        headers = {"Authorization": f"Bearer {token}"}
+        codes = [c.get("/v1/me", headers=headers).status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        r = c.get("/v1/me", headers=headers)
+        assert r.headers["content-type"] == PROBLEM and 1 <= int(r.headers["retry-after"]) <= 60
