@@ -289,6 +289,7 @@ class Vault:
     server: LiveServer
     http: httpx.Client
     email: str
+    csrf: str
 
     @property
     def url(self) -> str:
@@ -317,6 +318,12 @@ class Vault:
         assert r.status_code == 200, r.text
         return list(r.json()["signals"])
 
+    def set_paused(self, paused: bool) -> None:
+        """Pause or resume recording in the vault (what the dashboard's pause does)."""
+        r = self.http.put("/v1/me/settings", json={"paused": paused}, headers={"X-CSRF-Token": self.csrf})
+        assert r.status_code == 200, r.text
+        assert r.json()["paused"] is paused
+
     def wait_for_gestures(self, ids: list[str], timeout: float = 15.0) -> dict[str, dict[str, Any]]:
         """Poll the vault until every id is stored; returns id -> stored gesture."""
         want = set(ids)
@@ -332,8 +339,8 @@ class Vault:
 def vault(live_server: LiveServer) -> Iterator[Vault]:
     with httpx.Client(base_url=live_server.url, timeout=10) as http:
         sign_up(http, CONSUMER_EMAIL, name="Robin")
-        log_in(http, CONSUMER_EMAIL)
-        yield Vault(server=live_server, http=http, email=CONSUMER_EMAIL)
+        csrf = log_in(http, CONSUMER_EMAIL)
+        yield Vault(server=live_server, http=http, email=CONSUMER_EMAIL, csrf=csrf)
 
 
 _USER_CODE = re.compile(r"^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$")

@@ -61,6 +61,31 @@ def test_pause_in_the_popup_stops_recording(paired: Paired) -> None:
     assert stored[seen]["event"]["product"]["brand"] == "Samsung"
 
 
+def test_pause_in_the_vault_stops_recording_in_the_browser(paired: Paired) -> None:
+    ext, vault, shop = paired.browser, paired.vault, paired.shop
+    vault.set_paused(True)
+    # The popup reads the vault's settings when it opens; the next time it shows the vault's pause.
+    popup = ext.open("popup/popup.html")
+    wait_for("the extension to learn the vault's pause", lambda: ext.storage("settings")["vault_settings"]["paused"])
+    popup.reload()
+    expect(popup.get_by_test_id("vault-paused")).to_be_visible()
+
+    tab = ext.context.new_page()
+    tab.goto(shop.url("/search?q=65+inch+tv"))
+    settle(tab)
+    tab.goto(shop.url("/p/12345-samsung-65-qled"))
+    settle(tab)
+    tab.close()
+    assert ext.history() == [], dumps(ext.history())
+
+    vault.set_paused(False)
+    popup.reload()
+    wait_for("the extension to learn the resume", lambda: not ext.storage("settings")["vault_settings"]["paused"])
+    seen = canary(ext, shop)
+    assert ext.sync()["status"] == "ok"
+    assert list(vault.wait_for_gestures([seen])) == [seen]
+
+
 def test_never_record_site_records_nothing(paired: Paired) -> None:
     ext, vault, shop = paired.browser, paired.vault, paired.shop
     listing = shop.url("/listing/98765-sony-bravia-65", host=MARKET_HOST)
