@@ -76,7 +76,7 @@ export class Recorder {
   /** Classify; returns {category} or {drop: reason} when the category is sensitive and not opted in. */
   _categorise(obs, settings) {
     const hit = this.taxonomy ? classify(this.taxonomy, {
-      category_hint: obs.product?.category_hint, name: obs.product?.name, brand: obs.product?.brand, query: obs.query, breadcrumbs: obs.breadcrumbs,
+      category_hint: obs.product?.category_hint, name: obs.product?.name || obs.label, brand: obs.product?.brand, query: obs.query, breadcrumbs: obs.breadcrumbs,
     }) : null;
     if (!hit) return { category: undefined };
     const root = sensitiveRootOf(this.taxonomy, hit.id);
@@ -108,6 +108,8 @@ export class Recorder {
       const settings = await loadSettings(this.storage);
       const cat = this._categorise(obs, settings);
       if (cat.drop) return { recorded: [], dropped: cat.drop };
+      // A listing page says something only through its category.
+      if (obs.type === 'page_view' && !obs.cart && !cat.category) return { recorded: [], dropped: 'uncategorised' };
       const recorded = [];
       const main = await this._enqueue(obs, url, cat.category);
       if (!main) return { recorded: [], dropped: 'invalid' };

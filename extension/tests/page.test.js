@@ -61,6 +61,11 @@ describe('page analysis', () => {
     const { doc } = loadPage('article-news.html', url);
     expect(analysePage(doc, url)).toMatchObject({ kind: 'article', observations: [] });
   });
+  it('a category listing -> page_view carrying its heading for local classification only', () => {
+    const url = 'https://soundshop.example/c/headphones';
+    const { doc } = loadPage('listing-category.html', url);
+    expect(analysePage(doc, url)).toMatchObject({ kind: 'listing', observations: [{ type: 'page_view', label: 'Headphones' }] });
+  });
   it('ordinary pages yield nothing', () => {
     const { doc } = fromHtml('<html><body><h1>Contact</h1></body></html>', 'https://shop.example/contact');
     expect(analysePage(doc, 'https://shop.example/contact').observations).toEqual([]);

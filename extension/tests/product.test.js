@@ -55,7 +55,7 @@ describe('never an article as a product', () => {
 
   it('a category listing with many add-to-cart buttons is not a product view', () => {
     const { doc } = loadPage('listing-category.html', 'https://soundshop.example/c/headphones');
-    expect(detectProduct(doc, 'https://soundshop.example/c/headphones').kind).toBe('other');
+    expect(detectProduct(doc, 'https://soundshop.example/c/headphones').kind).toBe('listing');
   });
 
   it('a plain page is neither', () => {
@@ -120,4 +120,19 @@ describe('editorial reviews and affiliate links', () => {
     const { doc } = fromHtml(html, 'https://www.shop.example/lamp');
     expect(detectProduct(doc, 'https://www.shop.example/lamp').kind).toBe('product');
   });
+});
+
+it('off-site detection knows second-level country domains', () => {
+  const html = `<html lang="en-GB"><head><meta property="og:type" content="article">
+    <script type="application/ld+json">{"@type":"Product","name":"Kettle","offers":{"price":"20","priceCurrency":"GBP"}}</script></head>
+    <body><h1>Best kettles</h1><a href="https://www.bigshop.co.uk/kettle">Buy now</a></body></html>`;
+  const { doc } = fromHtml(html, 'https://www.kettle-blog.co.uk/best-kettles');
+  expect(detectProduct(doc, 'https://www.kettle-blog.co.uk/best-kettles').kind).toBe('article');
+});
+
+it('a listing marked up with many microdata products is a listing, not the first product', () => {
+  const tiles = Array.from({ length: 8 }, (_, i) => `<li itemscope itemtype="https://schema.org/Product"><span itemprop="name">Lamp ${i}</span>
+    <div itemprop="offers" itemscope itemtype="https://schema.org/Offer"><meta itemprop="price" content="${10 + i}"><meta itemprop="priceCurrency" content="EUR"></div></li>`).join('');
+  const { doc } = fromHtml(`<html><body><h1>Lamps</h1><ul>${tiles}</ul></body></html>`, 'https://shop.example/c/lamps');
+  expect(detectProduct(doc, 'https://shop.example/c/lamps').kind).toBe('listing');
 });

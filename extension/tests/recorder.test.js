@@ -77,6 +77,18 @@ describe('recording', () => {
   });
 });
 
+describe('listing page views', () => {
+  it('are recorded only when they classify, and the heading is not sent', async () => {
+    const t = setup();
+    const tvs = await t.rec.record({ type: 'page_view', label: 'OLED TVs', breadcrumbs: ['Home', 'TV'] }, { url: 'https://shop.example/c/oled-tv' });
+    expect(tvs.recorded[0]).toMatchObject({ type: 'page_view', category: 'electronics.tv', path: '/c/oled-tv' });
+    expect(JSON.stringify(tvs.recorded[0])).not.toMatch(/OLED TVs|label|Home/);
+    expect(await t.rec.record({ type: 'page_view', label: 'Gift cards' }, { url: 'https://shop.example/c/gifts' })).toEqual({ recorded: [], dropped: 'uncategorised' });
+    const cart = await t.rec.record({ type: 'page_view', cart: true, value: 20 }, { url: 'https://shop.example/cart' });
+    expect(cart.recorded[0]).toMatchObject({ type: 'page_view', value: 20 });
+  });
+});
+
 describe('derived gestures', () => {
   it('return_visit after 30 minutes on the same product, not on a reload', async () => {
     const t = setup();

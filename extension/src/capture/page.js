@@ -10,6 +10,7 @@ import { isCheckoutUrl } from './checkout.js';
 import { detectPurchase } from './purchase.js';
 import { detectCompare } from './compare.js';
 import { isReviewUrl } from './review.js';
+import { mainHeading } from './heuristics.js';
 
 /**
  * @param {Document} doc
@@ -48,6 +49,12 @@ export function analysePage(doc, url) {
     observations.push({ type: 'product_view', product: p.product, breadcrumbs: p.breadcrumbs });
     if (isReviewUrl(url)) observations.push({ type: 'review_read', product: p.product, breadcrumbs: p.breadcrumbs });
     return { kind: 'product', observations, product: p.product, breadcrumbs: p.breadcrumbs };
+  }
+  if (p.kind === 'listing') {
+    // A category or search listing: a page_view, classified on the device from the breadcrumb and
+    // heading (which are used for classification only and never sent).
+    const heading = mainHeading(doc).text;
+    return { kind: 'listing', observations: [{ type: 'page_view', breadcrumbs: p.breadcrumbs, label: heading }], product: null, breadcrumbs: p.breadcrumbs };
   }
   if (isReviewUrl(url)) {
     return { kind: 'reviews', observations: [{ type: 'review_read', breadcrumbs: p.breadcrumbs }], product: null, breadcrumbs: p.breadcrumbs };

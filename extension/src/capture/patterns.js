@@ -62,7 +62,11 @@ function offSite(a, doc) {
   try {
     const here = (doc.location && doc.location.hostname) || '';
     const there = new URL(href, doc.baseURI).hostname;
-    const site = (h) => h.toLowerCase().replace(/^www\./, '').split('.').slice(-2).join('.');
+    const site = (h) => {
+      const parts = h.toLowerCase().split('.');
+      const n = parts.length >= 3 && parts.at(-1).length === 2 && /^(co|com|net|org|gov|ac|edu|ne|or)$/.test(parts.at(-2)) ? 3 : 2;
+      return parts.slice(-n).join('.');
+    };
     return !!here && site(there) !== site(here);
   } catch { return false; }
 }

@@ -75,7 +75,7 @@ function pick(...values) {
 /**
  * @param {Document} doc
  * @param {string} url
- * @returns {{kind: 'product'|'article'|'other', product: object|null, reasons: string[], breadcrumbs: string[], orders: object[]}}
+ * @returns {{kind: 'product'|'article'|'listing'|'other', product: object|null, reasons: string[], breadcrumbs: string[], orders: object[]}}
  */
 export function detectProduct(doc, url) {
   const reasons = [];
@@ -121,14 +121,17 @@ export function detectProduct(doc, url) {
     || !!(mdProduct && (mdProduct.price !== null || mdMain.length <= 2)) || ogProductType || og.product?.price != null;
 
   let isProduct = false;
-  if (markupProduct && !(listing && !ogProductType && ld.products.length > 6 && !productPath)) { isProduct = true; reasons.push('markup'); }
+  const manyItems = mdMain.length > 6 || ld.products.length > 6;
+  if (markupProduct && !(manyItems && !ogProductType && !productPath)) { isProduct = true; reasons.push('markup'); }
   let fallback = null;
   if (!isProduct && cartControls > 0 && cartControls <= 5 && !listing && !articleLayout()) {
     // No markup at all: accept only with a confident visible price.
     fallback = extractHeuristics(doc, url);
     if (fallback.price !== null && fallback.score >= 4) { isProduct = true; reasons.push('cart-control'); }
   }
-  if (!isProduct) return { kind: 'other', product: null, reasons, breadcrumbs: ld.breadcrumbs, orders: ld.orders };
+  if (!isProduct) {
+    return { kind: listing ? 'listing' : 'other', product: null, reasons, breadcrumbs: ld.breadcrumbs, orders: ld.orders };
+  }
 
   const ogp = og.product || {};
   const ldp = ldProduct || {};
