@@ -21,8 +21,18 @@ def register(*, session: Session, metadata: Any) -> dict[str, Any]:
     """Register a client from RFC 7591 metadata; returns the §3.2.1 response body."""
     if not isinstance(metadata, dict):
         raise OAuthError("invalid_client_metadata", "the body must be a JSON object of client metadata")
+    for key in ("grant_types", "response_types", "redirect_uris", "contacts"):
+        value = metadata.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            error = "invalid_redirect_uri" if key == "redirect_uris" else "invalid_client_metadata"
+            raise OAuthError(error, f"{key} must be an array of strings")
+    for key in ("client_name", "client_uri", "logo_uri", "policy_uri", "scope", "token_endpoint_auth_method"):
+        if key in metadata and not isinstance(metadata[key], str):
+            raise OAuthError("invalid_client_metadata", f"{key} must be a string")
+    if "jwks" in metadata and not isinstance(metadata["jwks"], dict):
+        raise OAuthError("invalid_client_metadata", "jwks must be a JWK Set object")
     grant_types = metadata.get("grant_types", ["authorization_code"])
-    if not isinstance(grant_types, list) or not set(grant_types) <= ALLOWED_GRANT_TYPES:
+    if not set(grant_types) <= ALLOWED_GRANT_TYPES:
         raise OAuthError("invalid_client_metadata", "grant_types may only be authorization_code and refresh_token")
     response_types = metadata.get("response_types", ["code"])
     if response_types != ["code"]:
@@ -39,7 +49,7 @@ def register(*, session: Session, metadata: Any) -> dict[str, Any]:
             logo_uri=str(metadata.get("logo_uri") or ""),
             policy_uri=str(metadata.get("policy_uri") or ""),
             redirect_uris=redirect_uris,
-            contacts=[str(c) for c in metadata.get("contacts") or []],
+            contacts=list(metadata.get("contacts") or []),
             token_endpoint_auth_method=str(metadata.get("token_endpoint_auth_method") or "client_secret_basic"),
             jwks=metadata.get("jwks"),
             scope=str(metadata.get("scope") or ""),
