@@ -1,5 +1,8 @@
 /** Options: vault URL, pairing (device flow), never-record sites, sensitive opt-ins, queue preview. */
+import browser from 'webextension-polyfill';
 import { send, h, clear, byId } from '../ui/common.js';
+
+const ORIGINS = { origins: ['http://*/*', 'https://*/*'] };
 
 let state = null;
 let pollTimer = null;
@@ -101,7 +104,19 @@ byId('never-record-add').addEventListener('click', () => {
 });
 byId('refresh-preview').addEventListener('click', preview);
 
+/** Firefox treats MV3 host permissions as optional: offer to grant them (needs a click). */
+async function checkAccess() {
+  if (!browser.permissions?.contains) return;
+  const ok = await browser.permissions.contains(ORIGINS).catch(() => true);
+  byId('access').hidden = ok;
+}
+byId('grant-access').addEventListener('click', async () => {
+  await browser.permissions.request(ORIGINS).catch(() => false);
+  await checkAccess();
+});
+
 (async () => {
+  await checkAccess();
   await loadCategories();
   const st = await send('ui:state');
   if (st.ok) {

@@ -8,8 +8,13 @@ const src = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src');
 const sent = [];
 let state;
 let pollAnswers;
+let granted = false;
 vi.mock('webextension-polyfill', () => ({
   default: {
+    permissions: {
+      contains: async () => granted,
+      request: async () => { granted = true; return true; },
+    },
     runtime: {
       sendMessage: async (msg) => {
         sent.push(msg);
@@ -37,6 +42,7 @@ describe('options page', () => {
     vi.useRealTimers();
     sent.length = 0;
     pollAnswers = ['pending', 'paired'];
+    granted = false;
     state = { paired: false, paused: false, vault_url: 'http://127.0.0.1:8000', pairing: null, never_record: [], opt_in_categories: [], vault_opt_in_categories: [] };
     const html = readFileSync(join(src, 'options/options.html'), 'utf8');
     document.body.innerHTML = html.slice(html.indexOf('<body')).replace(/^<body[^>]*>/, '').replace(/<\/body>[\s\S]*$/, '').replace(/<script[^>]*><\/script>/g, '');
@@ -59,6 +65,14 @@ describe('options page', () => {
     expect(document.querySelector('[data-testid=pair-status]').dataset.paired).toBe('true');
     expect(document.querySelector('[data-testid=pairing]').hidden).toBe(true);
     vi.useRealTimers();
+  });
+
+  it('offers to grant site access when the browser has not, and hides the offer once granted', async () => {
+    const box = document.querySelector('[data-testid=site-access]');
+    expect(box.hidden).toBe(false);
+    document.querySelector('[data-testid=grant-access]').click();
+    await flush();
+    expect(box.hidden).toBe(true);
   });
 
   it('adds a never-record site and lists it with a remove button', async () => {
