@@ -132,22 +132,27 @@ def _why_not_covered(g: _Grant, entry: Mapping[str, Any], details: Mapping[str, 
     return None
 
 
-def replay(entries: Iterable[Mapping[str, Any]]) -> list[Finding]:
-    """Replay entry objects in log order; return every uncovered read and every use of a revoked token."""
-    grants: dict[str, _Grant] = {}
-    revoked_tokens: dict[str, int] = {}
-    revoked_families: dict[str, int] = {}
-    findings: list[Finding] = []
-    for entry in entries:
+class Replayer:
+    """Compliance state built from the log's own entries, fed one entry at a time in log order (streaming)."""
+
+    def __init__(self) -> None:
+        self.grants: dict[str, _Grant] = {}
+        self.by_pair: dict[tuple[Any, Any], list[_Grant]] = {}
+        self.revoked_tokens: dict[str, int] = {}
+        self.revoked_families: dict[str, int] = {}
+        self.findings: list[Finding] = []
+
+    def feed(self, entry: Mapping[str, Any]) -> None:
         kind = entry.get("kind")
         details = entry.get("details") or {}
         if not isinstance(details, Mapping):
-            continue
+            return
         index = _int(entry.get("index"))
         pos = index if index is not None else -1
         grant_id = details.get("grant_id")
+        grants = self.grants
         if kind == "grant.created" and isinstance(grant_id, str):
-            grants[grant_id] = _Grant(
+            g = _Grant(
                 grant_id,
                 details.get("vendor_id"),
                 entry.get("subject"),
@@ -156,6 +161,8 @@ def replay(entries: Iterable[Mapping[str, Any]]) -> list[Finding]:
                 _int(details.get("expires_at")),
                 pos,
             )
+            grants[grant_id] = g
+            self.by_pair.setdefault((g.vendor_id, g.subject), []).append(g)
         elif kind == "grant.narrowed" and isinstance(grant_id, str) and grant_id in grants:
             g = grants[grant_id]
             if "categories" in details:
@@ -169,16 +176,23 @@ def replay(entries: Iterable[Mapping[str, Any]]) -> list[Finding]:
                 grants[grant_id].ended = (str(kind), pos)
         elif kind == "token.revoked":
             if isinstance(details.get("token_id"), str):
-                revoked_tokens.setdefault(details["token_id"], pos)
+                self.revoked_tokens.setdefault(details["token_id"], pos)
             if isinstance(details.get("family_id"), str):
-                revoked_families.setdefault(details["family_id"], pos)
+                self.revoked_families.setdefault(details["family_id"], pos)
         if kind in READ_KINDS or kind == "token.refreshed":
-            findings.extend(_token_findings(entry, details, index, revoked_tokens, revoked_families))
+            self.findings.extend(_token_findings(entry, details, index, self.revoked_tokens, self.revoked_families))
         if kind in READ_KINDS:
-            finding = _coverage_finding(entry, details, index, grants)
+            finding = _coverage_finding(entry, details, index, grants, self.by_pair)
             if finding is not None:
-                findings.append(finding)
-    return findings
+                self.findings.append(finding)
+
+
+def replay(entries: Iterable[Mapping[str, Any]]) -> list[Finding]:
+    """Replay entry objects in log order; return every uncovered read and every use of a revoked token."""
+    replayer = Replayer()
+    for entry in entries:
+        replayer.feed(entry)
+    return replayer.findings
 
 
 def _token_findings(
@@ -212,7 +226,11 @@ def _token_findings(
 
 
 def _coverage_finding(
-    entry: Mapping[str, Any], details: Mapping[str, Any], index: int | None, grants: Mapping[str, _Grant]
+    entry: Mapping[str, Any],
+    details: Mapping[str, Any],
+    index: int | None,
+    grants: Mapping[str, _Grant],
+    by_pair: Mapping[tuple[Any, Any], list[_Grant]],
 ) -> Finding | None:
     vendor = details.get("vendor_id")
     grant_id = details.get("grant_id")
@@ -222,7 +240,7 @@ def _coverage_finding(
             return Finding(UNCOVERED, f"read by {vendor} names grant {grant_id}, which the log never created", index)
         why = _why_not_covered(g, entry, details)
         return None if why is None else Finding(UNCOVERED, f"read by {vendor}: {why}", index)
-    candidates = [g for g in grants.values() if g.vendor_id == vendor and g.subject == entry.get("subject")]
+    candidates = by_pair.get((vendor, entry.get("subject")), [])
     if not candidates:
         return Finding(UNCOVERED, f"read by {vendor} with no grant from this consumer in the log", index)
     reasons = [_why_not_covered(g, entry, details) for g in candidates]
@@ -333,7 +351,7 @@ def check_log(
     acc = TreeAccumulator()
     if 0 in sizes:
         roots[0] = acc.root()
-    objects: list[dict[str, Any]] = []
+    replayer = Replayer()
     entry_times: list[tuple[int, int]] = []
     integrity: list[Finding] = []
     expected = 0
@@ -377,7 +395,7 @@ def check_log(
                 integrity.append(Finding(INTEGRITY, "private payload was removed or replaced", idx))
             if idx < head_size:
                 _append(computed)
-                objects.append(obj)
+                replayer.feed(obj)
                 at = _int(obj.get("at")) or 0
                 entry_times.append((idx, at))
                 if at < last_at:
@@ -430,7 +448,7 @@ def check_log(
         )
     )
     report.findings.extend(sth_findings)
-    report.findings.extend(replay(objects))
+    report.findings.extend(replayer.findings)
     return report
 
 
