@@ -23,9 +23,9 @@ class FeedChange(SQLModel, table=True):
 
     ``seq`` is the insert order; ``pos`` is the read order. On SQLite writers are serialised, so commit order
     equals ``seq`` and ``pos`` is unused. On PostgreSQL concurrent transactions can commit out of ``seq`` order,
-    so rows are *stamped* with ``pos`` from a sequence only once their writer (``xid``) is older than every
-    transaction still running (``pg_snapshot_xmin``); stamping rounds are serialised, so a reader that has seen
-    ``pos = n`` never later meets a committed row with a smaller ``pos`` (see service.stamp).
+    so committed rows are *stamped* with ``pos`` from a sequence in serialised rounds; a reader that has seen
+    ``pos = n`` never later meets a row with a smaller ``pos`` (see service.stamp). ``xid`` records the writing
+    transaction (PostgreSQL, for diagnostics).
     """
 
     __tablename__ = "feed_change"

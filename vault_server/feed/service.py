@@ -8,13 +8,14 @@ signals at read time with ``signals_for`` and narrows them to the grant as it is
 fields), so narrowing or revoking acts on the very next page. Every subject whose data is in a page gets its own
 ``vendor.read`` audit entry, appended in the same transaction before the response is sent (fail closed).
 
-Cursor stability. ``seq`` is the insert order, but concurrent PostgreSQL transactions commit out of that order,
-so a reader must not jump past a ``seq`` whose transaction is still running. Rows are therefore read by ``pos``,
-handed out in *stamping rounds* (:func:`stamp`): a round takes an advisory lock, and stamps only rows whose
-writer's transaction id is below ``pg_snapshot_xmin(pg_current_snapshot())`` (every such writer has ended), with
-values from a sequence. Rounds are serialised and each stamps only committed rows, so positions appear in
-increasing order: a reader that has seen ``pos = n`` never later finds a committed row below ``n``. On SQLite
-writers are serialised by the database, commit order equals ``seq``, and ``seq`` is the position.
+Cursor stability. ``seq`` is the insert order, but concurrent PostgreSQL transactions commit out of that order: a
+reader that jumped to ``seq = 11`` would never see a ``seq = 10`` committed a moment later. So rows are read by
+``pos``, which is handed out only *after* commit, in stamping rounds (:func:`stamp`): a round takes a transaction-
+scoped advisory lock and numbers every row it can see without a position (all committed) from a sequence. Rounds
+are serialised and each commits its numbers at once, so positions become visible in increasing order and a row
+committed after a round simply gets a larger number in the next one: a reader that has seen ``pos = n`` never later
+finds a row below ``n``. Unlike a horizon on ``pg_snapshot_xmin``, nothing waits for unrelated long transactions.
+On SQLite writers are serialised by the database, commit order equals ``seq``, and ``seq`` is the position.
 """
 
 from __future__ import annotations
@@ -172,9 +173,9 @@ def on_signal_changed(*, session: Session, ctx: VaultContext, account_id: str, c
 
 # ---- positions ---------------------------------------------------------------------------------------------
 def stamp(session: Session) -> int:
-    """PostgreSQL: give read positions to rows whose writers have all ended (one serialised round); returns how
+    """PostgreSQL: number the committed rows that have no read position yet (one serialised round); returns how
     many were stamped. No-op on SQLite (``seq`` is the position). Commit right after: the lock is per
-    transaction."""
+    transaction, and holding it to commit is what keeps rounds in order."""
     if session.get_bind().dialect.name != "postgresql":
         return 0
     got = session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": STAMP_LOCK}).scalar()
@@ -183,9 +184,7 @@ def stamp(session: Session) -> int:
     result = session.execute(
         text(
             "UPDATE feed_change SET pos = nextval('feed_pos_seq') WHERE seq IN ("
-            " SELECT seq FROM feed_change WHERE pos IS NULL"
-            " AND xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
-            " ORDER BY seq LIMIT :n)"
+            " SELECT seq FROM feed_change WHERE pos IS NULL ORDER BY seq LIMIT :n)"
         ),
         {"n": STAMP_BATCH},
     )
