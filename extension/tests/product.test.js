@@ -136,3 +136,11 @@ it('a listing marked up with many microdata products is a listing, not the first
   const { doc } = fromHtml(`<html><body><h1>Lamps</h1><ul>${tiles}</ul></body></html>`, 'https://shop.example/c/lamps');
   expect(detectProduct(doc, 'https://shop.example/c/lamps').kind).toBe('listing');
 });
+
+it('an unavailable product on a product URL with a wishlist control is a product view without a price', () => {
+  const html = `<html lang="en-US"><body><h1 id="title">Oceana tuna 6 pack</h1><div id="brand">Brand: Oceana</div>
+    <div id="availability">Currently unavailable.</div><button>Add to List</button></body></html>`;
+  const { doc } = fromHtml(html, 'https://bigshop.example/dp/B00BRMIU7A');
+  expect(detectProduct(doc, 'https://bigshop.example/dp/B00BRMIU7A')).toMatchObject({ kind: 'product',
+    product: { name: 'Oceana tuna 6 pack', brand: 'Oceana', price: null, sku: 'B00BRMIU7A' } });
+});

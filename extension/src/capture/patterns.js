@@ -73,17 +73,25 @@ function offSite(a, doc) {
 
 /** Number of add-to-cart style controls on the page (one to a few on a product page, many on a listing). */
 export function countCartControls(doc) {
+  return countControls(doc).cart;
+}
+
+/** Add-to-cart and wishlist controls on the page, counted in one pass. */
+export function countControls(doc) {
   let n = 0;
   const buttons = [];
+  let wishlist = 0;
   for (const el of doc.querySelectorAll('button, input[type=submit], input[type=button], input[type=image], a, [role=button]')) {
     if (++n > 5000) break;
     if (el.tagName === 'A' && (el.children.length > 6 || offSite(el, doc))) continue;
-    if (classifyControl(el, ['cart_add']) === 'cart_add') buttons.push(el);
+    const kind = classifyControl(el, ['cart_add', 'wishlist_add']);
+    if (kind === 'cart_add') buttons.push(el);
+    else if (kind === 'wishlist_add') wishlist++;
   }
   let forms = 0;
   for (const form of doc.querySelectorAll('form[action]')) {
     if (!/(cart|basket|warenkorb|panier|carrito|carrello|koszyk)[/_-]?(add|insert)|add[/_-]?(to[/_-]?)?(cart|basket)/i.test(form.getAttribute('action') || '')) continue;
     if (!buttons.some((b) => form.contains(b))) forms++;
   }
-  return buttons.length + Math.min(forms, 1);
+  return { cart: buttons.length + Math.min(forms, 1), wishlist };
 }

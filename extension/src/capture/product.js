@@ -8,9 +8,9 @@
 import { extractJsonLd } from './jsonld.js';
 import { extractOpenGraph } from './opengraph.js';
 import { extractMicrodata } from './microdata.js';
-import { extractHeuristics } from './heuristics.js';
+import { extractHeuristics, mainHeading } from './heuristics.js';
 import { clean, inPeripheral, meta, pageContext } from './dom.js';
-import { countCartControls } from './patterns.js';
+import { countControls } from './patterns.js';
 import { currencyFromContext } from './currency.js';
 
 const DATED_PATH = /\/(19|20)\d{2}[/-](0?[1-9]|1[0-2])([/-]|$)|\/(news|blog|article|articles|story|stories|opinion|magazine|ratgeber|actualites|noticias|notizie|nieuws)\//i;
@@ -82,7 +82,8 @@ export function detectProduct(doc, url) {
   const ld = extractJsonLd(doc, url);
   const og = extractOpenGraph(doc, url);
   const md = extractMicrodata(doc, url);
-  const cartControls = countCartControls(doc);
+  const controls = countControls(doc);
+  const cartControls = controls.cart;
   const ldProduct = ld.products[0] || null;
   const mdMain = md.products.filter((p) => !p.peripheral);
   const mdProduct = mdMain[0] || null;
@@ -129,6 +130,14 @@ export function detectProduct(doc, url) {
     fallback = extractHeuristics(doc, url);
     if (fallback.price !== null && fallback.score >= 4) { isProduct = true; reasons.push('cart-control'); }
   }
+  let unpriced = false;
+  if (!isProduct && productPath && !listing && cartControls === 0 && controls.wishlist >= 1 && controls.wishlist <= 3
+    && !articleLayout() && mainHeading(doc).el) {
+    // An unavailable product (no price, no cart button) on a product URL that can still be saved to a wishlist.
+    isProduct = true;
+    unpriced = true;
+    reasons.push('wishlist-only');
+  }
   if (!isProduct) {
     return { kind: listing ? 'listing' : 'other', product: null, reasons, breadcrumbs: ld.breadcrumbs, orders: ld.orders };
   }
@@ -143,12 +152,13 @@ export function detectProduct(doc, url) {
   }
   currency = currency || pick(ldp.currency, mdp.currency, ogp.currency, null);
   let name = pick(ldp.name, mdp.name, ogp.name, '');
-  if (price === null || price === 0 || !currency || !name) {
+  if (!unpriced && (price === null || price === 0 || !currency || !name)) {
     const h = fallback || extractHeuristics(doc, url, { pageCurrency: currency || undefined });
     if ((price === null || price === 0) && h.price !== null) { price = h.price; reasons.push('visible-price'); currency = currency || h.currency; }
     if (!currency && price !== null) currency = h.currency;
     if (!name) name = h.name;
   }
+  if (unpriced) name = mainHeading(doc).text;
   if (!currency && price !== null) currency = currencyFromContext(pageContext(doc, url));
   const product = {
     name: clean(name, 200),
