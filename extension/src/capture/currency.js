@@ -63,40 +63,21 @@ function countryFromContext(ctx) {
   return out;
 }
 
-/** "$" and friends: pick the dollar/peso of the page's country, else USD. */
-function dollar(ctx) {
+const DOLLAR_LIKE = ['USD', 'CAD', 'AUD', 'NZD', 'MXN', 'CLP', 'ARS', 'COP', 'UYU', 'SGD', 'HKD', 'TWD', 'DOP', 'BRL'];
+
+/** The first currency of the page's countries that is among `family`, else `fallback`. */
+function fromFamily(ctx, family, fallback) {
   for (const c of countryFromContext(ctx)) {
     const cur = COUNTRY_CURRENCY[c];
-    if (['USD', 'CAD', 'AUD', 'NZD', 'MXN', 'CLP', 'ARS', 'COP', 'UYU', 'SGD', 'HKD', 'TWD', 'DOP', 'BRL'].includes(cur)) {
-      return cur === 'BRL' ? 'BRL' : cur;
-    }
+    if (family.includes(cur)) return cur;
   }
-  return 'USD';
+  return fallback;
 }
 
-function kronor(ctx) {
-  for (const c of countryFromContext(ctx)) {
-    const cur = COUNTRY_CURRENCY[c];
-    if (['SEK', 'DKK', 'NOK', 'ISK'].includes(cur)) return cur;
-  }
-  return 'SEK';
-}
-
-function yen(ctx) {
-  for (const c of countryFromContext(ctx)) {
-    const cur = COUNTRY_CURRENCY[c];
-    if (cur === 'JPY' || cur === 'CNY') return cur;
-  }
-  return 'JPY';
-}
-
-function rupee(ctx) {
-  for (const c of countryFromContext(ctx)) {
-    const cur = COUNTRY_CURRENCY[c];
-    if (['INR', 'PKR', 'LKR', 'NPR'].includes(cur)) return cur;
-  }
-  return 'INR';
-}
+const dollar = (ctx) => fromFamily(ctx, DOLLAR_LIKE, 'USD'); // "$": the dollar or peso of the page's country
+const kronor = (ctx) => fromFamily(ctx, ['SEK', 'DKK', 'NOK', 'ISK'], 'SEK');
+const yen = (ctx) => fromFamily(ctx, ['JPY', 'CNY'], 'JPY');
+const rupee = (ctx) => fromFamily(ctx, ['INR', 'PKR', 'LKR', 'NPR'], 'INR');
 
 /**
  * Normalise a currency as written on a page ("€", "zł", "kr", "CHF", "Rs.", "eur") to ISO 4217.
@@ -139,7 +120,7 @@ export function symbolToIso(text, ctx = {}) {
 }
 
 function isDollarLike(iso) {
-  return ['USD', 'CAD', 'AUD', 'NZD', 'MXN', 'CLP', 'ARS', 'COP', 'UYU', 'SGD', 'HKD', 'TWD', 'DOP', 'BRL'].includes(iso);
+  return DOLLAR_LIKE.includes(iso);
 }
 
 /** The currency a page's country most likely uses (last resort when a price has no marker at all). */
