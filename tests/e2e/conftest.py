@@ -32,8 +32,13 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, Playwright, Worker, expect, sync_playwright
+from sqlalchemy import text
 
 from tests.conftest import PASSWORD, LiveServer, log_in, sign_up
+from vault_server.app import create_app
+from vault_server.config import Settings
+from vault_server.context import build_context
+from vault_server.db import Database, migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 EXTENSION = ROOT / "extension"
@@ -261,24 +266,33 @@ def _launch(playwright: Playwright, extension_dir: Path, profile: Path) -> Brows
     )
 
 
-@pytest.fixture
-def browser(playwright: Playwright, extension_dir: Path, tmp_path: Path) -> Iterator[ExtensionBrowser]:
-    context = _launch(playwright, extension_dir, tmp_path / "profile")
+def _open_browser(playwright: Playwright, extension_dir: Path, profile: Path) -> ExtensionBrowser:
+    context = _launch(playwright, extension_dir, profile)
     try:
         worker = context.service_workers[0] if context.service_workers else None
         if worker is None:
             worker = context.wait_for_event("serviceworker", timeout=15_000)
         if not worker.url.startswith("chrome-extension://"):
             pytest.fail(f"the extension did not load: first service worker is {worker.url}")
-        ext_id = worker.url.split("/")[2]
         context.set_default_timeout(15_000)
-        # Printed (and so shown by pytest) only when the test fails: what the pages and the worker said.
+        # Printed (and so shown by pytest) only when a test fails: what the pages and the worker said.
         context.on("console", lambda m: print(f"[console {m.type}] {m.text}"))
         context.on("requestfailed", lambda r: print(f"[request failed] {r.method} {r.url}: {r.failure}"))
         context.on("weberror", lambda e: print(f"[page error] {e.error}"))
-        yield ExtensionBrowser(context=context, worker=worker, extension_id=ext_id)
-    finally:
+        return ExtensionBrowser(context=context, worker=worker, extension_id=worker.url.split("/")[2])
+    except BaseException:
         context.close()
+        raise
+
+
+@pytest.fixture
+def browser(playwright: Playwright, extension_dir: Path, tmp_path: Path) -> Iterator[ExtensionBrowser]:
+    """A fresh profile with the extension, for this test alone."""
+    ext = _open_browser(playwright, extension_dir, tmp_path / "profile")
+    try:
+        yield ext
+    finally:
+        ext.context.close()
 
 
 # ---- the vault ----------------------------------------------------------------------------------------------
@@ -324,6 +338,11 @@ class Vault:
         assert r.status_code == 200, r.text
         assert r.json()["paused"] is paused
 
+    def delete_all_gestures(self) -> None:
+        r = self.http.delete("/v1/gestures", params={"all": "true"}, headers={"X-CSRF-Token": self.csrf})
+        assert r.status_code == 200, r.text
+        assert self.gestures() == []
+
     def wait_for_gestures(self, ids: list[str], timeout: float = 15.0) -> dict[str, dict[str, Any]]:
         """Poll the vault until every id is stored; returns id -> stored gesture."""
         want = set(ids)
@@ -335,12 +354,47 @@ class Vault:
         return wait_for(f"gestures {sorted(want)} in the vault", probe, timeout)
 
 
+def _consumer(server: LiveServer, email: str) -> Iterator[Vault]:
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        sign_up(http, email, name="Robin")
+        csrf = log_in(http, email)
+        yield Vault(server=server, http=http, email=email, csrf=csrf)
+
+
 @pytest.fixture
 def vault(live_server: LiveServer) -> Iterator[Vault]:
-    with httpx.Client(base_url=live_server.url, timeout=10) as http:
-        sign_up(http, CONSUMER_EMAIL, name="Robin")
-        csrf = log_in(http, CONSUMER_EMAIL)
-        yield Vault(server=live_server, http=http, email=CONSUMER_EMAIL, csrf=csrf)
+    """A fresh vault (the suite's ``live_server``, on an emptied database) with one signed-up consumer."""
+    yield from _consumer(live_server, CONSUMER_EMAIL)
+
+
+@pytest.fixture(scope="session")
+def e2e_settings(base_settings: Settings, run_dir: Path) -> Iterator[Settings]:
+    """Settings for the shared vault: its own database (SQLite file or PostgreSQL schema), so the function-scoped
+    ``ctx`` fixture of other tests, which empties the suite's database, never pulls the floor from under it."""
+    if base_settings.database_url.startswith("sqlite"):
+        settings = base_settings.model_copy(update={"database_url": f"sqlite:///{run_dir / 'e2e-vault.db'}"})
+    else:
+        settings = base_settings.model_copy(update={"database_schema": f"{base_settings.database_schema}_e2e"})
+    db = Database(settings)
+    migrate(db)
+    db.dispose()
+    yield settings
+    if settings.database_schema:
+        admin = Database(settings.model_copy(update={"database_schema": None}))
+        with admin.engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{settings.database_schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def shared_vault(e2e_settings: Settings) -> Iterator[Vault]:
+    """One live vault for the scenario tests (pairing costs a device-grant polling interval, so it is done once)."""
+    ctx = build_context(e2e_settings)
+    try:
+        with LiveServer(create_app(ctx=ctx)) as server:
+            yield from _consumer(server, CONSUMER_EMAIL)
+    finally:
+        ctx.db.dispose()
 
 
 _USER_CODE = re.compile(r"^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$")
@@ -348,8 +402,18 @@ _LOGIN_URL = re.compile(r"/login\?next=%2Fdevice$")
 
 
 def pair(browser: ExtensionBrowser, vault: Vault) -> Page:
-    """Pair as a person does: options page -> code -> log in on the vault's /device page -> approve -> paired."""
+    """Pair as a person does: log in to the vault's /device page, press *Pair* in the options page, type the code
+    it shows into the vault, approve, and see the options page turn to *Paired*. Returns the options page."""
+    device = browser.context.new_page()
+    device.goto(f"{vault.url}/device")
+    expect(device).to_have_url(_LOGIN_URL)
+    device.get_by_label("E-mail").fill(vault.email)
+    device.get_by_label("Password").fill(PASSWORD)
+    device.get_by_role("button", name="Log in").click()
+    expect(device).to_have_url(f"{vault.url}/device")
+
     options = browser.open("options/options.html")
+    expect(options.get_by_test_id("pair-status")).to_have_attribute("data-paired", "false")
     options.get_by_test_id("vault-url").fill(vault.url)
     options.get_by_test_id("save-vault-url").click()
     expect(options.get_by_test_id("message")).to_have_text("Saved.")
@@ -359,13 +423,6 @@ def pair(browser: ExtensionBrowser, vault: Vault) -> Page:
     expect(code_el).to_have_text(_USER_CODE)
     user_code = code_el.inner_text().strip()
 
-    device = browser.context.new_page()
-    device.goto(f"{vault.url}/device")
-    expect(device).to_have_url(_LOGIN_URL)
-    device.get_by_label("E-mail").fill(vault.email)
-    device.get_by_label("Password").fill(PASSWORD)
-    device.get_by_role("button", name="Log in").click()
-    expect(device).to_have_url(f"{vault.url}/device")
     device.get_by_label("Code shown by the extension").fill(user_code.lower().replace("-", " "))
     device.get_by_role("button", name="Continue").click()
     confirm = device.get_by_test_id("device-confirm")
@@ -390,8 +447,55 @@ class Paired:
     options: Page
 
 
+@pytest.fixture(scope="session")
+def shared_browser(
+    playwright: Playwright, extension_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ExtensionBrowser]:
+    ext = _open_browser(playwright, extension_dir, tmp_path_factory.mktemp("profile"))
+    try:
+        yield ext
+    finally:
+        ext.context.close()
+
+
+@pytest.fixture(scope="session")
+def shared_pairing(shared_browser: ExtensionBrowser, shared_vault: Vault) -> Page:
+    return pair(shared_browser, shared_vault)
+
+
+LOCAL_STATE = ["queue", "history", "memory", "sync_state", "sync_log"]
+
+
+def reset(ext: ExtensionBrowser, vault: Vault) -> None:
+    """A clean slate between scenario tests, keeping the pairing: no pause, no never-record sites, nothing
+    queued or remembered in the extension, no gestures in the vault, no routes, online, no stray tabs."""
+    ext.context.unroute_all(behavior="ignoreErrors")
+    ext.context.set_offline(False)
+    for page in ext.context.pages:
+        if page is not ext.control and not page.url.startswith(ext.ext_url("options/")):
+            page.close()
+    vault.set_paused(False)
+    assert ext.send("ui:pause", paused=False)["ok"]
+    assert ext.send("ui:settings:save", never_record=[], opt_in_categories=[])["ok"]
+    assert ext.send("ui:remote")["ok"]  # re-reads the vault's settings (not paused)
+    ext.control.evaluate("(keys) => chrome.storage.local.remove(keys)", LOCAL_STATE)
+    vault.delete_all_gestures()
+    state = ext.send("ui:state")["state"]
+    assert state["paired"] and not state["paused"] and not state["vault_paused"], dumps(state)
+    assert state["queued"] == 0 and state["today"] == [] and state["never_record"] == [], dumps(state)
+
+
 @pytest.fixture
-def paired(browser: ExtensionBrowser, vault: Vault, shop: Shop) -> Paired:
+def paired(shared_browser: ExtensionBrowser, shared_vault: Vault, shared_pairing: Page, shop: Shop) -> Paired:
+    """The extension paired with the shared vault, reset to a clean slate for this test."""
+    reset(shared_browser, shared_vault)
+    shared_pairing.reload()
+    return Paired(browser=shared_browser, vault=shared_vault, shop=shop, options=shared_pairing)
+
+
+@pytest.fixture
+def fresh_paired(browser: ExtensionBrowser, vault: Vault, shop: Shop) -> Paired:
+    """A new profile paired with a new vault, for tests that change the pairing itself."""
     return Paired(browser=browser, vault=vault, shop=shop, options=pair(browser, vault))
 
 

@@ -11,8 +11,8 @@ from tests.e2e.conftest import Paired, dumps
 pytestmark = pytest.mark.e2e
 
 
-def test_pairing_through_the_device_page_and_unpairing_in_the_vault(paired: Paired) -> None:
-    ext, vault, shop = paired.browser, paired.vault, paired.shop
+def test_pairing_through_the_device_page_and_unpairing_in_the_vault(fresh_paired: Paired) -> None:
+    ext, vault, shop = fresh_paired.browser, fresh_paired.vault, fresh_paired.shop
     state = ext.send("ui:state")["state"]
     assert state["paired"] is True
     assert state["vault_url"] == vault.url
@@ -41,7 +41,7 @@ def test_pairing_through_the_device_page_and_unpairing_in_the_vault(paired: Pair
     assert result["status"] == "unpaired", result
     assert [e["id"] for e in ext.queue()] == [search["id"]]
     assert vault.gesture_ids() == []
-    options = paired.options
+    options = fresh_paired.options
     options.reload()
     expect(options.get_by_test_id("pair-status")).to_have_attribute("data-paired", "false")
     expect(options.get_by_test_id("pair-button")).to_have_text("Pair with vault")
