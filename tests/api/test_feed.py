@@ -10,6 +10,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
+from vault_server.audit import service as audit
 from vault_server.audit.check import replay
 from vault_server.audit.models import AuditEntry
 from vault_server.context import VaultContext
@@ -63,8 +64,14 @@ def test_feed_shows_only_what_the_grant_allows_and_audits_first(client: TestClie
     reads = audit_entries(ctx, "vendor.read")
     assert len(reads) == before + 1
     d = reads[-1]["details"]
-    assert d["vendor_id"] == vendor and d["grant_id"] == grant.id and d["resource"] == "feed"
-    assert d["categories"] == ["electronics.tv"] and d["fields"] == ["score", "stage"] and d["count"] == 1
+    assert d["vendor_id"] == vendor and d["grant_id"] == grant.id
+    assert d["categories"] == ["electronics.tv"] and d["fields"] == ["score", "stage"] and d["record_count"] == 1
+    assert d["endpoint"] == "/v1/feed"
+    with ctx.db.session() as s:
+        row = s.exec(select(AuditEntry).where(AuditEntry.idx == reads[-1]["index"])).one()
+        private = audit.read_private(session=s, ctx=ctx, row=row, consumer_id=alice)
+    assert private is not None and [x["category"] for x in private["signals"]] == ["electronics.tv"]
+    assert private["signals"][0]["stage"] == item["signals"][0]["stage"]  # what was sent, encrypted for the consumer
     assert d["subject"] == grant.subject
     assert alice not in json.dumps(reads[-1])
     assert replay(audit_entries(ctx)) == []  # the compliance check finds every read covered

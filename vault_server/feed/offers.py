@@ -325,6 +325,7 @@ def make_offer(*, session: Session, ctx: VaultContext, vendor_id: str, cast_id: 
         raise Conflict(f"at most {MAX_OFFERS_PER_VENDOR_AND_CAST} offers per intentcast")
     offer_id = str(uuid.uuid4())
     doc = json.loads(body.model_dump_json())
+    category_of_cast = str(cast_doc(session, ctx, row)["category"])
     cipher = cipher_for(session=session, ring=ctx.ring, account_id=row.account_id)
     offer = Offer(
         id=offer_id,
@@ -337,6 +338,15 @@ def make_offer(*, session: Session, ctx: VaultContext, vendor_id: str, cast_id: 
     )
     session.add(offer)
     session.flush()
+    audit.record(
+        session=session,
+        ctx=ctx,
+        kind="offer.received",
+        actor=f"vendor:{vendor_id}",
+        consumer_id=row.account_id,
+        details={"vendor_id": vendor_id, "offer_id": offer_id, "cast_id": cast_id, "categories": [category_of_cast]},
+        private={"offer": doc},
+    )
     return {"id": offer_id, "cast_id": cast_id, "status": "pending", **doc}
 
 

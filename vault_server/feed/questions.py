@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
+from vault_server.audit import service as audit
 from vault_server.context import VaultContext
 from vault_server.crypto.envelope import DecryptionError
 from vault_server.crypto.service import DataKeyGone, cipher_for
@@ -106,9 +107,10 @@ def ask(*, session: Session, ctx: VaultContext, vendor_id: str, body: QuestionIn
         if _over_consumer_limit(session, grant.account_id, vendor_id, now):
             skipped_limit += 1
             continue
+        delivery_id = str(uuid.uuid4())
         session.add(
             QuestionDelivery(
-                id=str(uuid.uuid4()),
+                id=delivery_id,
                 question_id=question.id,
                 account_id=grant.account_id,
                 grant_id=grant.id,
@@ -117,6 +119,15 @@ def ask(*, session: Session, ctx: VaultContext, vendor_id: str, body: QuestionIn
             )
         )
         session.flush()
+        audit.record(
+            session=session,
+            ctx=ctx,
+            kind="question.asked",
+            actor=f"vendor:{vendor_id}",
+            consumer_id=grant.account_id,
+            details={"vendor_id": vendor_id, "question_id": question.id, "delivery_id": delivery_id,
+                     "grant_id": grant.id, "categories": []},
+        )  # fmt: skip
         delivered += 1
     return {
         **question_view(question),
@@ -242,6 +253,16 @@ def answer(*, session: Session, ctx: VaultContext, account_id: str, delivery_id:
     d.answered_at = utcnow()
     session.add(d)
     session.flush()
+    audit.record(
+        session=session,
+        ctx=ctx,
+        kind="question.answered",
+        actor="consumer",
+        consumer_id=account_id,
+        details={"vendor_id": q.vendor_id, "question_id": q.id, "delivery_id": d.id, "grant_id": d.grant_id,
+                 "categories": []},
+        private={"answer": doc},
+    )  # fmt: skip
     grant = session.get(Grant, d.grant_id)
     if grant_is_live(grant) and grant is not None:
         emit(

@@ -334,15 +334,8 @@ def read_page(
                 {
                     "kind": "vendor.read",
                     "consumer_id": grant.account_id,
-                    "details": {
-                        "vendor_id": vendor_id,
-                        "grant_id": grant.id,
-                        "resource": "feed",
-                        "subject": grant.subject,
-                        "categories": sorted({str(s["category"]) for s in shaped}),
-                        "fields": fields_of(shaped),
-                        "count": len(shaped),
-                    },
+                    "details": read_details(vendor_id, grant, shaped, endpoint="/v1/feed"),
+                    "private": {"signals": shaped},
                 }
             )
             continue
@@ -356,9 +349,40 @@ def read_page(
     return Page(items=items, next_cursor=encode_cursor(ctx, vendor_id, last), has_more=has_more, audits=audits)
 
 
+def read_details(vendor_id: str, grant: Grant, shaped: Sequence[dict[str, Any]], *, endpoint: str) -> dict[str, Any]:
+    """Public audit details of a signal read (docs/AUDIT.md: what ``audit check`` replays). Vendor-wide reads
+    authenticate with the client credentials, so there is no ``token_id``/``family_id``."""
+    return {
+        "vendor_id": vendor_id,
+        "grant_id": grant.id,
+        "subject": grant.subject,
+        "categories": sorted({str(s["category"]) for s in shaped}),
+        "fields": fields_of(shaped),
+        "record_count": len(shaped),
+        "endpoint": endpoint,
+        "token_id": None,
+        "family_id": None,
+    }
+
+
+def json_safe(value: Any) -> Any:
+    """Audit entries hold no floats (docs/AUDIT.md): scores become decimal strings."""
+    if isinstance(value, float):
+        return format(value, ".3f")
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
 def record_reads(*, session: Session, ctx: VaultContext, vendor_id: str, audits: Sequence[dict[str, Any]]) -> None:
-    """Append the page's audit entries in the caller's transaction (commit before sending: fail closed)."""
+    """Append the page's audit entries in the caller's transaction (commit before sending: fail closed). What was
+    sent goes in the entry's encrypted ``private`` part."""
     for entry in audits:
+        private = entry.get("private")
         audit.record(
             session=session,
             ctx=ctx,
@@ -366,6 +390,7 @@ def record_reads(*, session: Session, ctx: VaultContext, vendor_id: str, audits:
             actor=f"vendor:{vendor_id}",
             consumer_id=entry["consumer_id"],
             details=entry["details"],
+            private=json_safe(private) if private is not None else None,
         )
 
 

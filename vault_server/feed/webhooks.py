@@ -34,7 +34,7 @@ from vault_server.errors import NotFound, ValidationFailed
 from vault_server.feed import events, ssrf
 from vault_server.feed.models import WebhookDelivery, WebhookEndpoint
 from vault_server.feed.outbox import Outcome
-from vault_server.feed.service import fields_of, grant_is_live, record_reads, shaped_signals
+from vault_server.feed.service import grant_is_live, read_details, record_reads, shaped_signals
 from vault_server.grants.models import Grant
 
 EVENT_TYPES = (
@@ -245,16 +245,13 @@ def payload_data(session: Session, ctx: VaultContext, msg: WebhookDelivery) -> t
             "kind": "webhook.delivered",
             "consumer_id": grant.account_id,
             "details": {
-                "vendor_id": msg.vendor_id,
-                "grant_id": grant.id,
+                **read_details(msg.vendor_id, grant, shaped, endpoint="webhook"),
                 "message_id": msg.id,
                 "event": msg.event_type,
-                "subject": grant.subject,
-                "categories": sorted({str(s["category"]) for s in shaped}),
-                "fields": fields_of(shaped),
-                "count": len(shaped),
                 "attempt": msg.attempts + 1,
+                "status": None,  # recorded before sending (fail closed); the HTTP status is on the delivery row
             },
+            "private": {"signals": shaped},
         }
         return {**base, "grant_version": grant.version, "signals": shaped}, [audit_entry]
     built = events.build(
