@@ -86,7 +86,12 @@ def _run(cmd: list[str], cwd: Path) -> None:
 
 @pytest.fixture(scope="session")
 def extension_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The built Chrome extension (rebuilt when stale), copied so a concurrent rebuild cannot disturb the run."""
+    """The built Chrome extension (rebuilt when stale), copied so a concurrent rebuild cannot disturb the run.
+    ``VAULT_E2E_EXTENSION=DIR`` tests an unpacked build elsewhere as it is (a release, or a deliberately broken one)."""
+    if given := os.environ.get("VAULT_E2E_EXTENSION"):
+        if not (Path(given) / "manifest.json").is_file():
+            pytest.fail(f"VAULT_E2E_EXTENSION={given} is not an unpacked extension (no manifest.json)")
+        return Path(given).resolve()
     manifest = DIST / "manifest.json"
     sources = _newest_mtime(EXTENSION / "src", EXTENSION / "scripts", EXTENSION / "package.json", ROOT / "policies")
     if not manifest.exists() or manifest.stat().st_mtime < sources:
