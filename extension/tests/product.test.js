@@ -144,3 +144,10 @@ it('an unavailable product on a product URL with a wishlist control is a product
   expect(detectProduct(doc, 'https://bigshop.example/dp/B00BRMIU7A')).toMatchObject({ kind: 'product',
     product: { name: 'Oceana tuna 6 pack', brand: 'Oceana', price: null, sku: 'B00BRMIU7A' } });
 });
+
+it('a brand containing a word like "Market" is kept ("Brand:" label stripped)', () => {
+  const html = `<html lang="en-US"><body><h1>Potato chips</h1><a id="bylineInfo" href="/b/1">Brand: 365 by Whole Foods Market</a>
+    <span class="price">$3.49</span><button>Add to Cart</button></body></html>`;
+  const { doc } = fromHtml(html, 'https://bigshop.example/dp/B07FW264WL');
+  expect(detectProduct(doc, 'https://bigshop.example/dp/B07FW264WL').product).toMatchObject({ brand: '365 by Whole Foods Market', price: 3.49, currency: 'USD' });
+});

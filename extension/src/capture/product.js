@@ -32,13 +32,13 @@ export function looksLikeArticleLayout(doc) {
   return dated && (long || h1Inside);
 }
 
-function brandFromDom(doc) {
+export function brandFromDom(doc) {
   for (const el of doc.querySelectorAll('[itemprop=brand], [class*=brand i], [id*=brand i], [data-brand], #bylineInfo')) {
     if (inPeripheral(el) || el.children.length > 3 || el.closest('form, select, ul ul, [role=menu], [role=navigation], header')) continue;
     let t = el.getAttribute('data-brand') || el.getAttribute('content') || clean(el.textContent, 80);
     t = t.replace(/^(visit the|besuchen sie den|visita lo store di|visitez la boutique|visita la tienda de)\s+/i, '')
       .replace(/\s+(store|-store|shop)$/i, '').replace(/^(brand|marke|marque|marca|merk|marka|märke|merkki)\s*:\s*/i, '').trim();
-    if (t && t.length <= 40 && !/[{}<>$%]|\d{4,}|brand|marke|marque|marca/i.test(t) && t.split(' ').length <= 5) return t;
+    if (t && t.length <= 40 && !/[{}<>$%]|\d{4,}|\b(brands?|marken?|marques?|marcas?)\b/i.test(t) && t.split(' ').length <= 5) return t;
   }
   return '';
 }
