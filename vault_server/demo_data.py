@@ -16,3 +16,6 @@ def seed_room_data(ctx: VaultContext, accounts_by_role: dict[Role, Account]) -> 
     from vault_server.vendors import demo as vendors_demo
 
     yield from vendors_demo.seed(ctx, accounts_by_role.get(Role.vendor))
+    from vault_server.feed import demo as feed_demo
+
+    yield from feed_demo.seed(ctx, accounts_by_role.get(Role.consumer))
