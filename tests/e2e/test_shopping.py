@@ -81,7 +81,8 @@ def test_search_views_cart_reach_the_vault_as_a_tv_signal_at_action(paired: Pair
     for ev in views:
         assert isinstance(ev, dict)
         assert ev["path"] == "/p/{id}", "product slugs are templated away"
-        assert isinstance(ev.get("dwell_ms"), int), f"dwell recorded on leaving: {dumps(ev)}"
+        assert isinstance(ev.get("dwell_ms"), int) and ev["dwell_ms"] > 0, f"dwell recorded on leaving: {dumps(ev)}"
+        assert 0 < ev["scroll"] <= 1, dumps(ev)
     brands = sorted(str(ev["product"]["brand"]) for ev in views if isinstance(ev, dict))
     assert brands == ["LG", "Samsung", "Samsung"], dumps(views)
     samsung = next(ev for ev in views if isinstance(ev, dict) and ev["product"]["name"].startswith("Samsung"))
