@@ -130,7 +130,7 @@ def ingest(*, session: Session, ctx: VaultContext, account_id: str, events: Sequ
     now = utcnow()
     cipher = cipher_for(session=session, ring=ctx.ring, account_id=account_id)
     account = _lock_consumer(session, account_id)
-    opt_ins = get_opt_ins(session=session, cipher=cipher)
+    opt_ins: list[str] | None = None  # read (and decrypted) only when a sensitive category shows up
     results: list[EventResult | None] = [None] * len(events)
     candidates: list[_Candidate] = []
 
@@ -164,7 +164,9 @@ def ingest(*, session: Session, ctx: VaultContext, account_id: str, events: Sequ
             reject(i, "too_old", f"older than the {keep_days}-day retention for {event.type}", eid)
             continue
         category = category_of(event, policy)
-        if category is not None and policy.is_sensitive(category) and not _opted_in(policy, category, opt_ins):
+        if category is not None and policy.is_sensitive(category) and opt_ins is None:
+            opt_ins = get_opt_ins(session=session, cipher=cipher)
+        if category is not None and policy.is_sensitive(category) and not _opted_in(policy, category, opt_ins or []):
             reject(
                 i,
                 "sensitive_not_opted_in",
@@ -190,12 +192,18 @@ def ingest(*, session: Session, ctx: VaultContext, account_id: str, events: Sequ
         doc["category"] = cand.category
         if cand.category is not None and cand.category not in indexes:
             indexes[cand.category] = category_index(ctx, account_id, cand.category)
-        rows.append({
-            "id": row_id, "account_id": account_id, "event_id": eid, "type": cand.event.type,
-            "category_index": indexes[cand.category] if cand.category else None,
-            "ts": cand.event.ts.astimezone(UTC), "received_at": now,
-            "payload": cipher.encrypt("gesture", row_id, json.dumps(doc, separators=(",", ":")).encode()),
-        })
+        rows.append(
+            {
+                "id": row_id,
+                "account_id": account_id,
+                "event_id": eid,
+                "type": cand.event.type,
+                "category_index": indexes[cand.category] if cand.category else None,
+                "ts": cand.event.ts.astimezone(UTC),
+                "received_at": now,
+                "payload": cipher.encrypt("gesture", row_id, json.dumps(doc, separators=(",", ":")).encode()),
+            }
+        )
     stored = _insert_new(session, rows)
     accepted: dict[str, list[GestureEvent]] = defaultdict(list)
     for eid, cand in first_of.items():
@@ -259,7 +267,11 @@ def _update_extras(extras: dict[str, Any], events: Iterable[GestureEvent]) -> di
 
 
 def _state_values(
-    ctx: VaultContext, cipher: ConsumerCipher, row: SignalRow | None, category: str, state: SignalState,
+    ctx: VaultContext,
+    cipher: ConsumerCipher,
+    row: SignalRow | None,
+    category: str,
+    state: SignalState,
     extras: dict[str, Any],
 ) -> dict[str, Any]:
     """The column values of a signal_state row holding ``state`` (encrypted, bound to its row)."""
@@ -270,8 +282,12 @@ def _state_values(
         json.dumps({"state": state.to_dict(), "extras": extras}, separators=(",", ":")).encode(),
     )
     return {
-        "account_id": cipher.consumer_id, "category_index": index, "policy_hash": ctx.policy.hash,
-        "updated_at": utcnow(), "version": 1 if row is None else row.version + 1, "state": blob,
+        "account_id": cipher.consumer_id,
+        "category_index": index,
+        "policy_hash": ctx.policy.hash,
+        "updated_at": utcnow(),
+        "version": 1 if row is None else row.version + 1,
+        "state": blob,
     }
 
 
@@ -284,8 +300,13 @@ def _write_states(session: Session, updates: list[dict[str, Any]], inserts: list
 
 
 def _store_state(
-    session: Session, ctx: VaultContext, cipher: ConsumerCipher, row: SignalRow | None, category: str,
-    state: SignalState, extras: dict[str, Any],
+    session: Session,
+    ctx: VaultContext,
+    cipher: ConsumerCipher,
+    row: SignalRow | None,
+    category: str,
+    state: SignalState,
+    extras: dict[str, Any],
 ) -> None:
     values = _state_values(ctx, cipher, row, category, state, extras)
     _write_states(session, [values] if row is not None else [], [values] if row is None else [])

@@ -44,11 +44,13 @@ def _filter(category: str | None, type_: str | None, since: datetime | None, unt
 
 
 @router.post("/v1/gestures", response_model=BatchResult, summary="Record a batch of gestures (idempotent by id)")
-def post_gestures(body: GestureBatch, principal: CurrentPrincipal, ctx: Ctx) -> BatchResult:
+def post_gestures(body: GestureBatch, principal: CurrentPrincipal, ctx: Ctx) -> Response:
     """At most 500 events and 256 KiB; each event gets its own result: accepted, duplicate or rejected."""
     principal.require("gestures:write")
     with ctx.db.session() as s:
-        return service.ingest(session=s, ctx=ctx, account_id=principal.account.id, events=body.events)
+        result = service.ingest(session=s, ctx=ctx, account_id=principal.account.id, events=body.events)
+    # Serialise once (the hot path): response_model above documents the shape without a second validation.
+    return Response(result.model_dump_json(), media_type="application/json")
 
 
 @router.get("/v1/gestures", response_model=GesturePage, summary="Your recorded gestures, newest first")
