@@ -47,6 +47,7 @@ export class Recorder {
     const s = await loadSettings(this.storage);
     if (isPaused(s)) return { record: false, reason: 'paused' };
     if (isNeverRecord(s, url)) return { record: false, reason: 'never_record' };
+    try { if (new URL(s.vault_url).origin === u.origin) return { record: false, reason: 'vault' }; } catch { /* no vault URL */ }
     return { record: true, reason: '' };
   }
 
@@ -109,7 +110,9 @@ export class Recorder {
       const cat = this._categorise(obs, settings);
       if (cat.drop) return { recorded: [], dropped: cat.drop };
       // A listing page says something only through its category.
-      if (obs.type === 'page_view' && !obs.cart && !cat.category) return { recorded: [], dropped: 'uncategorised' };
+      if ((obs.type === 'page_view' && !obs.cart || obs.type === 'price_check' && !obs.product) && !cat.category) {
+        return { recorded: [], dropped: 'uncategorised' };
+      }
       const recorded = [];
       const main = await this._enqueue(obs, url, cat.category);
       if (!main) return { recorded: [], dropped: 'invalid' };

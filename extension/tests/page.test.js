@@ -66,6 +66,13 @@ describe('page analysis', () => {
     const { doc } = loadPage('listing-category.html', url);
     expect(analysePage(doc, url)).toMatchObject({ kind: 'listing', observations: [{ type: 'page_view', label: 'Headphones' }] });
   });
+  it('a product page on a price comparison site -> price_check', () => {
+    const url = 'https://www.idealo.example.de/preisvergleich/OffersOfProduct/123_-bosch-gsr.html'.replace('.example', '');
+    const { doc } = loadPage('shop-jsonld-graph-de.html', url);
+    expect(analysePage(doc, url)).toMatchObject({ kind: 'price_check', observations: [{ type: 'price_check', product: { price: 1234.56 } }] });
+    const home = 'https://www.idealo.de/';
+    expect(analysePage(loadPage('shop-jsonld-graph-de.html', home).doc, home).kind).toBe('product');
+  });
   it('ordinary pages yield nothing', () => {
     const { doc } = fromHtml('<html><body><h1>Contact</h1></body></html>', 'https://shop.example/contact');
     expect(analysePage(doc, 'https://shop.example/contact').observations).toEqual([]);

@@ -46,6 +46,7 @@ describe('recording', () => {
     [{ never_record: ['shop.example'] }, {}, 'never_record'],
     [{}, { incognito: true }, 'incognito'],
     [{}, { url: 'file:///home/me/page.html' }, 'url'],
+    [{ vault_url: 'https://www.shop.example' }, {}, 'vault'],
   ])('records nothing when %j %j', async (settings, ctx, reason) => {
     const t = setup(settings);
     const res = await t.rec.record({ type: 'product_view', product: tv }, { url: 'https://www.shop.example/p/1', ...ctx });

@@ -3,7 +3,7 @@
  * (search, product_view, compare, review_read, cart page, checkout_start, purchase) and the
  * product context for later clicks. Pure: takes a Document and URL, touches no extension API.
  */
-import { detectSearch } from './search.js';
+import { detectSearch, isPriceComparison } from './search.js';
 import { detectProduct } from './product.js';
 import { isCartUrl, readTotal } from './cart.js';
 import { isCheckoutUrl } from './checkout.js';
@@ -23,6 +23,12 @@ export function analysePage(doc, url) {
   if (search) return { kind: 'search', observations: [{ type: 'search', query: search.query }], product: null, breadcrumbs: [] };
 
   const p = detectProduct(doc, url);
+  if (isPriceComparison(url) && p.kind !== 'article') {
+    // Comparing offers for a product on a price comparison site.
+    const obs = { type: 'price_check', breadcrumbs: p.breadcrumbs, label: mainHeading(doc).text };
+    if (p.product) obs.product = p.product;
+    return { kind: 'price_check', observations: [obs], product: p.product, breadcrumbs: p.breadcrumbs };
+  }
   const purchase = detectPurchase(doc, url, p.orders);
   if (purchase) {
     const obs = { type: 'purchase' };

@@ -62,3 +62,11 @@ export function detectSearch(url, patterns = defaultPatterns) {
   }
   return null;
 }
+
+/** A page (other than the home page) on a price comparison or price-history site. */
+export function isPriceComparison(url, patterns = defaultPatterns) {
+  let u;
+  try { u = new URL(url); } catch { return false; }
+  const re = patterns.price_comparison?.hosts;
+  return !!re && new RegExp(re, 'i').test(u.hostname) && u.pathname.replace(/\/+$/, '') !== '';
+}
