@@ -8,7 +8,8 @@ introspection endpoint is called one call at a time (on the rotated refresh toke
 for latency percentiles. Every issued token writes an audit entry in the same transaction, as in production.
 
 ``peer`` runs the same workload against node-oidc-provider (``bench/oauth/peer``: ``npm ci`` there first), set up
-alike: client_secret_basic, PKCE S256, rotating refresh tokens, EdDSA JWT access tokens, its in-memory adapter.
+alike: client_secret_basic, PKCE S256, rotating refresh tokens, EdDSA JWT access tokens, its in-memory adapter
+(an LRU of 1000 entries: keep --n at or below ~200 when the peer runs).
 
     .venv/bin/python bench/oauth/bench_token.py [--n 400] [--threads 8] [--backends sqlite,postgres,peer]
 """
