@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
@@ -211,3 +212,45 @@ def personal_token_without_read(client: TestClient) -> str:
     token = personal_token(client, csrf, ["gestures:write"])
     client.cookies.clear()
     return token
+
+
+def test_no_audit_entry_no_data(client: TestClient, ctx: VaultContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail closed: when the audit append fails, the page is not sent and nothing of it is committed."""
+    vendor, secret = make_vendor(ctx)
+    alice = make_consumer(ctx)
+    make_grant(ctx, alice, vendor, [detail(["electronics"])])
+    record(ctx, alice, "electronics.tv", STAGE_RECIPES["interest"])
+    before = len(audit_entries(ctx, "vendor.read"))
+
+    def broken(**_: Any) -> None:
+        raise RuntimeError("audit store unavailable")
+
+    monkeypatch.setattr(audit, "record", broken)
+    failing = TestClient(client.app, raise_server_exceptions=False)
+    r = failing.get("/v1/feed", auth=(vendor, secret))
+    assert r.status_code == 500
+    assert "electronics" not in r.text and "signals" not in r.text
+    monkeypatch.undo()
+    assert len(audit_entries(ctx, "vendor.read")) == before
+    ok = client.get("/v1/feed", auth=(vendor, secret))
+    assert ok.status_code == 200 and "electronics.tv" in ok.text
+    assert len(audit_entries(ctx, "vendor.read")) == before + 1
+
+
+def test_the_ingest_hook_is_one_query_without_grants(ctx: VaultContext) -> None:
+    from sqlalchemy import event
+
+    alice = make_consumer(ctx)
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    with ctx.db.session() as s:
+        event.listen(s.get_bind(), "before_cursor_execute", count)
+        try:
+            written = service.on_signal_changed(session=s, ctx=ctx, account_id=alice, categories=["electronics.tv"])
+        finally:
+            event.remove(s.get_bind(), "before_cursor_execute", count)
+    assert written == 0
+    assert len(statements) == 1 and "consent_grant" in statements[0]

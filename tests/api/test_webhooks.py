@@ -329,3 +329,26 @@ def test_deliveries_per_second_smoke(client: TestClient, ctx: VaultContext) -> N
         assert delivered == 40
         ids = [r["headers"]["webhook-id"] for r in rx.requests]
         assert len(ids) == 40 and len(set(ids)) == 40
+
+
+def test_no_audit_entry_no_webhook(client: TestClient, ctx: VaultContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vault_server.audit import service as audit
+
+    vendor, secret = make_vendor(ctx)
+    with receiver() as rx:
+        register(client, (vendor, secret), rx.url, ["signal.updated"])
+        alice = make_consumer(ctx)
+        make_grant(ctx, alice, vendor, [detail(["electronics"])])
+        record(ctx, alice, "electronics.tv", STAGE_RECIPES["interest"])
+
+        def broken(**_: Any) -> None:
+            raise RuntimeError("audit store unavailable")
+
+        monkeypatch.setattr(audit, "record", broken)
+        tick = tasks.run_once(ctx)
+        assert (tick.delivered, tick.failed) == (0, 1) and rx.requests == []
+        [row] = deliveries(ctx)
+        assert row.status == "pending" and row.attempts == 1 and (row.last_error or "").startswith("prepare failed")
+        monkeypatch.undo()
+        make_due(ctx)
+        assert tasks.run_once(ctx).delivered == 1 and len(rx.requests) == 1
