@@ -11,7 +11,7 @@ for latency percentiles. Every issued token writes an audit entry in the same tr
 alike: client_secret_basic, PKCE S256, rotating refresh tokens, EdDSA JWT access tokens, its in-memory adapter
 (an LRU of 1000 entries: keep --n at or below ~200 when the peer runs).
 
-    .venv/bin/python bench/oauth/bench_token.py [--n 400] [--threads 8] [--backends sqlite,postgres,peer]
+    .venv/bin/python bench/oauth/bench_token.py [--n 150] [--threads 8] [--backends sqlite,postgres,peer]
 """
 
 from __future__ import annotations
@@ -268,7 +268,7 @@ def run_backend(backend: str, n: int, threads: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=400, help="codes to exchange (and refresh tokens to rotate)")
+    parser.add_argument("--n", type=int, default=150, help="codes to exchange (and refresh tokens to rotate)")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--backends", default="sqlite,postgres,peer", help="sqlite, postgres, peer (oidc-provider)")
     args = parser.parse_args()
