@@ -468,3 +468,35 @@ def test_token_endpoint_errors_are_rfc6749_json(vendor_http: httpx.Client, vendo
     assert r.headers["content-type"].startswith("application/json")
     r = vendor_http.post("/oauth/token", json={"grant_type": "refresh_token"}, auth=basic(vendor))
     assert r.status_code == 400 and r.json()["error"] == "invalid_request"
+
+
+def test_revoking_an_access_token_ends_its_family(
+    vendor_http: httpx.Client, consumer: httpx.Client, vendor: dict[str, Any], ctx: VaultContext
+) -> None:
+    tokens = _tokens(vendor_http, consumer, vendor)
+    r = vendor_http.post(
+        "/oauth/revoke", data={"token": tokens["access_token"], "token_type_hint": "access_token"}, auth=basic(vendor)
+    )
+    assert r.status_code == 200
+    sub = _sub(ctx, tokens["access_token"])
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert vendor_http.get(f"/v1/subjects/{sub}/signals", headers=bearer).status_code == 401
+    assert _refresh(vendor_http, vendor, tokens["refresh_token"]).json()["error"] == "invalid_grant"
+
+
+def test_suspending_a_vendor_stops_its_tokens_at_once(
+    vendor_http: httpx.Client, consumer: httpx.Client, vendor: dict[str, Any], ctx: VaultContext
+) -> None:
+    from vault_server.vendors.models import VendorStatus
+    from vault_server.vendors.views import set_status
+
+    tokens = _tokens(vendor_http, consumer, vendor)
+    sub = _sub(ctx, tokens["access_token"])
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert vendor_http.get(f"/v1/subjects/{sub}/signals", headers=bearer).status_code == 200
+    set_status(ctx, vendor["client_id"], VendorStatus.suspended, "admin:test")
+    assert vendor_http.get(f"/v1/subjects/{sub}/signals", headers=bearer).status_code == 401
+    assert _refresh(vendor_http, vendor, tokens["refresh_token"]).json()["error"] == "unauthorized_client"
+    _, challenge = pkce_pair()
+    page = consent_page(consumer, authorize_params(vendor["client_id"], challenge))
+    assert page.status_code == 400 and "location" not in page.headers
