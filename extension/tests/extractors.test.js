@@ -102,3 +102,12 @@ describe('visible price fallback', () => {
     expect(extractHeuristics(doc, url).price).toBeNull();
   });
 });
+
+describe('main heading', () => {
+  it('skips hidden/dialog headings and prefers one marked as the title', async () => {
+    const { mainHeading } = await import('../src/capture/heuristics.js');
+    const { doc } = fromHtml(`<body><div class="a-popover" aria-hidden="true"><h1>Adding to cart…</h1></div>
+      <h1 class="site">Shop</h1><h1 id="productTitle">Pink dog hair dye</h1></body>`);
+    expect(mainHeading(doc).text).toBe('Pink dog hair dye');
+  });
+});

@@ -30,10 +30,16 @@ function struck(el) {
 
 /** Main heading: the first h1 outside page chrome, else og:title. */
 export function mainHeading(doc) {
+  let first = null;
   for (const h of doc.querySelectorAll('h1')) {
     const t = clean(h.textContent, 200);
-    if (t && !inPeripheral(h)) return { el: h, text: t };
+    if (!t || inPeripheral(h) || h.closest('[hidden], [aria-hidden=true], [style*="display:none"], [style*="display: none"], [role=dialog], [class*=popover i], [class*=modal i]')) continue;
+    // A heading that says it is the product's title beats a generic first heading.
+    const sig = `${h.id} ${typeof h.className === 'string' ? h.className : ''} ${h.getAttribute('itemprop') || ''}`;
+    if (/title|name|product|heading/i.test(sig)) return { el: h, text: t };
+    if (!first) first = { el: h, text: t };
   }
+  if (first) return first;
   const og = meta(doc, 'og:title') || meta(doc, 'twitter:title');
   return { el: null, text: og ? clean(og, 200) : clean(doc.title, 200) };
 }

@@ -86,7 +86,7 @@ export function countControls(doc) {
     if (el.tagName === 'A' && (el.children.length > 6 || offSite(el, doc))) continue;
     const kind = classifyControl(el, ['cart_add', 'wishlist_add']);
     if (kind === 'cart_add') buttons.push(el);
-    else if (kind === 'wishlist_add') wishlist++;
+    else if (kind === 'wishlist_add' && !el.closest('nav, header, footer, [role=navigation], [role=menu], [id*=nav i]')) wishlist++;
   }
   let forms = 0;
   for (const form of doc.querySelectorAll('form[action]')) {
