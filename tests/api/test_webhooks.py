@@ -352,3 +352,24 @@ def test_no_audit_entry_no_webhook(client: TestClient, ctx: VaultContext, monkey
         monkeypatch.undo()
         make_due(ctx)
         assert tasks.run_once(ctx).delivered == 1 and len(rx.requests) == 1
+
+
+def test_the_worker_command_delivers(client: TestClient, ctx: VaultContext) -> None:
+    from click.testing import CliRunner
+
+    from vault_server.cli import main
+
+    vendor, secret = make_vendor(ctx)
+    with receiver() as rx:
+        register(client, (vendor, secret), rx.url, ["grant.created"])
+        make_grant(ctx, make_consumer(ctx), vendor, [detail(["electronics"])])
+        env = {
+            "VAULT_DATABASE_URL": ctx.settings.database_url,
+            "VAULT_DATABASE_SCHEMA": ctx.settings.database_schema or "",
+            "VAULT_KEK_FILE": str(ctx.settings.kek_file),
+            "VAULT_ALLOW_PRIVATE_WEBHOOKS": "true",
+        }
+        result = CliRunner().invoke(main, ["worker", "--once"], env={k: v for k, v in env.items() if v})
+        assert result.exit_code == 0, result.output
+        assert "1 delivered" in result.output
+        assert len(rx.requests) == 1
