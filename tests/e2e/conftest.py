@@ -1,15 +1,21 @@
 """Real-browser end-to-end fixtures: Debian's chromium with the unpacked extension, a live vault, a fixture shop.
 
 * ``extension_dir`` — ``extension/dist/chrome``, rebuilt with ``npm run build`` when missing or older than its
-  sources, then copied to a temporary directory so a concurrent rebuild cannot change it under the browser.
+  sources, then copied to a temporary directory so a concurrent rebuild cannot change it under the browser
+  (``VAULT_E2E_EXTENSION=DIR`` uses another unpacked build as it is).
 * ``shop`` — a threaded ``http.server`` on 127.0.0.1 serving realistic pages from ``fixtures/`` for two sites,
   ``www.northwind.test`` (a shop) and ``kleinmarkt.test`` (classifieds); chromium maps ``*.test`` to 127.0.0.1.
-* ``browser`` — a persistent chromium context with the extension loaded (fresh profile per test).
-* ``vault`` — the ``live_server`` vault (uvicorn on the test database) with a signed-up consumer and an API
-  client logged in as that consumer.
-* ``paired`` — both, with the extension paired through its options page and the vault's ``/device`` page.
+* ``paired`` — the scenario fixture: one chromium profile with the extension, paired once per session (through its
+  options page and the vault's ``/device`` page, as a person does) with one live vault on its own database, and
+  reset to a clean slate before each test (see ``reset``). Pairing waits out the device grant's polling interval,
+  so doing it once keeps the run short.
+* ``fresh_paired`` — a new profile paired with a new vault (the suite's ``live_server`` on an emptied database),
+  for tests that change the pairing itself; ``browser`` and ``vault`` are its parts.
 
 Nothing is skipped: a missing chromium, node or build is a failure with a message saying what to install.
+Chromium is ``/usr/bin/chromium`` (``VAULT_E2E_CHROMIUM`` to change); playwright's bundled driver talks to it, no
+browser is downloaded. Console output, failed requests and page errors of the browser are printed, so pytest shows
+them for a failing test.
 """
 
 from __future__ import annotations
@@ -48,6 +54,9 @@ CHROMIUM = os.environ.get("VAULT_E2E_CHROMIUM", "/usr/bin/chromium")
 SHOP_HOST = "www.northwind.test"
 MARKET_HOST = "kleinmarkt.test"
 CONSUMER_EMAIL = "robin@example.com"
+# Gestures the extension holds until their page is left, and how long a test "reads" such a page (see wait_recorded).
+HELD_TYPES = {"product_view", "page_view", "compare", "review_read"}
+READ_S = 0.5
 
 T = TypeVar("T")
 
@@ -63,6 +72,12 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 15.0, in
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}; last value: {last!r}")
         time.sleep(interval)
+
+
+def leave(tab: Page, to: str) -> None:
+    """Leave a page as a person does: go on to another page, then close the tab."""
+    tab.goto(to)
+    tab.close()
 
 
 # ---- the extension build ----------------------------------------------------------------------------------
@@ -229,13 +244,21 @@ class ExtensionBrowser:
         return [item["event"] for item in (self.storage("queue") or [])]
 
     def wait_recorded(self, type_: str, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
-        """Wait until the history holds ``count`` gestures of ``type_``; returns them."""
+        """Wait until the history holds ``count`` gestures of ``type_``; returns them.
+
+        For a held type (a page view whose dwell time is added when the page is left) this also gives the page a
+        moment, as a reader would: the background stores the gesture before it answers the page, and the page
+        only then installs the ``pagehide`` handler that sends the final dwell time. Leaving within those few
+        milliseconds would leave the gesture held for the extension's 30-minute hold."""
 
         def probe() -> list[dict[str, Any]] | None:
             hits = [e for e in self.history() if e["type"] == type_]
             return hits if len(hits) >= count else None
 
-        return wait_for(f"{count} recorded {type_} gesture(s)", probe, timeout)
+        hits = wait_for(f"{count} recorded {type_} gesture(s)", probe, timeout)
+        if type_ in HELD_TYPES:
+            time.sleep(READ_S)
+        return hits
 
     def wait_released(self, ids: list[str], timeout: float = 10.0) -> None:
         """Wait until none of ``ids`` is held in the queue any more (their page was left, dwell recorded)."""

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Route, expect
 
-from tests.e2e.conftest import Paired, dumps
+from tests.e2e.conftest import Paired, dumps, leave
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +36,7 @@ def test_offline_then_online_delivers_everything_once(paired: Paired) -> None:
     ext.wait_recorded("page_view")
     tab.goto(shop.url("/p/23456-lg-65-oled"))
     ext.wait_recorded("product_view", 2)
-    tab.close()
+    leave(tab, shop.url("/"))
     ids = [e["id"] for e in ext.history()]
     assert sorted(e["type"] for e in ext.history()) == [
         "cart_add",

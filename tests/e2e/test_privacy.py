@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import MARKET_HOST, ExtensionBrowser, Paired, Shop, dumps, wait_for
+from tests.e2e.conftest import MARKET_HOST, ExtensionBrowser, Paired, Shop, dumps, leave, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +25,7 @@ def canary(ext: ExtensionBrowser, shop: Shop) -> str:
     tab = ext.context.new_page()
     tab.goto(shop.url("/p/12345-samsung-65-qled"))
     view = ext.wait_recorded("product_view", before + 1)[-1]
-    tab.close()
+    leave(tab, shop.url("/"))
     ext.wait_released([view["id"]])
     return str(view["id"])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Paired, dumps
+from tests.e2e.conftest import Paired, dumps, leave
 
 pytestmark = pytest.mark.e2e
 
@@ -34,9 +34,8 @@ def test_search_views_cart_reach_the_vault_as_a_tv_signal_at_action(paired: Pair
     expect(tab).to_have_url(shop.url("/cart"))
     ext.wait_recorded("cart_add")
     ext.wait_recorded("page_view")
-    # Leave: the cart page's engagement is final once the tab goes away.
-    tab.goto(shop.url("/"))
-    tab.close()
+    # Leave: the cart page's engagement is final once the page is gone.
+    leave(tab, shop.url("/"))
 
     recorded = ext.history()
     ids = [e["id"] for e in recorded]
