@@ -34,6 +34,7 @@ from vault_server.audit.verifier import (
     TreeAccumulator,
     check_tree_head_signature,
     entry_leaf_hash,
+    leaf_hash,
     parse_jwks,
     parse_tree_head,
     verify_consistency,
@@ -374,7 +375,7 @@ def check_log(
                 integrity.append(Finding(INTEGRITY, "entry is not valid JSON (edited)", idx))
                 _append(leaves.get(idx) or b"\x00" * 32)
                 continue
-            computed = entry_leaf_hash(obj)
+            computed = leaf_hash(row.entry.encode("utf-8"))  # the stored bytes are the leaf data
             recorded = leaves.get(idx)
             if idx >= head_size:
                 integrity.append(
@@ -410,7 +411,7 @@ def check_log(
             roots[acc.size] = acc.root()
 
     pending: list[Any] = []
-    for row in store.iter_entries(session, batch=batch):
+    for row in store.iter_entry_rows(session, batch=batch):
         pending.append(row)
         if len(pending) >= batch:
             _take(pending)

@@ -146,6 +146,22 @@ def iter_entries(
         cursor = int(rows[-1].idx) + 1
 
 
+def iter_entry_rows(session: Session, *, start: int = 0, end: int | None = None, batch: int = 5000) -> Iterator[Any]:
+    """Like :func:`iter_entries` but plain rows ``(idx, at_ms, entry, private_enc)``: no ORM objects, for scans."""
+    t = _ENTRY_TABLE.c
+    conn = session.connection()
+    cursor = start
+    while True:
+        query = select(t.idx, t.at_ms, t.entry, t.private_enc).where(t.idx >= cursor)
+        if end is not None:
+            query = query.where(t.idx < end)
+        rows = conn.execute(query.order_by(t.idx).limit(batch)).all()
+        if not rows:
+            return
+        yield from rows
+        cursor = int(rows[-1].idx) + 1
+
+
 def filter_entries(
     session: Session,
     *,
