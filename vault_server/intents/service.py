@@ -370,7 +370,8 @@ def recompute_categories(
 ) -> int:
     """Rebuild the named categories' states from every stored gesture and active intent; returns how many."""
     count = 0
-    for category in sorted(set(categories)):
+    wanted = sorted(set(categories))
+    for category in wanted:
         index = category_index(ctx, cipher.consumer_id, category)
         events: list[GestureEvent] = []
         for g in session.exec(
@@ -396,7 +397,7 @@ def recompute_categories(
         state = apply(new_state(category), events, ctx.policy)
         _store_state(session, ctx, cipher, row, category, state, _update_extras({}, events))
         count += 1
-    on_signal_changed(session=session, ctx=ctx, account_id=cipher.consumer_id, categories=set(categories))
+    on_signal_changed(session=session, ctx=ctx, account_id=cipher.consumer_id, categories=wanted)
     return count
 
 
