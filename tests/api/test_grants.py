@@ -250,3 +250,10 @@ def test_expiry_job_purges_dead_oauth_rows(setup: Setup, ctx: VaultContext) -> N
         assert s.exec(select(AuthorizationCode)).all() == []
         assert len(s.exec(select(RefreshToken)).all()) == len(refresh)  # live ones stay
     assert setup.read().status_code == 200
+
+
+def test_dropping_signals_read_ends_signal_access(setup: Setup) -> None:
+    gid = setup.grant["id"]
+    r = setup.consumer.patch(f"/v1/grants/{gid}", json={"scope": []}, headers=setup.csrf())
+    assert r.status_code == 200 and r.json()["state"] == "revoked"  # nothing left: the grant ends
+    assert setup.read().status_code == 401

@@ -147,6 +147,8 @@ def narrow(
     if not rar.is_within(details, grant.authorization_details):
         raise ValidationFailed("a grant can only be narrowed: the change asks for more than was granted")
     new_scope = grant.scope.split() if scope is None else [s for s in grant.scope.split() if s in set(scope)]
+    if "signals:read" in grant.scope.split() and "signals:read" not in new_scope:
+        details = []  # the details are what signals:read may read: dropping the scope drops them
     new_expiry = grant.expires_at if expires_at is None or expires_at > grant.expires_at else expires_at
     if new_expiry <= utcnow():
         raise ValidationFailed("the new expiry must be in the future; revoke the grant to end it now")
