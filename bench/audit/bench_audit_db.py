@@ -65,12 +65,31 @@ def fill(ctx: VaultContext, target: int) -> None:
             entries = []
             leaves = []
             for i in range(size, size + count):
-                obj = {"v": 1, "index": i, "at": at, "kind": "bench.fill", "actor": "bench", "subject": None,
-                       "details": {"n": i}, "private_sha256": None}  # fmt: skip
+                obj = {
+                    "v": 1,
+                    "index": i,
+                    "at": at,
+                    "kind": "bench.fill",
+                    "actor": "bench",
+                    "subject": None,
+                    "details": {"n": i},
+                    "private_sha256": None,
+                }
                 data = canonical_json(obj)
                 leaves.append(leaf_hash(data))
-                entries.append({"idx": i, "at_ms": at, "ts": utcnow(), "kind": "bench.fill", "actor": "bench",
-                                "subject": None, "vendor_id": None, "entry": data.decode(), "private_enc": None})  # fmt: skip
+                entries.append(
+                    {
+                        "idx": i,
+                        "at_ms": at,
+                        "ts": utcnow(),
+                        "kind": "bench.fill",
+                        "actor": "bench",
+                        "subject": None,
+                        "vendor_id": None,
+                        "entry": data.decode(),
+                        "private_enc": None,
+                    }
+                )
             nodes = store.DbNodeStore(s)
             result = append_leaves(nodes, size, leaves)
             s.execute(insert(AuditEntry), entries)
@@ -92,8 +111,14 @@ def timed(fn: Callable[[], object], samples: int) -> tuple[float, float]:
 def measure(ctx: VaultContext, samples: int, rng: random.Random) -> dict[str, float]:
     def one_record() -> None:
         with ctx.db.session() as s:
-            audit.record(session=s, ctx=ctx, kind="vendor.read", actor="vendor:bench", consumer_id=None,
-                         details={"vendor_id": "bench", "categories": ["electronics.tv"], "record_count": 1})  # fmt: skip
+            audit.record(
+                session=s,
+                ctx=ctx,
+                kind="vendor.read",
+                actor="vendor:bench",
+                consumer_id=None,
+                details={"vendor_id": "bench", "categories": ["electronics.tv"], "record_count": 1},
+            )
 
     rec_med, rec_p95 = timed(one_record, samples)
     out: dict[str, float] = {"record_med": rec_med, "record_p95": rec_p95}
