@@ -39,7 +39,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from fastapi.testclient import TestClient
-from sqlalchemy import insert, text
+from sqlalchemy import event, insert, text
 from sqlmodel import select
 
 from vault_server.accounts.models import Account
@@ -50,7 +50,7 @@ from vault_server.crypto.envelope import ConsumerCipher, new_dek, wrap_dek, wrap
 from vault_server.crypto.keyring import KeyRing
 from vault_server.crypto.models import DataKey
 from vault_server.db import Database, migrate, utcnow
-from vault_server.feed import outbox, tasks
+from vault_server.feed import outbox, service, tasks
 from vault_server.feed.models import DELIVERY_TABLE, ENDPOINT_TABLE, FEED_CHANGE_TABLE
 from vault_server.feed.webhooks import new_secret, seal_secret
 from vault_server.grants.models import Grant
@@ -198,6 +198,10 @@ def populate(ctx: VaultContext, consumers: int, n_vendors: int, per_consumer: in
 
 def bench_pages(ctx: VaultContext, vendor_creds: list[tuple[str, str]], pages: int) -> dict[str, Any]:
     app = create_app(ctx=ctx)
+    statements: list[str] = []
+    poll_statements: list[int] = []
+    page_statements: list[float] = []
+    event.listen(ctx.db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
     full: list[float] = []
     poll: list[float] = []
     not_modified: list[float] = []
@@ -210,21 +214,25 @@ def bench_pages(ctx: VaultContext, vendor_creds: list[tuple[str, str]], pages: i
             cursor = None
             for _ in range(3):  # three consecutive backlog pages per vendor
                 params: dict[str, Any] = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+                statements.clear()
                 t = time.perf_counter()
                 r = client.get("/v1/feed", params=params, auth=(vendor, secret))
                 full.append(time.perf_counter() - t)
                 assert r.status_code == 200, r.text
                 body = r.json()
                 items_per_page.append(len(body["items"]))
+                if body["items"]:
+                    page_statements.append(len(statements) / len(body["items"]))
                 cursor = body["next_cursor"]
                 t = time.perf_counter()
                 again = client.get("/v1/feed", params=params, auth=(vendor, secret),
                                    headers={"If-None-Match": r.headers["etag"]})  # fmt: skip
                 not_modified.append(time.perf_counter() - t)
                 assert again.status_code in (200, 304)
-        # steady state: 5 new changes for a vendor, then one poll
+        # steady state: a vendor that is caught up gets 5 new changes, then polls once
         for vendor, secret in vendor_creds[: min(len(vendor_creds), pages)]:
-            _, cursor = follow_to_end(client, vendor, secret)
+            with ctx.db.session() as s:
+                cursor = service.encode_cursor(ctx, vendor, service.head_position(s, vendor))
             with ctx.db.session() as s:
                 grants = list(s.exec(select(Grant).where(Grant.vendor_id == vendor).limit(5)).all())
                 s.execute(
@@ -232,23 +240,20 @@ def bench_pages(ctx: VaultContext, vendor_creds: list[tuple[str, str]], pages: i
                     [{"vendor_id": vendor, "subject": g.subject, "grant_id": g.id, "kind": "signal.updated",
                       "created_at": utcnow()} for g in grants],
                 )  # fmt: skip
+            statements.clear()
             t = time.perf_counter()
             r = client.get("/v1/feed", params={"cursor": cursor, "limit": 100}, auth=(vendor, secret))
             poll.append(time.perf_counter() - t)
-            assert r.status_code == 200
-    return {"full": full, "poll": poll, "304": not_modified, "items": items_per_page}
-
-
-def follow_to_end(client: TestClient, vendor: str, secret: str) -> tuple[int, str]:
-    cursor: str | None = None
-    n = 0
-    while True:
-        params: dict[str, Any] = {"limit": 500, **({"cursor": cursor} if cursor else {})}
-        body = client.get("/v1/feed", params=params, auth=(vendor, secret)).json()
-        n += len(body["items"])
-        cursor = body["next_cursor"]
-        if not body["has_more"]:
-            return n, str(cursor)
+            assert r.status_code == 200 and len(r.json()["items"]) == 5, r.text
+            poll_statements.append(len(statements))
+    return {
+        "full": full,
+        "poll": poll,
+        "304": not_modified,
+        "items": items_per_page,
+        "per_item": statistics.mean(page_statements),
+        "poll_statements": statistics.mean(poll_statements),
+    }
 
 
 class _Sink(BaseHTTPRequestHandler):
@@ -282,9 +287,9 @@ def bench_webhooks(ctx: VaultContext, vendor_creds: list[tuple[str, str]], n: in
         )  # fmt: skip
         grants = list(s.exec(select(Grant).where(Grant.vendor_id == vendor).limit(n)).all())
     rates: dict[str, float] = {}
-    for event in ("grant.created", "signal.updated"):
+    for kind in ("grant.created", "signal.updated"):
         rows = [
-            {"id": outbox.new_message_id(), "endpoint_id": endpoint_id, "vendor_id": vendor, "event_type": event,
+            {"id": outbox.new_message_id(), "endpoint_id": endpoint_id, "vendor_id": vendor, "event_type": kind,
              "subject": grants[i % len(grants)].subject, "grant_id": grants[i % len(grants)].id, "ref_id": None,
              "status": "pending", "attempts": 0, "next_attempt_at": utcnow(), "created_at": utcnow()}
             for i in range(n)
@@ -301,7 +306,7 @@ def bench_webhooks(ctx: VaultContext, vendor_creds: list[tuple[str, str]], n: in
             delivered += tick.delivered
         elapsed = time.perf_counter() - t
         assert _Sink.count - before == delivered > 0, (_Sink.count - before, delivered)
-        rates[event] = delivered / elapsed
+        rates[kind] = delivered / elapsed
     server.shutdown()
     return rates
 
@@ -322,10 +327,11 @@ def main() -> None:
     KeyRing.generate().save(kek)
     print(f"# Feed benchmark ({platform.python_version()}, {platform.machine()}, PostgreSQL)\n")
     print(
-        "| consumers | grants (all vendors) | feed rows | backlog page p50 / p99 (ms) | items/page | "
-        "poll page p50 / p99 (ms) | 304 p50 (ms) | webhooks/s grant.created | webhooks/s signal.updated | fill (s) |"
+        "| consumers | grants (all vendors) | feed rows | backlog page p50 / p99 (ms) | items/page | SQL per item | "
+        "poll page (5 items) p50 / p99 (ms) | SQL per poll | 304 p50 (ms) | webhooks/s grant.created | "
+        "webhooks/s signal.updated | fill (s) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for consumers in (int(x) for x in args.consumers.split(",")):
         schema = f"bench_feed_{consumers}_{secrets.token_hex(3)}"
         settings = Settings(
@@ -348,7 +354,8 @@ def main() -> None:
             ms = lambda xs, p: f"{percentile(xs, p) * 1000:.0f}"  # noqa: E731
             print(
                 f"| {consumers:,} | {n_grants:,} | {n_rows:,} | {ms(pages['full'], 50)} / {ms(pages['full'], 99)} | "
-                f"{statistics.mean(pages['items']):.0f} | {ms(pages['poll'], 50)} / {ms(pages['poll'], 99)} | "
+                f"{statistics.mean(pages['items']):.0f} | {pages['per_item']:.1f} | "
+                f"{ms(pages['poll'], 50)} / {ms(pages['poll'], 99)} | {pages['poll_statements']:.0f} | "
                 f"{ms(pages['304'], 50)} | {hooks['grant.created']:.0f} | {hooks['signal.updated']:.0f} | {fill:.0f} |",
                 flush=True,
             )
