@@ -110,7 +110,9 @@ export class Recorder {
       const cat = this._categorise(obs, settings);
       if (cat.drop) return { recorded: [], dropped: cat.drop };
       // A listing page says something only through its category.
-      if ((obs.type === 'page_view' && !obs.cart || obs.type === 'price_check' && !obs.product) && !cat.category) {
+      // A web search (not a shop's own search) that fits no shopping category is not recorded either.
+      const webSearch = obs.type === 'search' && obs.engine && obs.engine !== 'shop';
+      if ((obs.type === 'page_view' && !obs.cart || obs.type === 'price_check' && !obs.product || webSearch) && !cat.category) {
         return { recorded: [], dropped: 'uncategorised' };
       }
       const recorded = [];

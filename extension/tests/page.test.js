@@ -10,7 +10,7 @@ describe('page analysis', () => {
   it('search result page -> search with the term only', () => {
     const url = 'https://tienda.example/buscar?q=zapatillas+running&sessionid=abc';
     const { doc } = loadPage('search-results-es.html', url);
-    expect(analysePage(doc, url)).toMatchObject({ kind: 'search', observations: [{ type: 'search', query: 'zapatillas running' }] });
+    expect(analysePage(doc, url)).toMatchObject({ kind: 'search', observations: [{ type: 'search', query: 'zapatillas running', engine: 'shop' }] });
   });
   it('product page -> product_view with product fields', () => {
     const url = 'https://agd.example/ekspres-kafeo-2000.html';

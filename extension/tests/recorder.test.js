@@ -40,6 +40,13 @@ describe('recording', () => {
     expect(recorded[0]).toMatchObject({ type: 'search', query: 'fernseher 55', category: 'electronics.tv', path: '/search' });
     expect((await t.queue.ready(Date.now() * 2))).toHaveLength(1); // not held
   });
+  it('web searches that fit no shopping category are not recorded; shop searches are', async () => {
+    const t = setup();
+    expect(await t.rec.record({ type: 'search', query: 'divorce lawyer near me', engine: 'google' }, { url: 'https://www.google.com/search?q=divorce+lawyer+near+me' }))
+      .toEqual({ recorded: [], dropped: 'uncategorised' });
+    expect((await t.rec.record({ type: 'search', query: 'oled tv', engine: 'google' }, { url: 'https://www.google.com/search?q=oled+tv' })).recorded).toHaveLength(1);
+    expect((await t.rec.record({ type: 'search', query: 'gift ideas', engine: 'shop' }, { url: 'https://shop.example/search?q=gift+ideas' })).recorded).toHaveLength(1);
+  });
   it.each([
     [{ paused: true }, {}, 'paused'],
     [{ vault_settings: { paused: true, opt_in_categories: [] } }, {}, 'paused'],

@@ -20,7 +20,7 @@ import { mainHeading } from './heuristics.js';
 export function analysePage(doc, url) {
   const observations = [];
   const search = detectSearch(url);
-  if (search) return { kind: 'search', observations: [{ type: 'search', query: search.query }], product: null, breadcrumbs: [] };
+  if (search) return { kind: 'search', observations: [{ type: 'search', query: search.query, engine: search.engine }], product: null, breadcrumbs: [] };
 
   const p = detectProduct(doc, url);
   if (isPriceComparison(url) && p.kind !== 'article') {
