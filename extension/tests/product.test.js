@@ -14,6 +14,10 @@ describe('product pages', () => {
       { name: 'Ekspres do kawy Kafeo 2000', brand: 'Kafeo', price: 1299.99, currency: 'PLN', sku: 'KF-2000-B' }],
     ['shop-microdata-textprice-at.html', 'https://shop.example.at/p/k3-848068924',
       { brand: 'KÄRCHER', price: 119.01, currency: 'EUR' }],
+    ['shop-woocommerce-yoast-es.html', 'https://cocina.example/producto/cafetera-italiana-6/',
+      { name: 'Cafetera italiana 6 tazas', brand: 'Oroley', price: 24.95, currency: 'EUR', sku: 'CAF-6' }],
+    ['shop-shopify-variants-en.html', 'https://northknits.example/products/merino-crew-sweater',
+      { name: 'Merino Crew Sweater - S / Navy', brand: 'North Knits', price: 129, currency: 'CAD', sku: 'MCS-S-NAV' }],
     ['shop-nomarkup-sv.html', 'https://hemel.example/produkt/stavmixer-turbo-800w',
       { name: 'Stavmixer Turbo 800W', brand: 'Mixa', price: 1199, currency: 'SEK', sku: 'SM-800T' }],
   ])('%s', (file, url, want) => {

@@ -74,6 +74,7 @@ export function extractJsonLd(doc, url) {
   const orders = [];
   const breadcrumbs = [];
   let hasArticle = false;
+  const variants = new Set();
   for (const script of doc.querySelectorAll('script[type]')) {
     const type = (script.getAttribute('type') || '').toLowerCase();
     if (!type.startsWith('application/ld+json')) continue;
@@ -84,9 +85,19 @@ export function extractJsonLd(doc, url) {
     walk(data, (node, depth) => {
       for (const t of typesOf(node)) types.add(t);
       if (isArticleNode(node) && depth <= 3) hasArticle = true;
-      if (isProductNode(node)) {
+      if (isProductNode(node) && !variants.has(node)) {
         const p = productFromNode(node, ctx);
         if (p.name || p.price !== null) products.push({ ...p, _depth: depth });
+        // Variants of a ProductGroup inherit what the group states once (brand, category).
+        const list = Array.isArray(node.hasVariant) ? node.hasVariant : node.hasVariant ? [node.hasVariant] : [];
+        for (const v of list.slice(0, 200)) {
+          if (!isProductNode(v)) continue;
+          variants.add(v);
+          const vp = productFromNode(v, ctx);
+          for (const k of ['brand', 'category_hint', 'name', 'sku']) if (!vp[k] && p[k]) vp[k] = p[k];
+          if (vp.price === null && p.price !== null) { vp.price = p.price; vp.currency = p.currency; }
+          if (vp.name || vp.price !== null) products.push({ ...vp, _depth: depth + 1 });
+        }
       }
       const t = typesOf(node);
       if (t.includes('order')) orders.push(node);
