@@ -154,3 +154,17 @@ def test_sth_gaps() -> None:
     assert _kinds(later) == [(STH_GAP, 2), (STH_GAP, 3)]
     assert "entries 3..4 are not covered by any signed tree head" in later[1].message
     assert sth_gaps(times, [*sths, {"tree_size": 5, "timestamp": 52_000}], max_delay_ms=60_000, now_ms=99_000) == []
+
+
+def test_identity_answer_and_intentcast_reads_need_a_live_grant_too() -> None:
+    log = Log()
+    log.grant()
+    log.add("identity.read", vendor_id="acme", grant_id="g1", fields=["name", "email"], family_id="f1")
+    log.add("answer.read", vendor_id="acme", grant_id="g1", question_id="q1")
+    log.add("intentcast.read", vendor_id="acme", grant_id="g1", categories=["electronics.tv"])
+    outside = log.add("intentcast.read", vendor_id="acme", grant_id="g1", categories=["garden"])
+    log.add("token.revoked", vendor_id="acme", grant_id="g1", family_id="f1", reason="revoked_by_client")
+    after_token = log.add("identity.read", vendor_id="acme", grant_id="g1", fields=["name"], family_id="f1")
+    log.add("grant.revoked", vendor_id="acme", grant_id="g1")
+    after_grant = log.add("answer.read", vendor_id="acme", grant_id="g1", question_id="q2")
+    assert _kinds(replay(log.entries)) == [(UNCOVERED, outside), (AFTER_REVOKE, after_token), (UNCOVERED, after_grant)]

@@ -42,7 +42,9 @@ from vault_server.audit.verifier import (
 )
 from vault_server.context import VaultContext
 
-READ_KINDS = frozenset({"vendor.read", "webhook.delivered"})
+SIGNAL_READ_KINDS = frozenset({"vendor.read", "webhook.delivered"})
+# every kind that records data leaving the vault to a vendor: each needs a live grant at that moment
+READ_KINDS = SIGNAL_READ_KINDS | {"identity.read", "answer.read", "intentcast.read"}
 UNCOVERED = "uncovered-read"
 AFTER_REVOKE = "read-after-revoke"
 STH_GAP = "sth-gap"
@@ -126,7 +128,7 @@ def _why_not_covered(g: _Grant, entry: Mapping[str, Any], details: Mapping[str, 
         if outside:
             return f"categories {', '.join(outside)} are outside grant {g.grant_id}"
     flds = _strs(details.get("fields")) or frozenset()
-    if g.fields is not None:
+    if g.fields is not None and entry.get("kind") in SIGNAL_READ_KINDS:  # identity fields are consented apart
         extra = sorted(flds - g.fields)
         if extra:
             return f"fields {', '.join(extra)} are outside grant {g.grant_id}"

@@ -27,7 +27,7 @@ from vault_server.web.pages import page_principal, render_page
 router = APIRouter(tags=["audit"])
 
 AUDITOR_ROLES = ("auditor", "admin")
-ACCESS_KINDS = ("vendor.read", "webhook.delivered", "identity.revealed")
+ACCESS_KINDS = ("vendor.read", "webhook.delivered", "identity.read", "answer.read", "intentcast.read")
 JSONL = "application/jsonl"
 MAX_EXPORT = 10_000
 
