@@ -429,9 +429,8 @@ _USER_CODE = re.compile(r"^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$"
 _LOGIN_URL = re.compile(r"/login\?next=%2Fdevice$")
 
 
-def pair(browser: ExtensionBrowser, vault: Vault) -> Page:
-    """Pair as a person does: log in to the vault's /device page, press *Pair* in the options page, type the code
-    it shows into the vault, approve, and see the options page turn to *Paired*. Returns the options page."""
+def log_in_to_device_page(browser: ExtensionBrowser, vault: Vault) -> Page:
+    """Open the vault's /device page in a tab and log in there (it sends you to the login page and back)."""
     device = browser.context.new_page()
     device.goto(f"{vault.url}/device")
     expect(device).to_have_url(_LOGIN_URL)
@@ -439,7 +438,11 @@ def pair(browser: ExtensionBrowser, vault: Vault) -> Page:
     device.get_by_label("Password").fill(PASSWORD)
     device.get_by_role("button", name="Log in").click()
     expect(device).to_have_url(f"{vault.url}/device")
+    return device
 
+
+def start_pairing(browser: ExtensionBrowser, vault: Vault) -> tuple[Page, str]:
+    """Enter the vault's address in the options page and press *Pair*; returns the page and the code it shows."""
     options = browser.open("options/options.html")
     expect(options.get_by_test_id("pair-status")).to_have_attribute("data-paired", "false")
     options.get_by_test_id("vault-url").fill(vault.url)
@@ -449,17 +452,27 @@ def pair(browser: ExtensionBrowser, vault: Vault) -> Page:
     expect(options.get_by_test_id("pairing")).to_be_visible()
     code_el = options.get_by_test_id("user-code")
     expect(code_el).to_have_text(_USER_CODE)
-    user_code = code_el.inner_text().strip()
+    return options, code_el.inner_text().strip()
 
+
+def decide_on_device_page(device: Page, user_code: str, *, approve: bool) -> None:
+    """Type the code (as loosely as a person might), check the vault shows the same code, then Pair or Deny."""
     device.get_by_label("Code shown by the extension").fill(user_code.lower().replace("-", " "))
     device.get_by_role("button", name="Continue").click()
     confirm = device.get_by_test_id("device-confirm")
     expect(confirm).to_be_visible()
     expect(confirm.get_by_test_id("user-code")).to_have_text(user_code)
-    device.get_by_test_id("device-approve").click()
-    expect(device.get_by_text("Device paired")).to_be_visible()
-    device.close()
+    device.get_by_test_id("device-approve" if approve else "device-deny").click()
+    expect(device.get_by_text("Device paired" if approve else "Pairing declined")).to_be_visible()
 
+
+def pair(browser: ExtensionBrowser, vault: Vault) -> Page:
+    """Pair as a person does: log in to the vault's /device page, press *Pair* in the options page, type the code
+    it shows into the vault, approve, and see the options page turn to *Paired*. Returns the options page."""
+    device = log_in_to_device_page(browser, vault)
+    options, user_code = start_pairing(browser, vault)
+    decide_on_device_page(device, user_code, approve=True)
+    device.close()
     status = options.get_by_test_id("pair-status")
     expect(status).to_have_attribute("data-paired", "true", timeout=20_000)
     expect(status).to_have_text("Paired")

@@ -6,7 +6,15 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Paired, dumps
+from tests.e2e.conftest import (
+    ExtensionBrowser,
+    Paired,
+    Vault,
+    decide_on_device_page,
+    dumps,
+    log_in_to_device_page,
+    start_pairing,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -45,3 +53,16 @@ def test_pairing_through_the_device_page_and_unpairing_in_the_vault(fresh_paired
     options.reload()
     expect(options.get_by_test_id("pair-status")).to_have_attribute("data-paired", "false")
     expect(options.get_by_test_id("pair-button")).to_have_text("Pair with vault")
+
+
+def test_pairing_denied_in_the_vault_leaves_the_extension_unpaired(browser: ExtensionBrowser, vault: Vault) -> None:
+    device = log_in_to_device_page(browser, vault)
+    options, user_code = start_pairing(browser, vault)
+    decide_on_device_page(device, user_code, approve=False)
+    expect(options.get_by_test_id("message")).to_have_text("Pairing was refused in the vault.", timeout=20_000)
+    expect(options.get_by_test_id("pairing")).to_be_hidden()
+    expect(options.get_by_test_id("pair-status")).to_have_attribute("data-paired", "false")
+    state = browser.send("ui:state")["state"]
+    assert state["paired"] is False and state["pairing"]["status"] == "denied", dumps(state)
+    r = vault.http.get("/v1/me/devices")
+    assert r.status_code == 200 and r.json() == [], r.text
