@@ -75,7 +75,12 @@ export async function handleMessage(deps, msg, sender) {
       }
       case 'ui:settings:save': {
         const patch = {};
-        if (typeof msg.vault_url === 'string') patch.vault_url = msg.vault_url.trim().replace(/\/+$/, '');
+        if (typeof msg.vault_url === 'string') {
+          patch.vault_url = msg.vault_url.trim().replace(/\/+$/, '');
+          try { new URL(patch.vault_url); } catch { return { ok: false, error: 'The vault address must be a URL (https://…)' }; }
+          // Tokens belong to the vault that issued them: another address means pairing again.
+          if (patch.vault_url !== (await deps.loadSettings()).vault_url) Object.assign(patch, { auth: null, pairing: null, vault_settings: null });
+        }
         if (Array.isArray(msg.never_record)) patch.never_record = msg.never_record;
         if (Array.isArray(msg.opt_in_categories)) patch.opt_in_categories = msg.opt_in_categories;
         const s = await deps.updateSettings(patch);

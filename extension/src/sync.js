@@ -204,7 +204,10 @@ export class VaultClient {
 
   /** Section 3.1/3.2: ask for a device code; stores and returns what the consumer must see. */
   async startPairing(vaultUrl) {
-    const s = vaultUrl ? await updateSettings(this.storage, { vault_url: base(vaultUrl) }) : await loadSettings(this.storage);
+    const current = await loadSettings(this.storage);
+    const changed = vaultUrl && base(vaultUrl) !== current.vault_url;
+    // Tokens belong to the vault that issued them.
+    const s = changed ? await updateSettings(this.storage, { vault_url: base(vaultUrl), auth: null, vault_settings: null }) : current;
     let res;
     try {
       res = await this.fetch(`${base(s.vault_url)}/oauth/device_authorization`, {

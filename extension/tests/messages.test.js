@@ -105,6 +105,13 @@ describe('extension page messages', () => {
     expect(res.state.never_record).toEqual(['shop.example']);
     expect(await t.queue.size()).toBe(0);
   });
+  it('changing the vault address forgets the old vault\'s tokens; a bad address is refused', async () => {
+    const t = setup();
+    expect(await handleMessage(t.deps, { type: 'ui:settings:save', vault_url: 'not a url' }, page)).toMatchObject({ ok: false });
+    expect((await handleMessage(t.deps, { type: 'ui:settings:save', vault_url: 'https://vault.example/' }, page)).state.paired).toBe(true);
+    const res = await handleMessage(t.deps, { type: 'ui:settings:save', vault_url: 'https://other-vault.example' }, page);
+    expect(res.state).toMatchObject({ paired: false, vault_url: 'https://other-vault.example' });
+  });
   it('pairing start returns the user code and schedules polling', async () => {
     const t = setup({ auth: null });
     const res = await handleMessage(t.deps, { type: 'ui:pair:start', vault_url: 'https://vault.example/' }, page);
