@@ -31,13 +31,16 @@ def sth_due(session: Session, *, interval_seconds: int, now_ms: int) -> bool:
 
 def maybe_make_sth(ctx: VaultContext, *, force: bool = False) -> AuditSth | None:
     """Sign a tree head if one is due (always when ``force``); returns the new head or None."""
+    interval = ctx.settings.audit_sth_interval_seconds
+    if not force:  # cheap read first: an idle vault takes no write lock every poll
+        with ctx.db.session() as s:
+            if not sth_due(s, interval_seconds=interval, now_ms=service.now_ms()):
+                return None
     _ = ctx.keyset  # load (or create) the signing key in its own transaction before taking the log lock
     with ctx.db.session() as s:
         store.lock_head(s)
-        if not force and not sth_due(
-            s, interval_seconds=ctx.settings.audit_sth_interval_seconds, now_ms=service.now_ms()
-        ):
-            return None
+        if not force and not sth_due(s, interval_seconds=interval, now_ms=service.now_ms()):
+            return None  # another process signed it meanwhile
         row = service.make_sth(session=s, ctx=ctx)
     log.info("signed audit tree head", extra={"tree_size": row.tree_size, "kid": row.kid})
     return row
