@@ -31,7 +31,7 @@ def _event(n: int, type_: str, hours_ago: float, origin: str, path: str, **extra
 
 
 def demo_events() -> list[dict[str, Any]]:
-    tv = {"name": "Samsung 65\" QLED 4K Smart TV QE65Q80C", "brand": "Samsung", "price": 899.0, "currency": "EUR"}
+    tv = {"name": 'Samsung 65" QLED 4K Smart TV QE65Q80C', "brand": "Samsung", "price": 899.0, "currency": "EUR"}
     tv2 = {"name": "LG OLED65C36LC 65 inch OLED TV", "brand": "LG", "price": 1299.0, "currency": "EUR"}
     shoe = {"name": "Nike Pegasus 41 road running shoes", "brand": "Nike", "price": 139.99, "currency": "EUR"}
     shop, other = "https://electro.example", "https://tv-store.example"
@@ -55,9 +55,17 @@ def seed(ctx: VaultContext, consumer: Account) -> Iterator[str]:
         has_intent = bool(service.list_intents(session=s, ctx=ctx, account_id=consumer.id))
         if not has_intent:
             service.create_intent(
-                session=s, ctx=ctx, account_id=consumer.id,
-                body=IntentIn(category="electronics.tv", text="65-inch TV for the living room, wall-mountable",
-                              budget_max=1000, currency="EUR", timeframe_days=14, must_haves=["HDMI 2.1"]),
+                session=s,
+                ctx=ctx,
+                account_id=consumer.id,
+                body=IntentIn(
+                    category="electronics.tv",
+                    text="65-inch TV for the living room, wall-mountable",
+                    budget_max=1000,
+                    currency="EUR",
+                    timeframe_days=14,
+                    must_haves=["HDMI 2.1"],
+                ),
             )
         total = len(s.exec(select(Gesture.id).where(Gesture.account_id == consumer.id)).all())
     yield f"  demo consumer: {total} recorded gestures ({result.accepted} new), a declared intent for a TV"
