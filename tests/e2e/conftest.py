@@ -128,7 +128,7 @@ PAGES: dict[tuple[str, str], str] = {
     (SHOP_HOST, "/p/12345-samsung-65-qled"): "product-12345.html",
     (SHOP_HOST, "/p/23456-lg-65-oled"): "product-23456.html",
     (SHOP_HOST, "/cart"): "cart.html",
-    (MARKET_HOST, "/"): "home.html",
+    (MARKET_HOST, "/"): "market-home.html",
     (MARKET_HOST, "/listing/98765-sony-bravia-65"): "secondhand-listing.html",
 }
 
