@@ -51,8 +51,8 @@ describe.runIf(existsSync(join(REAL, 'taxonomy.yaml')))('classify (the vault\'s 
   it('builds and classifies common products', () => {
     const real = compileTaxonomy(loadPolicy(REAL));
     expect(real.byId.size).toBeGreaterThan(20);
-    expect(classify(real, { name: 'Samsung 65" QLED Smart TV' })?.id).toMatch(/^electronics\.tv/);
-    expect(classify(real, { query: 'kopfhörer noise cancelling' })?.id).toMatch(/^electronics\.headphones/);
+    expect(classify(real, { name: 'Samsung 65" QLED Smart TV' })?.id).toMatch(/^electronics\b/);
+    expect(classify(real, { query: 'kopfhörer noise cancelling' })?.id).toMatch(/^electronics\b/);
     expect(real.sensitiveRoots.has('health')).toBe(true);
   });
 });
