@@ -35,7 +35,12 @@ async function analyse(retry = true) {
   const url = location.href;
   const hello = await send({ type: 'capture:hello', url });
   if (!hello || !hello.record) { current = null; return; }
-  const page = analysePage(document, url);
+  let page;
+  try {
+    page = analysePage(document, url);
+  } catch (e) {
+    return; // a page the extractors cannot read is simply not recorded
+  }
   if (current) finishPage();
   const entry = { page, held: [], tracker: createEngagementTracker(window, document), stopReviews: () => {} };
   current = entry;
@@ -67,6 +72,8 @@ function main() {
   analyse();
   document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'hidden') flushEngagement(false); });
   window.addEventListener('pagehide', finishPage);
+  // Back/forward cache: a restored page is a new visit.
+  window.addEventListener('pageshow', (e) => { if (e.persisted && !current) analyse(false); });
 
   installActionListeners(document, (kind) => {
     const page = current?.page;
