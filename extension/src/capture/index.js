@@ -38,7 +38,7 @@ async function analyse(retry = true) {
   let page;
   try {
     page = analysePage(document, url);
-  } catch (e) {
+  } catch {
     return; // a page the extractors cannot read is simply not recorded
   }
   if (current) finishPage();
