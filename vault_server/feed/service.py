@@ -12,7 +12,8 @@ Cursor stability. ``seq`` is the insert order, but concurrent PostgreSQL transac
 reader that jumped to ``seq = 11`` would never see a ``seq = 10`` committed a moment later. So rows are read by
 ``pos``, which is handed out only *after* commit, in stamping rounds (:func:`stamp`): a round takes a transaction-
 scoped advisory lock and numbers every row it can see without a position (all committed) from a sequence. Rounds
-are serialised and each commits its numbers at once, so positions become visible in increasing order and a row
+are serialised (a reader waits for a running round, so it sees everything committed before it asked) and each
+commits its numbers at once, so positions become visible in increasing order and a row
 committed after a round simply gets a larger number in the next one: a reader that has seen ``pos = n`` never later
 finds a row below ``n``. Unlike a horizon on ``pg_snapshot_xmin``, nothing waits for unrelated long transactions.
 On SQLite writers are serialised by the database, commit order equals ``seq``, and ``seq`` is the position.
@@ -60,7 +61,7 @@ WEBHOOK_EVENT: dict[str, str | None] = {
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
 STAMP_BATCH = 20_000
-STAMP_LOCK = 0x1E7F_EED0  # pg advisory lock key of the stamping round
+STAMP_LOCK = 0x1E7F_EED0  # int4 advisory lock class of a stamping round; the object is the schema name hash
 CURSOR_VERSION = 1
 _EMITTED = "feed_emitted"
 #: grant field -> key it produces in a shaped signal
@@ -178,9 +179,11 @@ def stamp(session: Session) -> int:
     transaction, and holding it to commit is what keeps rounds in order."""
     if session.get_bind().dialect.name != "postgresql":
         return 0
-    got = session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": STAMP_LOCK}).scalar()
-    if not got:
-        return 0  # another round is running; its rows appear when it commits
+    if session.execute(text("SELECT 1 FROM feed_change WHERE pos IS NULL LIMIT 1")).first() is None:
+        return 0  # nothing waiting (partial index): no lock taken, readers do not queue
+    # wait for a running round rather than skip it, so a reader always sees what was committed before it asked;
+    # the key is per schema (advisory locks are per database)
+    session.execute(text("SELECT pg_advisory_xact_lock(:k, hashtext(current_schema()))"), {"k": STAMP_LOCK})
     result = session.execute(
         text(
             "UPDATE feed_change SET pos = nextval('feed_pos_seq') WHERE seq IN ("
