@@ -6,8 +6,8 @@ from vault_server.accounts import models as _accounts  # noqa: F401
 from vault_server.audit import models as _audit  # noqa: F401
 from vault_server.crypto import models as _crypto  # noqa: F401
 from vault_server.feed import models as _feed  # noqa: F401
-from vault_server.intents import models as _intents  # noqa: F401
 from vault_server.grants import models as _grants  # noqa: F401
+from vault_server.intents import models as _intents  # noqa: F401
 from vault_server.oauth import models as _oauth  # noqa: F401
 from vault_server.vendors import models as _vendors  # noqa: F401
 

@@ -61,5 +61,3 @@ def revoke_everything(session: Session, ctx: VaultContext, account: Account) -> 
         for receipt in grants.receipts_of(session=session, grant_id=grant.id):
             session.delete(receipt)
     session.exec(delete(AuthorizationRequest).where(col(AuthorizationRequest.account_id) == account.id))
-
-
