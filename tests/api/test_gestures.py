@@ -275,3 +275,18 @@ def test_schema_and_categories_are_published(client: TestClient) -> None:
     cats = client.get("/v1/categories").json()["categories"]
     assert len([c for c in cats if c["leaf"]]) >= 150
     assert any(c["sensitive"] for c in cats)
+
+
+def test_declared_intent_gesture_from_the_extension_becomes_an_intent(
+    client: TestClient, bearer: dict[str, str]
+) -> None:
+    declared = ev("declared_intent", query="65 inch tv under 900", origin="http://127.0.0.1:8000", path="/")
+    vague = ev("declared_intent", query="something nice", origin="http://127.0.0.1:8000", path="/")
+    first = post(client, bearer, [declared, vague])
+    assert [r["status"] for r in first["results"]] == ["accepted", "rejected"]
+    assert first["results"][0]["category"] == "electronics.tv" and first["results"][1]["code"] == "unclassified"
+    assert post(client, bearer, [declared])["results"][0]["status"] == "duplicate"
+    intents = client.get("/v1/intents", headers=bearer).json()
+    assert [(i["category"], i["text"]) for i in intents] == [("electronics.tv", "65 inch tv under 900")]
+    s = signal(client, bearer, "electronics.tv")
+    assert s is not None and STAGES.index(s["stage"]) >= STAGES.index("motivation")

@@ -153,9 +153,6 @@ def ingest(*, session: Session, ctx: VaultContext, account_id: str, events: Sequ
         if problem is not None:
             reject(i, "unknown_type" if problem.startswith("unknown gesture") else "unknown_category", problem, eid)
             continue
-        if event.type == "declared_intent":
-            reject(i, "invalid", "declared intents are created with POST /v1/intents", eid)
-            continue
         if event.ts > now + FUTURE_SKEW:
             reject(i, "future", "timestamp is in the future", eid)
             continue
@@ -173,6 +170,9 @@ def ingest(*, session: Session, ctx: VaultContext, account_id: str, events: Sequ
                 f"category {category} is sensitive and you have not opted in: dropped, not stored",
                 eid,
             )
+            continue
+        if event.type == "declared_intent":
+            results[i] = _declare_from_event(session, ctx, account_id, event, category)
             continue
         candidates.append(_Candidate(i, event, category))
 
@@ -221,6 +221,35 @@ def ingest(*, session: Session, ctx: VaultContext, account_id: str, events: Sequ
         rejected=sum(r.status == "rejected" for r in final),
         results=final,
     )
+
+
+INTENT_NAMESPACE = uuid.UUID("0d9e4b7a-5c3f-4f1e-8a2b-6e7d9c1f3a50")
+
+
+def _declare_from_event(
+    session: Session, ctx: VaultContext, account_id: str, event: GestureEvent, category: str | None
+) -> EventResult:
+    """A ``declared_intent`` gesture (typed in the extension's popup) becomes a declared intent, once per id."""
+    eid = str(event.id)
+    if category is None:
+        return EventResult.model_construct(
+            id=eid,
+            status="rejected",
+            code="unclassified",
+            category=None,
+            reason="a declared intent needs a category: name the product kind (e.g. '65 inch TV')",
+        )
+    intent_id = str(uuid.uuid5(INTENT_NAMESPACE, f"{account_id}:{eid}"))
+    if session.get(DeclaredIntent, intent_id) is not None:
+        return EventResult.model_construct(id=eid, status="duplicate", category=category, reason=None, code=None)
+    create_intent(
+        session=session,
+        ctx=ctx,
+        account_id=account_id,
+        body=IntentIn(category=category, text=(event.query or "")[:500]),
+        intent_id=intent_id,
+    )
+    return EventResult.model_construct(id=eid, status="accepted", category=category, reason=None, code=None)
 
 
 def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
@@ -583,7 +612,9 @@ def intent_out(ctx: VaultContext, cipher: ConsumerCipher, row: DeclaredIntent) -
     }
 
 
-def create_intent(*, session: Session, ctx: VaultContext, account_id: str, body: IntentIn) -> dict[str, Any]:
+def create_intent(
+    *, session: Session, ctx: VaultContext, account_id: str, body: IntentIn, intent_id: str | None = None
+) -> dict[str, Any]:
     """Store a declared intent and feed it into its category's signal; returns it."""
     policy = ctx.policy
     if body.category not in policy.nodes:
@@ -594,7 +625,7 @@ def create_intent(*, session: Session, ctx: VaultContext, account_id: str, body:
         policy, body.category, get_opt_ins(session=session, cipher=cipher)
     ):
         raise ValidationFailed(f"{body.category} is a sensitive category: opt in to it first in your settings")
-    row_id = str(uuid.uuid4())
+    row_id = intent_id or str(uuid.uuid4())
     doc = body.model_dump()
     now = utcnow()
     row = DeclaredIntent(
