@@ -55,10 +55,13 @@ def category_index(ctx: VaultContext, account_id: str, category: str) -> str:
 
 def _lock_consumer(session: Session, account_id: str) -> Account:
     """Serialise this consumer's writers (row lock on PostgreSQL, write lock on SQLite); returns the account."""
-    session.execute(update(Account).where(col(Account.id) == account_id).values(paused=Account.paused))
-    account = session.get(Account, account_id, populate_existing=True)
-    if account is None:
+    paused = session.execute(
+        update(Account).where(col(Account.id) == account_id).values(paused=Account.paused).returning(Account.paused)
+    ).scalar_one_or_none()
+    account = session.get(Account, account_id)
+    if account is None or paused is None:
         raise NotFound("no such account")
+    account.paused = paused  # the locked row's value, not a stale identity-map copy
     return account
 
 
