@@ -56,7 +56,10 @@ def category_index(ctx: VaultContext, account_id: str, category: str) -> str:
 def _lock_consumer(session: Session, account_id: str) -> Account:
     """Serialise this consumer's writers (row lock on PostgreSQL, write lock on SQLite); returns the account."""
     paused = session.execute(
-        update(Account).where(col(Account.id) == account_id).values(paused=Account.paused).returning(Account.paused)
+        update(Account)
+        .where(col(Account.id) == account_id)
+        .values(paused=Account.paused)
+        .returning(col(Account.paused))
     ).scalar_one_or_none()
     account = session.get(Account, account_id)
     if account is None or paused is None:
