@@ -49,6 +49,7 @@ from vault_server.context import VaultContext, build_context
 from vault_server.crypto.envelope import ConsumerCipher, new_dek, wrap_dek, wrapped_kid
 from vault_server.crypto.keyring import KeyRing
 from vault_server.crypto.models import DataKey
+from vault_server.crypto.service import cipher_for
 from vault_server.db import Database, migrate, utcnow
 from vault_server.feed import outbox, service, tasks
 from vault_server.feed.models import DELIVERY_TABLE, ENDPOINT_TABLE, FEED_CHANGE_TABLE
@@ -77,6 +78,10 @@ CATEGORIES = [
 ]
 GRANTABLE = ["electronics", "computers", "phones", "appliances"]
 CHUNK = 5000
+
+
+def ms(values: list[float], p: float) -> str:
+    return f"{percentile(values, p) * 1000:.0f}"
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -109,7 +114,7 @@ def template_states(ctx: VaultContext) -> dict[str, dict[str, Any]]:
             intents.ingest(session=s, ctx=ctx, account_id=account_id, events=events)
     out: dict[str, dict[str, Any]] = {}
     with ctx.db.session() as s:
-        cipher = intents.cipher_for(session=s, ring=ctx.ring, account_id=account_id)
+        cipher = cipher_for(session=s, ring=ctx.ring, account_id=account_id)
         for row in s.exec(select(SignalRow).where(SignalRow.account_id == account_id)).all():
             doc = intents._decode_state(cipher, row)
             out[doc["state"]["category"]] = doc
@@ -351,7 +356,6 @@ def main() -> None:
             with ctx.db.session() as s:
                 n_grants = s.execute(text("SELECT count(*) FROM consent_grant")).scalar()
                 n_rows = s.execute(text("SELECT count(*) FROM feed_change")).scalar()
-            ms = lambda xs, p: f"{percentile(xs, p) * 1000:.0f}"  # noqa: E731
             print(
                 f"| {consumers:,} | {n_grants:,} | {n_rows:,} | {ms(pages['full'], 50)} / {ms(pages['full'], 99)} | "
                 f"{statistics.mean(pages['items']):.0f} | {pages['per_item']:.1f} | "

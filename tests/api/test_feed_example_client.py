@@ -105,7 +105,7 @@ def test_example_vendor_client_end_to_end(live_server: LiveServer, ctx: VaultCon
                 stale = {**req["headers"], "webhook-timestamp": "1000000000"}
                 vc.verify_webhook(endpoint["secret"], stale, req["body"])
             assert vault.webhook_deliveries("delivered")
-            new = []
+            new: list[dict[str, Any]] = []
             vault.follow_feed(store, new.append)
             assert [i["type"] for i in new] == ["signal.updated"]
 
