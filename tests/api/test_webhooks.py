@@ -373,3 +373,19 @@ def test_the_worker_command_delivers(client: TestClient, ctx: VaultContext) -> N
         assert result.exit_code == 0, result.output
         assert "1 delivered" in result.output
         assert len(rx.requests) == 1
+
+
+def test_old_changes_and_finished_deliveries_are_purged(client: TestClient, ctx: VaultContext) -> None:
+    vendor, secret = make_vendor(ctx)
+    with receiver() as rx:
+        register(client, (vendor, secret), rx.url, ["grant.created"])
+        make_grant(ctx, make_consumer(ctx), vendor, [detail(["electronics"])])
+        body = client.get("/v1/feed", auth=(vendor, secret)).json()
+        assert tasks.run_once(ctx).delivered == 1
+        assert tasks.purge(ctx) == (0, 0)  # nothing old yet
+        later = utcnow() + tasks.FEED_KEEP + timedelta(days=1)
+        assert tasks.purge(ctx, now=later) == (1, 1)
+        assert deliveries(ctx) == []
+        r = client.get("/v1/feed", params={"cursor": body["next_cursor"]}, auth=(vendor, secret))
+        assert r.status_code == 200 and r.json()["items"] == []  # an old cursor still works
+        assert len(rx.requests) == 1

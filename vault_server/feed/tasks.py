@@ -12,11 +12,16 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import httpx
+from sqlalchemy import delete
+from sqlmodel import col
 
 from vault_server.context import VaultContext
+from vault_server.db import utcnow
 from vault_server.feed import outbox, service, webhooks
+from vault_server.feed.models import FeedChange, WebhookDelivery
 from vault_server.feed.outbox import Outcome
 
 log = logging.getLogger("vault.feed.worker")
@@ -79,13 +84,40 @@ def run_once(ctx: VaultContext, *, batch: int = 50, threads: int = 8, client: ht
     return result
 
 
+FEED_KEEP = timedelta(days=90)  # the longest retention a grant may ask for (policies/scopes.yaml)
+DELIVERY_KEEP = timedelta(days=30)
+
+
+def purge(ctx: VaultContext, *, now: datetime | None = None) -> tuple[int, int]:
+    """Drop change-log rows older than ``FEED_KEEP`` and finished outbox rows older than ``DELIVERY_KEEP``;
+    returns (feed rows, deliveries) removed. A cursor older than the purge still works: it resumes at the oldest
+    remaining change (vendors that stay away longer than their retention have nothing left to keep anyway)."""
+    when = now or utcnow()
+    with ctx.db.session() as s:
+        feed = s.execute(delete(FeedChange).where(col(FeedChange.created_at) < when - FEED_KEEP))
+        sent = s.execute(
+            delete(WebhookDelivery).where(
+                col(WebhookDelivery.status).in_([outbox.DELIVERED, outbox.SKIPPED]),
+                col(WebhookDelivery.created_at) < when - DELIVERY_KEEP,
+            )
+        )
+    return int(getattr(feed, "rowcount", 0) or 0), int(getattr(sent, "rowcount", 0) or 0)
+
+
 def run_forever(
     ctx: VaultContext, *, interval: float = 1.0, batch: int = 50, threads: int = 8, stop: threading.Event | None = None
 ) -> None:
     """Loop ``run_once`` until ``stop`` is set; sleeps ``interval`` seconds when there was nothing to do."""
     stop = stop or threading.Event()
+    next_purge = 0.0
     with httpx.Client(timeout=webhooks.TIMEOUT, follow_redirects=False) as client:
         while not stop.is_set():
+            if time.monotonic() >= next_purge:
+                try:
+                    purge(ctx)
+                except Exception as exc:  # retried next hour
+                    log.warning("purge failed: %s", type(exc).__name__)
+                next_purge = time.monotonic() + 3600
             try:
                 tick = run_once(ctx, batch=batch, threads=threads, client=client)
             except Exception as exc:  # keep the worker alive across database hiccups
