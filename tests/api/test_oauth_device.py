@@ -136,3 +136,17 @@ def test_only_the_extension_may_use_the_device_grant(live_server: LiveServer, ct
         data={"grant_type": "authorization_code", "code": "x", "redirect_uri": "https://a.example", "client_id": EXT},
     )
     assert r.json()["error"] == "unauthorized_client"
+
+
+def test_extension_can_revoke_its_own_tokens(live_server: LiveServer) -> None:
+    ext = browser(live_server.url)
+    consumer = consumer_browser(live_server.url)
+    started = _start(ext)
+    _approve(consumer, started["user_code"])
+    tokens = _poll(ext, started["device_code"]).json()
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert ext.post("/v1/gestures", json={"events": [_gesture()]}, headers=bearer).status_code == 200
+    r = ext.post("/oauth/revoke", data={"token": tokens["refresh_token"], "client_id": EXT})
+    assert r.status_code == 200
+    assert ext.post("/v1/gestures", json={"events": [_gesture()]}, headers=bearer).status_code == 401
+    assert ext.post("/oauth/introspect", data={"token": tokens["access_token"], "client_id": EXT}).status_code == 401
