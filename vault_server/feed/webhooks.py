@@ -308,12 +308,16 @@ def send(prepared: Prepared, *, allow_private: bool, client: httpx.Client | None
     own = client is None
     http = client or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
     try:
-        response = http.post(target.pinned_url(), content=prepared.body, headers=headers, extensions=extensions)
+        # streamed and never read: a receiver cannot make the worker buffer a huge response body
+        with http.stream(
+            "POST", target.pinned_url(), content=prepared.body, headers=headers, extensions=extensions
+        ) as response:
+            status = response.status_code
     except httpx.HTTPError as exc:
         return Outcome(ok=False, error=f"{type(exc).__name__}")
     finally:
         if own:
             http.close()
-    if 200 <= response.status_code < 300:
-        return Outcome(ok=True, status=response.status_code)
-    return Outcome(ok=False, status=response.status_code, error=f"HTTP {response.status_code}")
+    if 200 <= status < 300:
+        return Outcome(ok=True, status=status)
+    return Outcome(ok=False, status=status, error=f"HTTP {status}")
