@@ -172,3 +172,28 @@ def live_server(app: Any) -> Iterator[LiveServer]:
     """The app served by uvicorn on a free loopback port, for tests about the wire."""
     with LiveServer(app) as server:
         yield server
+
+
+# ---- API fuzzing ----------------------------------------------------------------------------------------
+def fuzz_openapi(app: Any, path_regex: str, headers: dict[str, str], *, min_operations: int, examples: int) -> None:
+    """Drive every operation matching ``path_regex`` with schemathesis-generated requests: none may get a 5xx,
+    and every error must be problem details. Fails if fewer than ``min_operations`` operations matched."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app).include(path_regex=path_regex)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= min_operations, "the fuzzed surface shrank: check the pattern"
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def check(case: Any) -> None:
+            response = case.call(headers=headers)
+            where = f"{case.method} {case.formatted_path}"
+            assert response.status_code < 500, f"{where}: {response.status_code} {response.text[:300]}"
+            if response.status_code >= 400:
+                content_type = response.headers.get("content-type") or [""]
+                assert str(content_type[0]).startswith("application/problem+json"), where
+
+        check()

@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ..conftest import personal_token
+from ..conftest import fuzz_openapi, personal_token
 
 FIELDS = [
     "grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope", "authorization_details",
@@ -73,19 +72,4 @@ def test_grants_and_vendor_api_never_fail(app: Any, client: TestClient, consumer
     token = personal_token(client, consumer["csrf"], ["gestures:write", "signals:read:self", "account:read"])
     headers = {"Authorization": f"Bearer {token}"}
     pattern = r"^/v1/(grants|vendor|admin/vendors|me/devices|subjects)"
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app).include(path_regex=pattern)
-    operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 12, "the fuzzed surface shrank: check the pattern"
-    for operation in operations:
-
-        @given(case=operation.as_strategy())
-        @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-        def check(case: Any) -> None:
-            response = case.call(headers=headers)
-            where = f"{case.method} {case.formatted_path}"
-            assert response.status_code < 500, f"{where}: {response.status_code} {response.text[:300]}"
-            if response.status_code >= 400:
-                content_type = response.headers.get("content-type") or [""]
-                assert str(content_type[0]).startswith("application/problem+json"), where
-
-        check()
+    fuzz_openapi(app, pattern, headers, min_operations=12, examples=10)
