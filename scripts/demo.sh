@@ -18,7 +18,7 @@ if [ -f extension/package.json ] && command -v npm >/dev/null 2>&1; then
 Browser extension (unpacked):
   Chrome/Chromium: open chrome://extensions, turn on Developer mode, "Load unpacked" -> $ROOT/extension/dist/chrome
   Firefox:         open about:debugging#/runtime/this-firefox, "Load Temporary Add-on" -> $ROOT/extension/dist/firefox/manifest.json
-  Then open the extension's options, set the vault URL to $VAULT_BASE_URL and press "Pair" (approve the code in the dashboard).
+  Then open the extension's options, set the vault URL to $VAULT_BASE_URL and press "Pair", then approve the code shown at $VAULT_BASE_URL/device.
 MSG
   else
     echo "(extension build failed; the vault still runs)"
