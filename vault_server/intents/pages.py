@@ -14,7 +14,7 @@ from vault_server.errors import VaultError
 from vault_server.intents import service
 from vault_server.intents.schemas import IntentIn
 from vault_server.intents.service import GestureFilter
-from vault_server.web.deps import Ctx, check_form_csrf
+from vault_server.web.deps import Ctx
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,13 +32,10 @@ def dashboard_context(ctx: VaultContext, account: Account) -> dict[str, Any]:
 
 
 def _signed_in(request: Request, ctx: VaultContext, csrf_token: str) -> Account | Response:
-    from vault_server.web.pages import page_principal
+    from vault_server.web.pages import form_principal
 
-    check_form_csrf(request, ctx, csrf_token)
-    principal = page_principal(request, ctx)
-    if isinstance(principal, Response):
-        return principal
-    return principal.account
+    principal = form_principal(request, ctx, csrf_token)
+    return principal if isinstance(principal, Response) else principal.account
 
 
 def _back(notice: str | None = None) -> RedirectResponse:

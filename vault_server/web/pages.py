@@ -34,6 +34,12 @@ def page_principal(request: Request, ctx: VaultContext, *roles: str) -> Principa
     return principal
 
 
+def form_principal(request: Request, ctx: VaultContext, csrf_token: str, *roles: str) -> Principal | Response:
+    """For a form POST: check its CSRF token, then return the signed-in principal or a redirect to log in."""
+    check_form_csrf(request, ctx, csrf_token)
+    return page_principal(request, ctx, *roles)
+
+
 def render_page(
     request: Request, ctx: VaultContext, principal: Principal | None, template: str, **values: Any
 ) -> HTMLResponse:
@@ -80,8 +86,7 @@ def dashboard(request: Request, ctx: Ctx) -> Response:
 def dashboard_revoke_token(
     token_id: str, request: Request, ctx: Ctx, csrf_token: Annotated[str, Form()] = ""
 ) -> Response:
-    check_form_csrf(request, ctx, csrf_token)
-    principal = page_principal(request, ctx)
+    principal = form_principal(request, ctx, csrf_token)
     if isinstance(principal, Response):
         return principal
     with ctx.db.session() as s:
