@@ -13,6 +13,7 @@ from argon2 import PasswordHasher
 
 from vault_server.config import Settings
 from vault_server.crypto.keyring import KeyRing, KeyRingError
+from vault_server.crypto.sealed import install_sealer
 from vault_server.crypto.signing import KeySet
 from vault_server.db import Database
 from vault_server.policy.loader import Policy, default_policy_dir, load_policy
@@ -59,10 +60,13 @@ class VaultContext:
 
 def build_context(settings: Settings, *, db: Database | None = None, policy: Policy | None = None) -> VaultContext:
     """Everything a request or command needs; raises ConfigError/KeyRingError/PolicyError on bad setup."""
+    db = db or Database(settings)
+    ring = load_keyring(settings)
+    install_sealer(db.engine, ring)
     return VaultContext(
         settings=settings,
-        db=db or Database(settings),
-        ring=load_keyring(settings),
+        db=db,
+        ring=ring,
         hasher=make_hasher(settings),
         policy=policy or load_policy(default_policy_dir(settings.policy_dir)),
     )

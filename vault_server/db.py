@@ -118,6 +118,7 @@ def alembic_config(db: Database) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["engine"] = db.engine
+    cfg.attributes["sealer"] = getattr(db.engine.dialect, "vault_sealer", None)  # set by crypto.sealed
     return cfg
 
 

@@ -15,6 +15,7 @@ from vault_server.audit import service as audit
 from vault_server.config import Settings
 from vault_server.context import build_context, load_keyring
 from vault_server.crypto.keyring import KeyRing, KeyRingError
+from vault_server.crypto.sealed import install_sealer
 from vault_server.crypto.service import rotate_kek
 from vault_server.crypto.signing import KeySet, rotate_signing_key
 from vault_server.db import Database, check_migrated, current_revision, head_revision, migrate
@@ -44,11 +45,12 @@ def initialise(settings: Settings) -> Iterator[str]:
         yield "keys: using VAULT_KEK from the environment"
     db = Database(settings)
     try:
+        ring = load_keyring(settings)
+        install_sealer(db.engine, ring)  # migrations that encrypt existing rows need the keys
         before = current_revision(db)
         migrate(db)
         after = head_revision(db)
         yield f"database: {_redact(settings.database_url)} migrated {before or 'empty'} -> {after}"
-        ring = load_keyring(settings)
         with db.session() as s:
             keyset = KeySet.load(session=s, ring=ring)
         yield f"signing key: {keyset.kid}"

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import Column, Index
 from sqlmodel import Field, SQLModel
 
+from vault_server.crypto.sealed import SealedJSON, SealedText
 from vault_server.db import UTCDateTime, utcnow
 
 
@@ -27,8 +28,12 @@ class Grant(SQLModel, table=True):
     vendor_id: str = Field(foreign_key="vendor_app.id", max_length=64, ondelete="CASCADE")
     subject: str = Field(max_length=64, index=True)
     scope: str = Field(default="", max_length=500)
-    authorization_details: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    requested: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    authorization_details: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(SealedJSON("consent_grant.authorization_details"), nullable=False)
+    )
+    requested: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(SealedJSON("consent_grant.requested"), nullable=False)
+    )
     purpose: str = Field(default="", max_length=500)
     retention_days: int = Field(default=30)
     identity_fields: str = Field(default="", max_length=100)  # "name email": revealed by separate consent
@@ -50,5 +55,5 @@ class ConsentReceipt(SQLModel, table=True):
     grant_id: str = Field(foreign_key="consent_grant.id", max_length=36, index=True, ondelete="CASCADE")
     version: int
     event: str = Field(max_length=32)
-    jws: str = Field(sa_column=Column(Text, nullable=False))
+    jws: str = Field(sa_column=Column(SealedText("consent_receipt.jws"), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
 
+from vault_server.crypto.sealed import SealedJSON
 from vault_server.db import UTCDateTime, utcnow
 
 
@@ -23,7 +24,9 @@ class AuthorizationRequest(SQLModel, table=True):
     redirect_uri: str = Field(max_length=1000)
     state: str | None = Field(default=None, max_length=1000)
     scope: str = Field(default="", max_length=500)
-    authorization_details: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    authorization_details: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(SealedJSON("oauth_authz_request.authorization_details"), nullable=False)
+    )
     code_challenge: str = Field(max_length=128)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
@@ -62,7 +65,9 @@ class TokenFamily(SQLModel, table=True):
     account_id: str = Field(foreign_key="account.id", max_length=36, index=True, ondelete="CASCADE")
     grant_id: str | None = Field(default=None, max_length=36, index=True)
     scope: str = Field(default="", max_length=500)
-    authorization_details: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    authorization_details: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(SealedJSON("oauth_token_family.authorization_details"), nullable=False)
+    )
     device_name: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
