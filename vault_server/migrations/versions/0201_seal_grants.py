@@ -32,14 +32,16 @@ COLUMNS = (
 def upgrade() -> None:
     bind = op.get_bind()
     sealer = op.get_context().config.attributes.get("sealer")
+    blob = "BYTEA" if bind.dialect.name == "postgresql" else "BLOB"
     for table, column, kind in COLUMNS:
         rows = bind.execute(sa.text(f'SELECT id, "{column}" FROM "{table}"')).all()  # noqa: S608 - fixed names
         if rows and sealer is None:
             raise RuntimeError(
                 f"{table}.{column} holds data to encrypt: run `intent-vault init` (it loads the keys) to migrate"
             )
-        with op.batch_alter_table(table) as batch:
-            batch.add_column(sa.Column(f"{column}_sealed", sa.LargeBinary(), nullable=True))
+        # Plain ALTERs (SQLite >= 3.35 drops and renames columns in place): a batch table rebuild would drop the
+        # table, and with foreign keys on, cascade-delete the receipts and tokens that reference it.
+        op.execute(f'ALTER TABLE "{table}" ADD COLUMN "{column}_sealed" {blob}')
         for row_id, value in rows:
             if kind == "json":
                 plain = value if isinstance(value, (list, dict)) else json.loads(value)
@@ -50,12 +52,10 @@ def upgrade() -> None:
                 sa.text(f'UPDATE "{table}" SET "{column}_sealed" = :v WHERE id = :id'),  # noqa: S608
                 {"v": sealer.seal(f"{table}.{column}", data), "id": row_id},
             )
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column(column)
-        with op.batch_alter_table(table) as batch:
-            batch.alter_column(
-                f"{column}_sealed", new_column_name=column, existing_type=sa.LargeBinary(), nullable=False
-            )
+        op.execute(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+        op.execute(f'ALTER TABLE "{table}" RENAME COLUMN "{column}_sealed" TO "{column}"')
+        if bind.dialect.name == "postgresql":
+            op.execute(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" SET NOT NULL')
 
 
 def downgrade() -> None:
