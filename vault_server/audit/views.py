@@ -21,8 +21,8 @@ from vault_server.audit.models import AuditEntry
 from vault_server.audit.tasks import maybe_make_sth
 from vault_server.context import VaultContext
 from vault_server.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from vault_server.web.deps import Ctx, CurrentPrincipal, Principal, check_form_csrf
-from vault_server.web.pages import page_principal, render_page
+from vault_server.web.deps import Ctx, CurrentPrincipal, Principal
+from vault_server.web.pages import form_principal, page_principal, render_page
 
 router = APIRouter(tags=["audit"])
 
@@ -348,8 +348,7 @@ def auditor_export(request: Request, ctx: Ctx, start: str = "0", end: str = "") 
 
 @router.post("/auditor/check", response_class=HTMLResponse, include_in_schema=False)
 def auditor_check(request: Request, ctx: Ctx, csrf_token: Annotated[str, Form()] = "") -> Response:
-    check_form_csrf(request, ctx, csrf_token)
-    principal = page_principal(request, ctx, *AUDITOR_ROLES)
+    principal = form_principal(request, ctx, csrf_token, *AUDITOR_ROLES)
     if isinstance(principal, Response):
         return principal
     report = check.run_check(ctx)
@@ -358,8 +357,7 @@ def auditor_check(request: Request, ctx: Ctx, csrf_token: Annotated[str, Form()]
 
 @router.post("/auditor/sth", include_in_schema=False)
 def auditor_sth(request: Request, ctx: Ctx, csrf_token: Annotated[str, Form()] = "") -> Response:
-    check_form_csrf(request, ctx, csrf_token)
-    principal = page_principal(request, ctx, *AUDITOR_ROLES)
+    principal = form_principal(request, ctx, csrf_token, *AUDITOR_ROLES)
     if isinstance(principal, Response):
         return principal
     maybe_make_sth(ctx, force=True)

@@ -13,7 +13,7 @@ from vault_server.context import VaultContext
 from vault_server.errors import NotFound, VaultError
 from vault_server.feed import offers, outbox, questions, webhooks
 from vault_server.vendors import service as vendors
-from vault_server.web.deps import Ctx, Principal, check_form_csrf
+from vault_server.web.deps import Ctx, Principal
 
 router = APIRouter(include_in_schema=False)
 
@@ -22,6 +22,12 @@ def _principal(request: Request, ctx: VaultContext, role: str) -> Principal | Re
     from vault_server.web.pages import page_principal
 
     return page_principal(request, ctx, role)
+
+
+def _form_principal(request: Request, ctx: VaultContext, csrf_token: str, role: str) -> Principal | Response:
+    from vault_server.web.pages import form_principal
+
+    return form_principal(request, ctx, csrf_token, role)
 
 
 def _render(request: Request, ctx: VaultContext, principal: Principal, template: str, **values: Any) -> Response:
@@ -69,8 +75,7 @@ def inbox_decide(
     reveal_name: Annotated[str, Form()] = "",
     reveal_email: Annotated[str, Form()] = "",
 ) -> Response:
-    check_form_csrf(request, ctx, csrf_token)
-    principal = _principal(request, ctx, "consumer")
+    principal = _form_principal(request, ctx, csrf_token, "consumer")
     if isinstance(principal, Response):
         return principal
     reveal = [f for f, on in (("name", reveal_name), ("email", reveal_email)) if on]
@@ -93,8 +98,7 @@ def inbox_answer(
     choice: Annotated[str, Form()] = "",
     text: Annotated[str, Form()] = "",
 ) -> Response:
-    check_form_csrf(request, ctx, csrf_token)
-    principal = _principal(request, ctx, "consumer")
+    principal = _form_principal(request, ctx, csrf_token, "consumer")
     if isinstance(principal, Response):
         return principal
     try:
@@ -120,8 +124,7 @@ def inbox_vendor_switch(
     switch: Annotated[str, Form()] = "",
     value: Annotated[str, Form()] = "1",
 ) -> Response:
-    check_form_csrf(request, ctx, csrf_token)
-    principal = _principal(request, ctx, "consumer")
+    principal = _form_principal(request, ctx, csrf_token, "consumer")
     if isinstance(principal, Response):
         return principal
     on = value == "1"
@@ -166,8 +169,7 @@ def webhooks_page(request: Request, ctx: Ctx, notice: str = "") -> Response:
 def webhooks_replay(
     client_id: str, message_id: str, request: Request, ctx: Ctx, csrf_token: Annotated[str, Form()] = ""
 ) -> Response:
-    check_form_csrf(request, ctx, csrf_token)
-    principal = _principal(request, ctx, "vendor")
+    principal = _form_principal(request, ctx, csrf_token, "vendor")
     if isinstance(principal, Response):
         return principal
     with ctx.db.session() as s:

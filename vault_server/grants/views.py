@@ -23,7 +23,7 @@ from vault_server.oauth.errors import OAuthError
 from vault_server.oauth.models import TokenFamily
 from vault_server.vendors.models import VendorApp
 from vault_server.web.deps import Ctx, CurrentPrincipal, Principal, check_form_csrf, get_ctx
-from vault_server.web.pages import page_principal, render_page
+from vault_server.web.pages import form_principal, page_principal, render_page
 
 router = APIRouter(tags=["grants"])
 JOSE = "application/jose"
@@ -305,8 +305,7 @@ def _narrow_form(request: Request, ctx: VaultContext, grant_id: str, items: list
 
 @router.post("/grants/{grant_id}/revoke", include_in_schema=False)
 def grant_revoke_form(grant_id: str, request: Request, ctx: Ctx, csrf_token: Annotated[str, Form()] = "") -> Response:
-    check_form_csrf(request, ctx, csrf_token)
-    principal = page_principal(request, ctx)
+    principal = form_principal(request, ctx, csrf_token)
     if isinstance(principal, Response):
         return principal
     with ctx.db.session() as s:
@@ -324,8 +323,7 @@ def grant_identity_form(
     action: Annotated[str, Form()] = "withdraw",
     fields: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    check_form_csrf(request, ctx, csrf_token)
-    principal = page_principal(request, ctx)
+    principal = form_principal(request, ctx, csrf_token)
     if isinstance(principal, Response):
         return principal
     with ctx.db.session() as s:
@@ -341,8 +339,7 @@ def grant_identity_form(
 
 @router.post("/devices/{family_id}/revoke", include_in_schema=False)
 def device_revoke_form(family_id: str, request: Request, ctx: Ctx, csrf_token: Annotated[str, Form()] = "") -> Response:
-    check_form_csrf(request, ctx, csrf_token)
-    principal = page_principal(request, ctx)
+    principal = form_principal(request, ctx, csrf_token)
     if isinstance(principal, Response):
         return principal
     with ctx.db.session() as s:

@@ -15,8 +15,8 @@ from vault_server.errors import Forbidden, VaultError
 from vault_server.vendors import service as vendors
 from vault_server.vendors.models import VendorStatus
 from vault_server.vendors.schemas import AppOut, AppRegistration
-from vault_server.web.deps import Ctx, CurrentPrincipal, Principal, check_form_csrf
-from vault_server.web.pages import page_principal, render_page
+from vault_server.web.deps import Ctx, CurrentPrincipal, Principal
+from vault_server.web.pages import form_principal, page_principal, render_page
 
 router = APIRouter(tags=["vendors"])
 
@@ -101,8 +101,7 @@ def portal_register(
     redirect_uris: Annotated[str, Form()] = "",
     contact: Annotated[str, Form()] = "",
 ) -> Response:
-    check_form_csrf(request, ctx, csrf_token)
-    principal = page_principal(request, ctx, "vendor")
+    principal = form_principal(request, ctx, csrf_token, "vendor")
     if isinstance(principal, Response):
         return principal
     form = {
@@ -166,8 +165,7 @@ def admin_page(request: Request, ctx: Ctx) -> Response:
 def admin_action(
     client_id: str, action: str, request: Request, ctx: Ctx, csrf_token: Annotated[str, Form()] = ""
 ) -> Response:
-    check_form_csrf(request, ctx, csrf_token)
-    principal = page_principal(request, ctx, "admin")
+    principal = form_principal(request, ctx, csrf_token, "admin")
     if isinstance(principal, Response):
         return principal
     statuses = {"approve": VendorStatus.approved, "suspend": VendorStatus.suspended}
