@@ -65,6 +65,8 @@ def _login_redirect(request: Request) -> RedirectResponse:
 # ---- authorization endpoint + consent ------------------------------------------------------------
 @router.get("/oauth/authorize", response_class=HTMLResponse, include_in_schema=False)
 def authorize_get(request: Request, ctx: Ctx) -> Response:
+    """RFC 9700 §2.1/§4.1: the whole request (client, exact redirect URI, PKCE S256, scopes, RAR) is validated
+    before anyone is asked to log in; only a valid request reaches the login page or the consent screen."""
     principal = resolve_principal(request, ctx)
     try:
         params = _single(list(request.query_params.multi_items()))
@@ -75,16 +77,15 @@ def authorize_get(request: Request, ctx: Ctx) -> Response:
             _, redirect_uri = authorize.check_client(s, params)
         except authorize.NoRedirect as exc:
             return _error_page(request, ctx, principal, str(exc), 400)
-    if principal is None or principal.via != "session":
-        return _login_redirect(request)
-    if principal.account.role != "consumer":
-        return _error_page(request, ctx, principal, "Sign in with a consumer account to share your signals.", 403)
-    with ctx.db.session() as s:
         try:
             valid = authorize.validate(ctx, s, params)
         except OAuthError as exc:
             url = authorize.error_redirect(ctx, redirect_uri, exc, params.get("state"))
             return RedirectResponse(url, status_code=303)
+        if principal is None or principal.via != "session":
+            return _login_redirect(request)
+        if principal.account.role != "consumer":
+            return _error_page(request, ctx, principal, "Sign in with a consumer account to share your signals.", 403)
         req = authorize.start(session=s, account_id=principal.account.id, req=valid)
         model = consent.view_model(session=s, ctx=ctx, req=req, app=valid.app)
     return render_page(request, ctx, principal, "consent.html", **model)
