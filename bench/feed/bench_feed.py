@@ -56,9 +56,10 @@ from vault_server.feed.models import DELIVERY_TABLE, ENDPOINT_TABLE, FEED_CHANGE
 from vault_server.feed.webhooks import new_secret, seal_secret
 from vault_server.grants.models import Grant
 from vault_server.intents import service as intents
-from vault_server.intents.models import SignalRow
 from vault_server.oauth.pairwise import subject_for
 from vault_server.signals.engine import SignalState
+from vault_server.signals.models import SignalRow
+from vault_server.signals.state import decode_state
 from vault_server.vendors import service as vendors
 from vault_server.vendors.models import VendorStatus
 from vault_server.vendors.schemas import AppRegistration
@@ -116,7 +117,7 @@ def template_states(ctx: VaultContext) -> dict[str, dict[str, Any]]:
     with ctx.db.session() as s:
         cipher = cipher_for(session=s, ring=ctx.ring, account_id=account_id)
         for row in s.exec(select(SignalRow).where(SignalRow.account_id == account_id)).all():
-            doc = intents._decode_state(cipher, row)
+            doc = decode_state(cipher, row.category_index, row.state)
             out[doc["state"]["category"]] = doc
     return out
 

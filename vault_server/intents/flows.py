@@ -11,6 +11,7 @@ from vault_server.accounts.models import Account
 from vault_server.context import VaultContext
 from vault_server.crypto.service import cipher_for
 from vault_server.intents import service
+from vault_server.signals.service import signals_for
 
 
 def _gestures(session: Session, ctx: VaultContext, account: Account) -> tuple[str, Any]:
@@ -25,7 +26,7 @@ def _intents(session: Session, ctx: VaultContext, account: Account) -> tuple[str
 
 
 def _signals(session: Session, ctx: VaultContext, account: Account) -> tuple[str, Any]:
-    return "signals", service.signals_for(session=session, ctx=ctx, account_id=account.id)
+    return "signals", signals_for(session=session, ctx=ctx, account_id=account.id)
 
 
 def _settings(session: Session, ctx: VaultContext, account: Account) -> tuple[str, Any]:

@@ -1,4 +1,6 @@
-"""Tables of the intents room: encrypted gestures, declared intents, per-category signal state, settings.
+"""Tables of the intents room: encrypted gestures, declared intents, recording settings.
+
+``SignalRow`` (the per-category signal state derived from them) belongs to the signals room; it is re-exported here.
 
 What stays in the clear is only what lookups need: the owner, the gesture type, timestamps and an HMAC blind
 index of the category (scoped per consumer). Everything else is AES-GCM ciphertext bound to its row.
@@ -8,10 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from vault_server.db import UTCDateTime, utcnow
+from vault_server.signals.models import SignalRow
+
+__all__ = ["ConsumerSettings", "DeclaredIntent", "Gesture", "SignalRow"]
 
 
 class Gesture(SQLModel, table=True):
@@ -44,20 +49,6 @@ class DeclaredIntent(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-
-
-class SignalRow(SQLModel, table=True):
-    """The incremental signal state of one (consumer, category), encrypted; ``version`` orders changes."""
-
-    __tablename__ = "signal_state"
-    __table_args__ = (Index("ix_signal_version", "version"), Index("ix_signal_policy", "policy_hash"))
-
-    account_id: str = Field(foreign_key="account.id", primary_key=True, max_length=36, ondelete="CASCADE")
-    category_index: str = Field(primary_key=True, max_length=64)
-    policy_hash: str = Field(max_length=64)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    version: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
-    state: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class ConsumerSettings(SQLModel, table=True):

@@ -14,6 +14,7 @@ from vault_server.errors import VaultError
 from vault_server.intents import service
 from vault_server.intents.schemas import IntentIn
 from vault_server.intents.service import GestureFilter
+from vault_server.signals.service import signals_for
 from vault_server.web.deps import Ctx
 
 router = APIRouter(include_in_schema=False)
@@ -22,7 +23,7 @@ router = APIRouter(include_in_schema=False)
 def dashboard_context(ctx: VaultContext, account: Account) -> dict[str, Any]:
     """What the dashboard shows of this room: signals, the 20 newest gestures, intents, leaf categories."""
     with ctx.db.session() as s:
-        signals = service.signals_for(session=s, ctx=ctx, account_id=account.id)
+        signals = signals_for(session=s, ctx=ctx, account_id=account.id)
         gestures, _ = service.list_gestures(
             session=s, ctx=ctx, account_id=account.id, flt=GestureFilter(), limit=20, cursor=None
         )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import statistics
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -18,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import and_, delete, insert, or_, update
+from sqlalchemy import and_, delete, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -30,27 +29,22 @@ from vault_server.crypto.service import cipher_for
 from vault_server.db import utcnow
 from vault_server.errors import NotFound, ValidationFailed
 from vault_server.feed.service import on_signal_changed
-from vault_server.intents.models import ConsumerSettings, DeclaredIntent, Gesture, SignalRow
+from vault_server.intents.models import ConsumerSettings, DeclaredIntent, Gesture
 from vault_server.intents.schemas import BatchResult, EventResult, IntentIn, IntentPatch
 from vault_server.policy.loader import Policy
-from vault_server.signals.engine import SignalState, apply, category_of, check_event, evaluate, new_state
+from vault_server.signals import state as signal_state
+from vault_server.signals.engine import SignalState, apply, category_of, check_event, new_state
+from vault_server.signals.models import SignalRow
 from vault_server.signals.schema import DeclaredIntentInfo, GestureEvent
+from vault_server.signals.state import category_index
 
 FUTURE_SKEW = timedelta(minutes=5)
 ID_CHUNK = 500
-PRICE_SAMPLES = 20
-BRANDS_KEPT = 10
-PRICE_BANDS = (25, 50, 100, 250, 500, 1000, 2500)
 
 
 class UnknownCategory(ValidationFailed):
     slug = "unknown-category"
     title = "Unknown category"
-
-
-def category_index(ctx: VaultContext, account_id: str, category: str) -> str:
-    """The blind index of a category for one consumer (the same category differs between consumers)."""
-    return ctx.ring.blind_index("category:" + account_id, category)
 
 
 def _lock_consumer(session: Session, account_id: str) -> Account:
@@ -273,80 +267,6 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
     return set(result.scalars().all())
 
 
-# ---- signal state -----------------------------------------------------------------------------------
-def _signal_row_id(row_account: str, index: str) -> str:
-    return f"{row_account}:{index}"
-
-
-def _decode_state(cipher: ConsumerCipher, row: SignalRow) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(
-        cipher.decrypt("signal_state", _signal_row_id(row.account_id, row.category_index), row.state)
-    )
-    return doc
-
-
-def _update_extras(extras: dict[str, Any], events: Iterable[GestureEvent]) -> dict[str, Any]:
-    """Brands seen and recent prices: what a grant's ``brand`` and ``price_band`` fields are built from."""
-    brands: dict[str, int] = dict(extras.get("brands", {}))
-    prices: list[list[Any]] = list(extras.get("prices", []))
-    for event in sorted(events, key=lambda e: e.epoch):
-        product = event.product
-        if product is None:
-            continue
-        if product.brand:
-            brands[product.brand] = brands.get(product.brand, 0) + 1
-        if product.price is not None and product.price > 0 and product.currency:
-            prices.append([product.price, product.currency])
-    top = sorted(brands.items(), key=lambda kv: (-kv[1], kv[0]))[:BRANDS_KEPT]
-    return {"brands": dict(top), "prices": prices[-PRICE_SAMPLES:]}
-
-
-def _state_values(
-    ctx: VaultContext,
-    cipher: ConsumerCipher,
-    row: SignalRow | None,
-    category: str,
-    state: SignalState,
-    extras: dict[str, Any],
-) -> dict[str, Any]:
-    """The column values of a signal_state row holding ``state`` (encrypted, bound to its row)."""
-    index = category_index(ctx, cipher.consumer_id, category)
-    blob = cipher.encrypt(
-        "signal_state",
-        _signal_row_id(cipher.consumer_id, index),
-        json.dumps({"state": state.to_dict(), "extras": extras}, separators=(",", ":")).encode(),
-    )
-    return {
-        "account_id": cipher.consumer_id,
-        "category_index": index,
-        "policy_hash": ctx.policy.hash,
-        "updated_at": utcnow(),
-        "version": 1 if row is None else row.version + 1,
-        "state": blob,
-    }
-
-
-def _write_states(session: Session, updates: list[dict[str, Any]], inserts: list[dict[str, Any]]) -> None:
-    """Bulk UPDATE by primary key and bulk INSERT: two statements whatever the number of categories."""
-    if updates:
-        session.execute(update(SignalRow), updates)
-    if inserts:
-        session.execute(insert(SignalRow), inserts)
-
-
-def _store_state(
-    session: Session,
-    ctx: VaultContext,
-    cipher: ConsumerCipher,
-    row: SignalRow | None,
-    category: str,
-    state: SignalState,
-    extras: dict[str, Any],
-) -> None:
-    values = _state_values(ctx, cipher, row, category, state, extras)
-    _write_states(session, [values] if row is not None else [], [values] if row is None else [])
-
-
 def fold_into_signals(
     *, session: Session, ctx: VaultContext, cipher: ConsumerCipher, by_category: dict[str, list[GestureEvent]]
 ) -> None:
@@ -354,28 +274,29 @@ def fold_into_signals(
     indexes = {cat: category_index(ctx, cipher.consumer_id, cat) for cat, events in by_category.items() if events}
     if not indexes:
         return
-    rows = {
-        r.category_index: r
-        for r in session.exec(
-            select(SignalRow).where(
-                SignalRow.account_id == cipher.consumer_id, col(SignalRow.category_index).in_(list(indexes.values()))
-            )
-        ).all()
-    }
+    rows = signal_state.read_rows(session, cipher.consumer_id, list(indexes.values()))
     updates: list[dict[str, Any]] = []
     inserts: list[dict[str, Any]] = []
     stale: list[str] = []
+    now = utcnow()
     for category, index in sorted(indexes.items()):
         row = rows.get(index)
-        if row is not None and row.policy_hash != ctx.policy.hash:
+        if row is not None and row[0] != ctx.policy.hash:
             stale.append(category)  # scored under another policy: rebuild from history instead
             continue
         events = by_category[category]
-        doc = _decode_state(cipher, row) if row is not None else {"state": new_state(category).to_dict(), "extras": {}}
+        doc = (
+            signal_state.decode_state(cipher, index, row[2])
+            if row is not None
+            else {"state": new_state(category).to_dict(), "extras": {}}
+        )
         state = apply(SignalState.from_dict(doc["state"]), events, ctx.policy)
-        values = _state_values(ctx, cipher, row, category, state, _update_extras(doc.get("extras", {}), events))
+        extras = signal_state.update_extras(doc.get("extras", {}), events)
+        values = signal_state.state_values(
+            ctx, cipher, index, row[1] if row is not None else None, state, extras, now=now
+        )
         (updates if row is not None else inserts).append(values)
-    _write_states(session, updates, inserts)
+    signal_state.write_states(session, updates, inserts)
     if stale:
         recompute_categories(session=session, ctx=ctx, cipher=cipher, categories=stale)
     on_signal_changed(session=session, ctx=ctx, account_id=cipher.consumer_id, categories=indexes)
@@ -423,81 +344,20 @@ def recompute_categories(
             )
         ).all():
             events.append(_intent_event(ctx, intent.id, _intent_doc(cipher, intent), intent.updated_at))
-        row = session.get(SignalRow, (cipher.consumer_id, index))
+        row = signal_state.read_rows(session, cipher.consumer_id, [index]).get(index)
         if not events:
             if row is not None:
-                session.delete(row)
+                signal_state.delete_states(session, cipher.consumer_id, [index])
             count += 1
             continue
         state = apply(new_state(category), events, ctx.policy)
-        _store_state(session, ctx, cipher, row, category, state, _update_extras({}, events))
+        values = signal_state.state_values(
+            ctx, cipher, index, row[1] if row is not None else None, state, signal_state.update_extras({}, events)
+        )
+        signal_state.write_states(session, [values] if row is not None else [], [values] if row is None else [])
         count += 1
     on_signal_changed(session=session, ctx=ctx, account_id=cipher.consumer_id, categories=wanted)
     return count
-
-
-def _price_band(extras: dict[str, Any], declared: dict[str, Any] | None) -> str | None:
-    if declared and declared.get("budget_max") and declared.get("currency"):
-        value, currency = float(declared["budget_max"]), str(declared["currency"])
-    else:
-        prices = extras.get("prices") or []
-        if not prices:
-            return None
-        currency = max({p[1] for p in prices}, key=lambda c: sum(1 for p in prices if p[1] == c))
-        value = statistics.median(float(p[0]) for p in prices if p[1] == currency)
-    lower = 0
-    for bound in PRICE_BANDS:
-        if value < bound:
-            return f"{lower}-{bound} {currency}"
-        lower = bound
-    return f"{PRICE_BANDS[-1]}+ {currency}"
-
-
-def signals_for(
-    *,
-    session: Session,
-    ctx: VaultContext,
-    account_id: str,
-    categories: set[str] | None = None,
-    now: datetime | None = None,
-) -> list[dict[str, Any]]:
-    """The consumer's current signals (evaluated at ``now``), strongest first.
-
-    Each item: category, category_name, score, stage, confidence, last_seen, explanation, price_band, brands,
-    policy_hash, version, updated_at.
-    """
-    cipher = cipher_for(session=session, ring=ctx.ring, account_id=account_id)
-    query = select(SignalRow).where(SignalRow.account_id == account_id)
-    if categories is not None:
-        if not categories:
-            return []
-        query = query.where(col(SignalRow.category_index).in_([category_index(ctx, account_id, c) for c in categories]))
-    when = now or utcnow()
-    out: list[dict[str, Any]] = []
-    for row in session.exec(query).all():
-        doc = _decode_state(cipher, row)
-        state = SignalState.from_dict(doc["state"])
-        signal = evaluate(state, when, ctx.policy)
-        node = ctx.policy.nodes.get(state.category)
-        extras = doc.get("extras", {})
-        out.append(
-            {
-                "category": state.category,
-                "category_name": node.name if node else state.category,
-                "score": signal.score,
-                "stage": signal.stage,
-                "confidence": signal.confidence,
-                "last_seen": signal.last_seen,
-                "explanation": signal.explanation,
-                "price_band": _price_band(extras, state.declared),
-                "brands": list(extras.get("brands", {})),
-                "policy_hash": signal.policy_hash,
-                "version": row.version,
-                "updated_at": row.updated_at,
-            }
-        )
-    out.sort(key=lambda s: (-s["score"], s["category"]))
-    return out
 
 
 # ---- the consumer's own gestures ----------------------------------------------------------------------
@@ -710,7 +570,8 @@ def recompute_stale(*, session: Session, ctx: VaultContext, limit: int = 100) ->
     done = 0
     for row in rows:
         cipher = cipher_for(session=session, ring=ctx.ring, account_id=row.account_id)
-        category = str(_decode_state(cipher, row)["state"]["category"])
+        doc = signal_state.decode_state(cipher, row.category_index, row.state)
+        category = str(doc["state"]["category"])
         done += recompute_categories(session=session, ctx=ctx, cipher=cipher, categories=[category])
     return done
 

@@ -28,6 +28,7 @@ from vault_server.intents.schemas import (
 )
 from vault_server.intents.service import GestureFilter
 from vault_server.signals.schema import gesture_json_schema
+from vault_server.signals.service import signals_for
 from vault_server.web.deps import Ctx, CurrentPrincipal
 
 router = APIRouter(tags=["gestures, intents and signals"])
@@ -229,7 +230,7 @@ def put_settings(body: SettingsIn, principal: CurrentPrincipal, ctx: Ctx) -> dic
 def get_signals(principal: CurrentPrincipal, ctx: Ctx) -> dict[str, Any]:
     principal.require("signals:read:self")
     with ctx.db.session() as s:
-        return {"signals": service.signals_for(session=s, ctx=ctx, account_id=principal.account.id)}
+        return {"signals": signals_for(session=s, ctx=ctx, account_id=principal.account.id)}
 
 
 # ---- declared intents -----------------------------------------------------------------------------------
