@@ -139,14 +139,24 @@ def keys() -> None:
 @keys.command("rotate")
 @click.option("--kek/--no-kek", "do_kek", default=True, show_default=True, help="new KEK, re-wrap every data key")
 @click.option("--signing/--no-signing", "do_signing", default=True, show_default=True, help="new Ed25519 signing key")
+@click.option(
+    "--sign-now",
+    is_flag=True,
+    help="the old signing key is compromised: sign with the new one at once instead of after 10 minutes "
+    "(vendors holding a cached JWKS may reject new tokens until their cache expires)",
+)
 @db_option
 @friendly
-def keys_rotate(do_kek: bool, do_signing: bool, database_url: str | None) -> None:
-    """Rotate keys while the server keeps serving. Old KEKs stay in the keyring for unwrapping."""
+def keys_rotate(do_kek: bool, do_signing: bool, sign_now: bool, database_url: str | None) -> None:
+    """Rotate keys while the server keeps serving. Old KEKs stay in the keyring for unwrapping; a new signing key
+    is published at once by every server and signs 10 minutes later; old signing keys stay published."""
     from vault_server.setup import rotate_keys
 
     settings = load_settings(database_url=database_url)
-    for line in rotate_keys(settings, kek=do_kek, signing=do_signing, echo=lambda m: click.echo(m, err=True)):
+    lines = rotate_keys(
+        settings, kek=do_kek, signing=do_signing, signing_now=sign_now, echo=lambda m: click.echo(m, err=True)
+    )
+    for line in lines:
         click.echo(line)
 
 

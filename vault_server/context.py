@@ -6,7 +6,6 @@ no module-level state.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
@@ -14,7 +13,7 @@ from argon2 import PasswordHasher
 from vault_server.config import Settings
 from vault_server.crypto.keyring import KeyRing, KeyRingError
 from vault_server.crypto.sealed import install_sealer
-from vault_server.crypto.signing import KeySet
+from vault_server.crypto.signing import KeySet, KeySetSource
 from vault_server.db import Database
 from vault_server.policy.loader import Policy, default_policy_dir, load_policy
 
@@ -40,22 +39,20 @@ class VaultContext:
     ring: KeyRing
     hasher: PasswordHasher
     policy: Policy
-    _keyset: KeySet | None = field(default=None, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    keys: KeySetSource = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.keys = KeySetSource(self.db, self.ring)
 
     @property
     def keyset(self) -> KeySet:
-        """The signing key set, loaded on first use (creating the first key if there is none)."""
-        if self._keyset is None:
-            with self._lock:
-                if self._keyset is None:
-                    with self.db.session() as s:
-                        self._keyset = KeySet.load(session=s, ring=self.ring)
-        return self._keyset
+        """The signing key set (creating the first key if there is none), re-read from the database every few
+        seconds so a rotation made elsewhere is published here at once and signs here when it activates."""
+        return self.keys.current()
 
     def reload_keyset(self) -> None:
-        with self._lock:
-            self._keyset = None
+        """Re-read the signing keys now (after a rotation made by this process)."""
+        self.keys.current(force=True)
 
 
 def build_context(settings: Settings, *, db: Database | None = None, policy: Policy | None = None) -> VaultContext:

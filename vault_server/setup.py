@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import select
@@ -17,7 +18,7 @@ from vault_server.context import build_context, load_keyring
 from vault_server.crypto.keyring import KeyRing, KeyRingError
 from vault_server.crypto.sealed import install_sealer
 from vault_server.crypto.service import rotate_kek
-from vault_server.crypto.signing import KeySet, rotate_signing_key
+from vault_server.crypto.signing import ACTIVATION_DELAY, KeySet, rotate_signing_key
 from vault_server.db import Database, check_migrated, current_revision, head_revision, migrate
 from vault_server.errors import ConfigError, NotFound
 
@@ -95,8 +96,11 @@ def seed_demo(settings: Settings, *, password: str | None = None) -> Iterator[st
     yield f"Open {base}/login — consumer dashboard {base}/dashboard, API docs {base}/docs"
 
 
-def rotate_keys(settings: Settings, *, kek: bool, signing: bool, echo: Callable[[str], None]) -> Iterator[str]:
-    """Rotate the KEK (re-wrapping every data key) and/or the signing key."""
+def rotate_keys(
+    settings: Settings, *, kek: bool, signing: bool, echo: Callable[[str], None], signing_now: bool = False
+) -> Iterator[str]:
+    """Rotate the KEK (re-wrapping every data key) and/or the signing key (published at once, signing after
+    ``ACTIVATION_DELAY``, or at once with ``signing_now`` when the old key is compromised)."""
     if not kek and not signing:
         raise ConfigError("nothing to rotate: drop --no-kek or --no-signing")
     ctx = build_context(settings)
@@ -134,16 +138,26 @@ def rotate_keys(settings: Settings, *, kek: bool, signing: bool, echo: Callable[
             )
         if signing:
             with ctx.db.session() as s:
-                new_kid, retired = rotate_signing_key(session=s, ring=ctx.ring)
+                new_kid, retiring, activates_at = rotate_signing_key(
+                    session=s, ring=ctx.ring, delay=timedelta(0) if signing_now else ACTIVATION_DELAY
+                )
                 audit.record(
                     session=s,
                     ctx=ctx,
                     kind="admin.key_rotation",
                     actor="operator:cli",
                     consumer_id=None,
-                    details={"key": "signing", "new_kid": new_kid, "retired_kids": retired},
+                    details={
+                        "key": "signing",
+                        "new_kid": new_kid,
+                        "retired_kids": retiring,
+                        "activates_at": activates_at.isoformat(timespec="seconds"),
+                    },
                 )
-            yield f"signing key rotated: {new_kid} signs now; {len(retired)} older key(s) stay published to verify"
+            yield (
+                f"signing key rotated: {new_kid} is published now and signs from "
+                f"{activates_at.isoformat(timespec='seconds')}; {len(retiring)} older key(s) stay published to verify"
+            )
     finally:
         ctx.db.dispose()
 

@@ -23,7 +23,9 @@ class DataKey(SQLModel, table=True):
 
 
 class SigningKey(SQLModel, table=True):
-    """An Ed25519 key of the vault's key set; the private half is wrapped by the KEK."""
+    """An Ed25519 key of the vault's key set; the private half is wrapped by the KEK. Published in the JWKS from
+    ``created_at``; signs from ``activates_at`` (NULL: from ``created_at``); ``retired_at`` is when a newer key
+    took over signing (it stays published: receipts and tree heads it signed never expire)."""
 
     __tablename__ = "signing_key"
 
@@ -33,3 +35,4 @@ class SigningKey(SQLModel, table=True):
     public_jwk: str = Field(max_length=2000)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     retired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    activates_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
