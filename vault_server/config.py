@@ -52,6 +52,19 @@ class Settings(BaseSettings):
     maintenance_interval_seconds: int = Field(
         default=600, ge=0, description="recompute stale signals and expire old gestures this often (0: off)"
     )
+    reports_epsilon_per_period: float = Field(
+        default=1.0, gt=0, le=10, description="privacy budget (epsilon) per person per calendar month, all reports"
+    )
+    reports_default_epsilon: float = Field(default=0.5, gt=0, le=10, description="epsilon of one report by default")
+    reports_min_epsilon: float = Field(default=0.05, gt=0, description="smallest epsilon a vendor may ask for")
+    reports_max_cells: int = Field(default=3, ge=1, le=20, description="cells one person may add to per report")
+    reports_threshold: int = Field(default=20, ge=0, description="noisy counts below this are not released")
+    reports_per_vendor_per_period: int = Field(
+        default=4, ge=1, description="new (budget-spending) reports one vendor app may ask for per month"
+    )
+    reports_currencies: list[str] = Field(
+        default=["EUR", "USD", "GBP"], description="currencies whose price bands a report may split by"
+    )
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65_536, ge=8)
 

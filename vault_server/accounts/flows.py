@@ -41,16 +41,18 @@ def room_exporters() -> list[Exporter]:
     from vault_server.feed.flows import export_inbox
     from vault_server.grants.flows import export_grants
     from vault_server.intents.flows import export_sections as intent_sections
+    from vault_server.reports.flows import export_participation
 
-    return [_export_tokens, *intent_sections(), export_grants, export_inbox]
+    return [_export_tokens, *intent_sections(), export_grants, export_inbox, export_participation]
 
 
 def room_deleters() -> list[Deleter]:
     from vault_server.feed.flows import delete_all_for as feed_delete
     from vault_server.grants.flows import revoke_everything as grants_revoke
     from vault_server.intents.flows import delete_all_for as intents_delete
+    from vault_server.reports.flows import delete_all_for as reports_delete
 
-    return [grants_revoke, intents_delete, feed_delete]
+    return [grants_revoke, intents_delete, feed_delete, reports_delete]
 
 
 def export_account(*, session: Session, ctx: VaultContext, account: Account) -> dict[str, Any]:
