@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     audit_sth_interval_seconds: int = Field(
         default=300, ge=1, description="sign a new audit tree head when the log grew and this much time passed"
     )
+    audit_witness_file: Path | None = Field(
+        default=None,
+        description="file (outside the database) remembering the newest signed audit tree head, so the vault never "
+        "signs a forked log even after the stored heads were deleted",
+    )
     maintenance_interval_seconds: int = Field(
         default=600, ge=0, description="recompute stale signals and expire old gestures this often (0: off)"
     )

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
 
+from vault_server.audit.heads import HeadWitness
 from vault_server.config import Settings
 from vault_server.crypto.keyring import KeyRing, KeyRingError
 from vault_server.crypto.sealed import install_sealer
@@ -40,9 +41,11 @@ class VaultContext:
     hasher: PasswordHasher
     policy: Policy
     keys: KeySetSource = field(init=False, repr=False)
+    audit_witness: HeadWitness = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.keys = KeySetSource(self.db, self.ring)
+        self.audit_witness = HeadWitness(self.settings.audit_witness_file)
 
     @property
     def keyset(self) -> KeySet:

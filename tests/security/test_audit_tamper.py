@@ -158,16 +158,17 @@ def test_replaced_private_payload_is_named(ctx: VaultContext, log: dict[str, Any
         assert audit.read_private(session=s, ctx=ctx, row=row, consumer_id=log["consumer"]) is None
 
 
-def test_consistent_rewrite_is_caught_by_the_signed_heads(ctx: VaultContext, log: dict[str, Any]) -> None:
-    """An attacker who edits entry 5 and recomputes every node and the head: only the signatures catch it."""
+def rewrite_consistently(ctx: VaultContext, index: int, size: int = N) -> None:
+    """What an attacker with write access to the database does: edit entry ``index`` and recompute every node
+    and the head, so the stored log agrees with itself (a fork of the signed log)."""
     with ctx.db.session() as s:
-        rows = store.entries_range(s, 0, N)
+        rows = store.entries_range(s, 0, size)
     mem = MemoryNodeStore()
     for row in rows:
         obj = json.loads(row.entry)
-        if row.idx == 5:
-            obj["details"]["record_count"] = 0
-            _sql(ctx, "UPDATE audit_entry SET entry = :e WHERE idx = 5", e=canonical_json(obj).decode())
+        if row.idx == index:
+            obj["details"]["record_count"] = -1
+            _sql(ctx, "UPDATE audit_entry SET entry = :e WHERE idx = :i", e=canonical_json(obj).decode(), i=index)
         result = mem.append(int(row.idx), [leaf_hash(canonical_json(obj))])
         for node in result.nodes:
             _sql(
@@ -178,6 +179,11 @@ def test_consistent_rewrite_is_caught_by_the_signed_heads(ctx: VaultContext, log
                 i=node.idx,
             )
     _sql(ctx, "UPDATE audit_head SET root_hash = :r", r=result.root_hash)
+
+
+def test_consistent_rewrite_is_caught_by_the_signed_heads(ctx: VaultContext, log: dict[str, Any]) -> None:
+    """An attacker who edits entry 5 and recomputes every node and the head: only the signatures catch it."""
+    rewrite_consistently(ctx, 5)
     report = _check(ctx)
     assert _integrity(report) == []
     mismatches = [f.message for f in report.findings if f.kind == STH_MISMATCH]

@@ -7,7 +7,9 @@ Three families of findings, one line each:
   its revocation (``read-after-revoke``);
 - **tree heads**: entries that waited longer than the allowed delay for a signed tree head or are still unsigned
   (``sth-gap``), heads whose signature fails (``sth-signature``), heads that do not match the entries
-  (``sth-mismatch``), a head smaller than an earlier one (``sth-rollback``);
+  (``sth-mismatch``), a head smaller than an earlier one (``sth-rollback``), and a head kept outside the database
+  (an auditor's saved ``sth.json``/``old-sths/``, the vault's witness file) that the log no longer extends
+  (``sth-fork``: found even when the stored heads were deleted);
 - **integrity** of the stored log itself: a deleted, inserted, renumbered or edited entry, a replaced private
   payload, or nodes that disagree with the entries, each named by its position (``integrity``).
 
@@ -23,6 +25,7 @@ import json
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session
@@ -31,6 +34,7 @@ from vault_server.audit import service, store
 from vault_server.audit.models import AuditSth
 from vault_server.audit.verifier import (
     FormatError,
+    SignedTreeHead,
     TreeAccumulator,
     check_tree_head_signature,
     entry_leaf_hash,
@@ -51,6 +55,7 @@ STH_GAP = "sth-gap"
 STH_SIGNATURE = "sth-signature"
 STH_MISMATCH = "sth-mismatch"
 STH_ROLLBACK = "sth-rollback"
+STH_FORK = "sth-fork"
 INTEGRITY = "integrity"
 
 
@@ -340,16 +345,48 @@ def _signature_findings(sths: Sequence[dict[str, Any]], jwks: Mapping[str, Any])
 
 
 # ---- the whole check over the database -----------------------------------------------------------------
+def _known_head_findings(
+    known: Sequence[tuple[str, Mapping[str, Any]]], jwks: Mapping[str, Any]
+) -> tuple[list[Finding], list[tuple[str, SignedTreeHead]]]:
+    """Parse and verify heads kept outside the database; returns (findings, the heads that verify)."""
+    keys = parse_jwks(jwks)
+    findings: list[Finding] = []
+    good: list[tuple[str, SignedTreeHead]] = []
+    for name, obj in known:
+        try:
+            head = parse_tree_head(dict(obj), name)
+        except FormatError as exc:
+            findings.append(Finding(STH_SIGNATURE, str(exc)))
+            continue
+        why = check_tree_head_signature(head, keys)
+        if why is None:
+            good.append((name, head))
+        else:
+            findings.append(Finding(STH_SIGNATURE, f"{name} (tree_size {head.tree_size}): {why}"))
+    return findings, good
+
+
 def check_log(
-    session: Session, *, jwks: Mapping[str, Any], max_delay_ms: int, now_ms: int, batch: int = 5000
+    session: Session,
+    *,
+    jwks: Mapping[str, Any],
+    max_delay_ms: int,
+    now_ms: int,
+    batch: int = 5000,
+    known_heads: Sequence[tuple[str, Mapping[str, Any]]] = (),
 ) -> CheckReport:
-    """Replay the stored log: integrity, compliance and tree heads. Reads every entry once, in batches."""
+    """Replay the stored log: integrity, compliance and tree heads. Reads every entry once, in batches.
+
+    ``known_heads`` are (name, sth.json object) pairs kept outside the database; the log must extend each one.
+    """
     report = CheckReport()
     head_size, head_root = store.read_head(session)
     sth_rows = [_sth_dict(r) for r in store.all_sths(session)]
     report.sths = len(sth_rows)
     sig_findings, good_ids = _signature_findings(sth_rows, jwks)
-    sizes = {int(h["tree_size"]) for h in sth_rows} | {head_size}
+    known_findings, known_good = _known_head_findings(known_heads, jwks)
+    sig_findings.extend(known_findings)
+    sizes = {int(h["tree_size"]) for h in sth_rows} | {head_size} | {h.tree_size for _, h in known_good}
     roots: dict[int, bytes] = {}
     acc = TreeAccumulator()
     if 0 in sizes:
@@ -445,6 +482,19 @@ def check_log(
                     f"rewritten below index {size}",
                 )
             )
+    for name, known in known_good:
+        if known.tree_size > head_size:
+            sth_findings.append(
+                Finding(STH_FORK, f"{name} signs tree_size {known.tree_size} but the log has {head_size}: it shrank")
+            )
+        elif roots.get(known.tree_size) != known.root_hash:
+            sth_findings.append(
+                Finding(
+                    STH_FORK,
+                    f"{name} (tree_size {known.tree_size}) has another root than the stored entries: the log "
+                    f"was forked below index {known.tree_size}",
+                )
+            )
     sth_findings.extend(
         sth_gaps(
             entry_times, [h for h in sth_rows if int(h["id"]) in good_ids], max_delay_ms=max_delay_ms, now_ms=now_ms
@@ -460,11 +510,41 @@ def _missing_leaf(session: Session, index: int) -> bytes:
     return store.leaf_hashes(session, index, index + 1).get(index, b"\x00" * 32)
 
 
-def run_check(ctx: VaultContext, *, max_delay_seconds: int | None = None) -> CheckReport:
-    """The full check over the vault's database; a head may lag an entry by twice the signing interval."""
+def run_check(
+    ctx: VaultContext,
+    *,
+    max_delay_seconds: int | None = None,
+    known_heads: Sequence[tuple[str, Mapping[str, Any]]] = (),
+) -> CheckReport:
+    """The full check over the vault's database; a head may lag an entry by twice the signing interval. The
+    vault's own witness of its newest signed head is compared with the log along with ``known_heads``."""
     delay = max_delay_seconds if max_delay_seconds is not None else 2 * ctx.settings.audit_sth_interval_seconds
+    known = list(known_heads)
+    remembered = ctx.audit_witness.latest()
+    if remembered is not None:
+        known.append(("the vault's witness of its last signed head", remembered))
     with ctx.db.session() as s:
-        return check_log(s, jwks=service.jwks(ctx), max_delay_ms=delay * 1000, now_ms=service.now_ms())
+        return check_log(
+            s, jwks=service.jwks(ctx), max_delay_ms=delay * 1000, now_ms=service.now_ms(), known_heads=known
+        )
+
+
+def load_known_heads(paths: Iterable[Path]) -> list[tuple[str, dict[str, Any]]]:
+    """Signed tree heads saved outside the vault: ``sth.json`` files, or directories searched for ``*.json``
+    heads (an earlier ``audit export`` directory: its ``sth.json`` and ``old-sths/``). Raises FormatError."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    for path in paths:
+        files = sorted(p for p in path.rglob("*.json") if p.name != "jwks.json") if path.is_dir() else [path]
+        for file in files:
+            try:
+                obj = json.loads(file.read_text("utf-8"))
+            except (OSError, ValueError) as exc:
+                raise FormatError(f"{file}: not a readable JSON tree head ({exc})") from exc
+            if isinstance(obj, dict) and "signature" in obj and "tree_size" in obj:
+                found.append((str(file), obj))
+            elif not path.is_dir():
+                raise FormatError(f"{file}: not a signed tree head (no tree_size/signature)")
+    return found
 
 
 # ---- offline: a regulator slice ----------------------------------------------------------------------------

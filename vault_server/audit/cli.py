@@ -37,17 +37,30 @@ def audit() -> None:
     default=None,
     help="seconds an entry may wait for a signed tree head (default: twice VAULT_AUDIT_STH_INTERVAL_SECONDS)",
 )
+@click.option(
+    "--known-heads",
+    "known_heads",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="signed tree heads kept outside the vault (sth.json files, or a directory such as an earlier `audit "
+    "export`): the log must extend each one, even when the stored heads were deleted (repeatable)",
+)
 @db_option
 @friendly
-def check_cmd(max_delay: int | None, database_url: str | None) -> None:
-    """Replay the log: reads without a live grant, tokens used after revocation, tree-head gaps, tampering.
+def check_cmd(max_delay: int | None, known_heads: tuple[Path, ...], database_url: str | None) -> None:
+    """Replay the log: reads without a live grant, tokens used after revocation, tree-head gaps, tampering, forks.
 
     One line per finding on stdout; exit status 1 when there is any.
     """
-    from vault_server.audit.check import run_check
+    from vault_server.audit.check import load_known_heads, run_check
+    from vault_server.audit.verifier import FormatError
 
+    try:
+        known = load_known_heads(known_heads)
+    except FormatError as exc:
+        raise click.ClickException(str(exc)) from None
     with _context(database_url) as ctx:
-        report = run_check(ctx, max_delay_seconds=max_delay)
+        report = run_check(ctx, max_delay_seconds=max_delay, known_heads=known)
     for line in report.lines():
         click.echo(line)
     summary = f"{report.entries} entries, {report.sths} signed tree heads, {len(report.findings)} finding(s)"

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from vault_server.audit import store
+from vault_server.audit import heads, store
 from vault_server.audit.merkle import append_leaf, consistency_proof, inclusion_proof, leaf_hash, root_hash
 from vault_server.audit.models import AuditEntry, AuditSth
 from vault_server.audit.verifier import (
@@ -201,8 +201,13 @@ def make_sth(*, session: Session, ctx: VaultContext) -> AuditSth:
     computed = root_hash(store.DbNodeStore(session), size)
     if computed != head_root:
         raise AuditIntegrityError(f"audit_head root for tree_size {size} differs from the stored nodes; not signing")
+    why = heads.check_before_signing(session=session, witness=ctx.audit_witness, jwks=ctx.keyset.jwks(), size=size)
+    if why is not None:  # never sign a fork, a rollback or over a head that does not verify
+        raise AuditIntegrityError(f"{why}; not signing")
     sth = sign_tree_head(key, kid, size, computed, max(now_ms(), _last_timestamp(session)))
-    return store.add_sth(session, sth)
+    row = store.add_sth(session, sth)
+    ctx.audit_witness.remember(sth)
+    return row
 
 
 def _last_timestamp(session: Session) -> int:
