@@ -163,10 +163,9 @@ def _spend(session: Session, ctx: VaultContext, period: str, epsilon_micro: int)
 
 
 def _signals_of(session: Session, ctx: VaultContext, account_ids: Sequence[str]) -> Iterable[list[dict[str, Any]]]:
-    from vault_server.signals.service import signals_for
+    from vault_server.signals.service import signals_for_many
 
-    for account_id in account_ids:
-        yield signals_for(session=session, ctx=ctx, account_id=account_id)
+    return signals_for_many(session=session, ctx=ctx, wanted=dict.fromkeys(account_ids)).values()
 
 
 def _cells_of_people(

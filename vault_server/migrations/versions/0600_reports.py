@@ -1,6 +1,6 @@
 """reports: opt-in participants, per-person privacy budgets, released demand reports and their deliveries
 
-Revision ID: 0500
+Revision ID: 0600
 Revises: 0001
 Create Date: 2026-12-02 06:40:00
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0500"
+revision: str = "0600"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = ("reports",)
 depends_on: str | Sequence[str] | None = "0200"
