@@ -306,7 +306,7 @@ def bench_webhooks(ctx: VaultContext, vendor_creds: list[tuple[str, str]], n: in
         t = time.perf_counter()
         delivered = 0
         while True:
-            tick = tasks.run_once(ctx, batch=200, threads=16)
+            tick = tasks.run_once(ctx, batch=200, concurrency=64)
             if not tick.claimed:
                 break
             delivered += tick.delivered

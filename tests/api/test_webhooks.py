@@ -324,7 +324,7 @@ def test_deliveries_per_second_smoke(client: TestClient, ctx: VaultContext) -> N
         for _ in range(40):
             make_grant(ctx, make_consumer(ctx), vendor, [detail(["electronics"])])
         delivered = 0
-        while (tick := tasks.run_once(ctx, batch=25, threads=8)).claimed:
+        while (tick := tasks.run_once(ctx, batch=25, concurrency=8)).claimed:
             delivered += tick.delivered
         assert delivered == 40
         ids = [r["headers"]["webhook-id"] for r in rx.requests]
@@ -388,4 +388,91 @@ def test_old_changes_and_finished_deliveries_are_purged(client: TestClient, ctx:
         assert deliveries(ctx) == []
         r = client.get("/v1/feed", params={"cursor": body["next_cursor"]}, auth=(vendor, secret))
         assert r.status_code == 200 and r.json()["items"] == []  # an old cursor still works
+        assert len(rx.requests) == 1
+
+
+def _drain(ctx: VaultContext, batch: int, concurrency: int) -> int:
+    delivered = 0
+    while (tick := tasks.run_once(ctx, batch=batch, concurrency=concurrency)).claimed:
+        delivered += tick.delivered
+    return delivered
+
+
+def test_two_workers_deliver_every_message_exactly_once(
+    client: TestClient, ctx: VaultContext, settings: Settings
+) -> None:
+    """Two workers (their own engines and pools, as two processes would have) drain one outbox side by side:
+    every message arrives once, signed, and every data-carrying one was audited once."""
+    from vault_server.context import build_context
+
+    vendor, secret = make_vendor(ctx)
+    with receiver() as rx:
+        endpoint = register(client, (vendor, secret), rx.url, ["grant.created", "signal.updated"])
+        for _ in range(12):
+            alice = make_consumer(ctx)
+            make_grant(ctx, alice, vendor, [detail(["electronics"])])
+            record(ctx, alice, "electronics.tv", STAGE_RECIPES["interest"])
+        expected = {row.id for row in deliveries(ctx)}
+        assert len(expected) == 24
+        workers = [build_context(settings), build_context(settings)]
+        counts: list[int] = []
+        barrier = threading.Barrier(2)
+
+        def work(wctx: VaultContext) -> None:
+            barrier.wait()
+            counts.append(_drain(wctx, batch=5, concurrency=4))
+
+        threads = [threading.Thread(target=work, args=(w,)) for w in workers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for w in workers:
+            w.db.dispose()
+        ids = [r["headers"]["webhook-id"] for r in rx.requests]
+        assert sorted(ids) == sorted(expected)  # none lost, none doubled
+        assert sum(counts) == 24
+        assert all(webhooks.verify(endpoint["secret"], r["headers"], r["body"]) for r in rx.requests)
+    assert {row.status for row in deliveries(ctx)} == {"delivered"}
+    assert len(audit_entries(ctx, "webhook.delivered")) == 12
+
+
+def test_a_message_that_cannot_be_built_fails_alone(client: TestClient, ctx: VaultContext) -> None:
+    from vault_server.feed.models import WebhookEndpoint
+
+    vendor, secret = make_vendor(ctx)
+    with receiver() as good_rx, receiver() as bad_rx:
+        register(client, (vendor, secret), good_rx.url, ["grant.created"])
+        broken = register(client, (vendor, secret), bad_rx.url, ["grant.created"])
+        with ctx.db.session() as s:
+            row = s.get(WebhookEndpoint, broken["id"])
+            assert row is not None
+            row.secret_enc = row.secret_enc[:-1] + bytes([row.secret_enc[-1] ^ 1])  # its secret no longer opens
+            s.add(row)
+        make_grant(ctx, make_consumer(ctx), vendor, [detail(["electronics"])])
+        tick = tasks.run_once(ctx)
+        assert (tick.claimed, tick.delivered, tick.failed) == (2, 1, 1), tick
+        assert len(good_rx.requests) == 1 and bad_rx.requests == []
+        failed = [d for d in deliveries(ctx) if d.endpoint_id == broken["id"]]
+        assert [(d.status, d.attempts) for d in failed] == [("pending", 1)]
+        assert (failed[0].last_error or "").startswith("prepare failed")
+
+
+def test_a_worker_whose_lease_ran_out_cannot_overwrite_the_new_owner(client: TestClient, ctx: VaultContext) -> None:
+    vendor, secret = make_vendor(ctx)
+    with receiver() as rx:
+        register(client, (vendor, secret), rx.url, ["grant.created"])
+        make_grant(ctx, make_consumer(ctx), vendor, [detail(["electronics"])])
+        with ctx.db.session() as s:
+            [stale] = outbox.claim(s)  # a slow worker claims...
+        with ctx.db.session() as s:
+            row = s.get(WebhookDelivery, stale.id)
+            assert row is not None
+            row.leased_until = utcnow() - timedelta(seconds=1)  # ...its lease runs out
+            s.add(row)
+        assert tasks.run_once(ctx).delivered == 1  # another worker takes over and delivers
+        with ctx.db.session() as s:  # the slow worker finally reports its failure
+            outbox.finish_many(s, done=[(stale, outbox.Outcome(ok=False, status=500, error="HTTP 500"))])
+        [row] = deliveries(ctx)
+        assert (row.status, row.attempts, row.last_status) == ("delivered", 1, 204)
         assert len(rx.requests) == 1

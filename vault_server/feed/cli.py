@@ -16,10 +16,12 @@ hooks.install()  # any CLI process that changes grants also writes their feed ch
 @click.command()
 @click.option("--database-url", envvar="VAULT_DATABASE_URL", help="database URL (default: sqlite under ./var)")
 @click.option("--interval", default=1.0, show_default=True, type=float, help="seconds to wait when idle")
-@click.option("--batch", default=50, show_default=True, type=click.IntRange(1, 1000), help="messages per claim")
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64), help="parallel sends")
+@click.option("--batch", default=200, show_default=True, type=click.IntRange(1, 2000), help="messages per claim")
+@click.option(
+    "--concurrency", default=64, show_default=True, type=click.IntRange(1, 512), help="requests in flight at once"
+)
 @click.option("--once", is_flag=True, help="one pass over due messages, then exit")
-def worker(database_url: str | None, interval: float, batch: int, threads: int, once: bool) -> None:
+def worker(database_url: str | None, interval: float, batch: int, concurrency: int, once: bool) -> None:
     """Deliver signed webhooks from the outbox with retries; several workers may run side by side."""
     from vault_server.cli import fail, load_settings
     from vault_server.context import build_context
@@ -34,7 +36,7 @@ def worker(database_url: str | None, interval: float, batch: int, threads: int, 
         fail(str(exc))
         return
     if once:
-        tick = tasks.run_once(ctx, batch=batch, threads=threads)
+        tick = tasks.run_once(ctx, batch=batch, concurrency=concurrency)
         click.echo(f"claimed {tick.claimed}: {tick.delivered} delivered, {tick.failed} failed, {tick.skipped} skipped")
         return
     stop = threading.Event()
@@ -45,5 +47,5 @@ def worker(database_url: str | None, interval: float, batch: int, threads: int, 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     click.echo("webhook worker running; Ctrl-C to stop", err=True)
-    tasks.run_forever(ctx, interval=interval, batch=batch, threads=threads, stop=stop)
+    tasks.run_forever(ctx, interval=interval, batch=batch, concurrency=concurrency, stop=stop)
     ctx.db.dispose()

@@ -10,10 +10,12 @@ Failures back off exponentially (``BACKOFF_BASE * 2**(attempt-1)``, capped, with
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 from sqlmodel import Session, col
 
 from vault_server.db import utcnow
@@ -150,6 +152,57 @@ def finish(session: Session, *, message_id: str, outcome: Outcome, now: datetime
             row.next_attempt_at = when + backoff(row.attempts)
     session.add(row)
     return row
+
+
+def finish_many(
+    session: Session, *, done: Sequence[tuple[WebhookDelivery, Outcome]], now: datetime | None = None
+) -> None:
+    """Record one attempt for each claimed message (as :func:`finish` does) in one executemany UPDATE. Each
+    update is conditional on the claim's lease still being on the row, so a worker whose lease ran out (and whose
+    message another worker took over) cannot overwrite the newer state."""
+    if not done:
+        return
+    when = now or utcnow()
+    params: list[dict[str, Any]] = []
+    for row, outcome in done:
+        attempts, status, next_at, delivered_at = row.attempts, PENDING, row.next_attempt_at, None
+        if outcome.skipped:
+            status = SKIPPED
+        elif outcome.ok:
+            attempts, status, delivered_at = attempts + 1, DELIVERED, when
+        else:
+            attempts += 1
+            if attempts >= MAX_ATTEMPTS:
+                status = DEAD
+            else:
+                next_at = when + backoff(attempts)
+        params.append(
+            {
+                "b_id": row.id,
+                "b_lease": row.leased_until,
+                "b_status": status,
+                "b_attempts": attempts,
+                "b_next": next_at,
+                "b_delivered": delivered_at,
+                "b_last_status": outcome.status,
+                "b_last_error": (outcome.error or "")[:300] or None,
+            }
+        )
+    table = DELIVERY_TABLE
+    session.connection().execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.leased_until == bindparam("b_lease"))
+        .values(
+            status=bindparam("b_status"),
+            attempts=bindparam("b_attempts"),
+            next_attempt_at=bindparam("b_next"),
+            delivered_at=func.coalesce(bindparam("b_delivered", type_=table.c.delivered_at.type), table.c.delivered_at),
+            last_status=bindparam("b_last_status"),
+            last_error=bindparam("b_last_error"),
+            leased_until=None,
+        ),
+        params,
+    )
 
 
 def replay(session: Session, *, vendor_id: str, message_id: str) -> WebhookDelivery:

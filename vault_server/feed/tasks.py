@@ -1,20 +1,22 @@
 """Background work of the feed room: deliver the webhook outbox and stamp feed positions.
 
-``run_once`` is one worker tick: stamp feed positions (PostgreSQL), claim due messages (a lease; ``FOR UPDATE SKIP
-LOCKED`` on PostgreSQL, so any number of workers can run), then for each message: build + audit in one committed
-transaction, send, record the outcome. Sends run in a small thread pool.
+A worker tick: stamp feed positions (PostgreSQL), claim up to ``batch`` due messages (a lease; ``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL, so any number of workers can run side by side; on SQLite the claim is a conditional
+UPDATE and one worker is the sensible setup), build every payload of the batch and write its audit entries in
+one committed transaction, send them concurrently (``concurrency`` requests in flight on one event loop, a bounded
+keep-alive pool), then record every outcome in one statement.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import httpx
+import aiohttp
 from sqlalchemy import delete
 from sqlmodel import col
 
@@ -25,6 +27,8 @@ from vault_server.feed.models import FeedChange, WebhookDelivery
 from vault_server.feed.outbox import Outcome
 
 log = logging.getLogger("vault.feed.worker")
+BATCH = 200
+CONCURRENCY = 64
 
 
 @dataclass
@@ -36,44 +40,53 @@ class TickResult:
     stamped: int = 0
 
 
-def _deliver_one(ctx: VaultContext, message_id: str, client: httpx.Client) -> Outcome:
-    """Build, audit (committed) and send one message; the outcome is recorded by the caller."""
-    try:
-        with ctx.db.session() as s:
-            prepared = webhooks.prepare(session=s, ctx=ctx, message_id=message_id)
-    except Exception as exc:  # building or auditing failed: nothing was sent; retry later
-        log.warning("webhook %s not prepared: %s", message_id, type(exc).__name__)
-        outcome = Outcome(ok=False, error=f"prepare failed: {type(exc).__name__}")
-    else:
-        if prepared is None:
-            outcome = Outcome(ok=False, skipped=True, error="nothing to send (grant ended or object gone)")
-        else:
-            outcome = webhooks.send(prepared, allow_private=ctx.settings.allow_private_webhooks, client=client)
-    return outcome
+@dataclass
+class _Claimed:
+    result: TickResult
+    rows: list[WebhookDelivery]
+    built: list[webhooks.Built]
 
 
-def run_once(ctx: VaultContext, *, batch: int = 50, threads: int = 8, client: httpx.Client | None = None) -> TickResult:
-    """One pass over the due outbox messages; returns what happened."""
+def _claim_and_prepare(ctx: VaultContext, batch: int) -> _Claimed:
+    """Stamp, claim and build (audits committed) in three short transactions; nothing is sent yet."""
     result = TickResult()
     with ctx.db.session() as s:
         result.stamped = service.stamp(s)
     with ctx.db.session() as s:
-        claimed = [m.id for m in outbox.claim(s, limit=batch)]
-    result.claimed = len(claimed)
-    if not claimed:
-        return result
-    own = client is None
-    http = client or httpx.Client(timeout=webhooks.TIMEOUT, follow_redirects=False)
+        rows = outbox.claim(s, limit=batch)
+    result.claimed = len(rows)
+    if not rows:
+        return _Claimed(result, [], [])
     try:
-        with ThreadPoolExecutor(max_workers=max(1, min(threads, len(claimed)))) as pool:
-            outcomes = list(pool.map(lambda m: _deliver_one(ctx, m, http), claimed))
-    finally:
-        if own:
-            http.close()
-    # one transaction records the batch; a crash before it commits re-sends (at-least-once, same webhook-id)
+        with ctx.db.session() as s:
+            built = webhooks.prepare_batch(session=s, ctx=ctx, messages=rows)
+    except Exception as exc:  # building or auditing failed: nothing was sent; the batch is retried later
+        log.warning("webhook batch not prepared: %s", type(exc).__name__)
+        built = [webhooks.Failed(f"prepare failed: {type(exc).__name__}") for _ in rows]
+    return _Claimed(result, rows, built)
+
+
+async def _send(
+    claimed: _Claimed, *, allow_private: bool, http: aiohttp.ClientSession, concurrency: int
+) -> list[Outcome]:
+    ready = [b for b in claimed.built if isinstance(b, webhooks.Prepared)]
+    sent = iter(await webhooks.send_many(ready, allow_private=allow_private, http=http, concurrency=concurrency))
+    outcomes: list[Outcome] = []
+    for b in claimed.built:
+        if isinstance(b, webhooks.Prepared):
+            outcomes.append(next(sent))
+        elif isinstance(b, webhooks.Skip):
+            outcomes.append(Outcome(ok=False, skipped=True, error=b.reason))
+        else:
+            outcomes.append(Outcome(ok=False, error=b.error))
+    return outcomes
+
+
+def _finish(ctx: VaultContext, claimed: _Claimed, outcomes: list[Outcome]) -> TickResult:
+    # one statement records the batch; a crash before it commits re-sends (at-least-once, same webhook-id)
     with ctx.db.session() as s:
-        for message_id, outcome in zip(claimed, outcomes, strict=True):
-            outbox.finish(s, message_id=message_id, outcome=outcome)
+        outbox.finish_many(s, done=list(zip(claimed.rows, outcomes, strict=True)))
+    result = claimed.result
     for o in outcomes:
         if o.skipped:
             result.skipped += 1
@@ -82,6 +95,29 @@ def run_once(ctx: VaultContext, *, batch: int = 50, threads: int = 8, client: ht
         else:
             result.failed += 1
     return result
+
+
+async def tick(
+    ctx: VaultContext, *, http: aiohttp.ClientSession, batch: int = BATCH, concurrency: int = CONCURRENCY
+) -> TickResult:
+    """One pass over up to ``batch`` due messages on a running event loop (database work in a thread)."""
+    claimed = await asyncio.to_thread(_claim_and_prepare, ctx, batch)
+    if not claimed.rows:
+        return claimed.result
+    outcomes = await _send(
+        claimed, allow_private=ctx.settings.allow_private_webhooks, http=http, concurrency=concurrency
+    )
+    return await asyncio.to_thread(_finish, ctx, claimed, outcomes)
+
+
+def run_once(ctx: VaultContext, *, batch: int = BATCH, concurrency: int = CONCURRENCY) -> TickResult:
+    """One pass over the due outbox messages (its own event loop and connection pool); returns what happened."""
+
+    async def run() -> TickResult:
+        async with webhooks.http_session(concurrency=concurrency) as http:
+            return await tick(ctx, http=http, batch=batch, concurrency=concurrency)
+
+    return asyncio.run(run())
 
 
 FEED_KEEP = timedelta(days=90)  # the longest retention a grant may ask for (policies/scopes.yaml)
@@ -105,27 +141,37 @@ def purge(ctx: VaultContext, *, now: datetime | None = None) -> tuple[int, int]:
 
 
 def run_forever(
-    ctx: VaultContext, *, interval: float = 1.0, batch: int = 50, threads: int = 8, stop: threading.Event | None = None
+    ctx: VaultContext,
+    *,
+    interval: float = 1.0,
+    batch: int = BATCH,
+    concurrency: int = CONCURRENCY,
+    stop: threading.Event | None = None,
 ) -> None:
-    """Loop ``run_once`` until ``stop`` is set; sleeps ``interval`` seconds when there was nothing to do."""
+    """Tick until ``stop`` is set, on one event loop with one keep-alive pool; sleeps ``interval`` seconds when
+    there was nothing to do, purges old rows hourly."""
     stop = stop or threading.Event()
+    asyncio.run(_forever(ctx, interval=interval, batch=batch, concurrency=concurrency, stop=stop))
+
+
+async def _forever(ctx: VaultContext, *, interval: float, batch: int, concurrency: int, stop: threading.Event) -> None:
     next_purge = 0.0
-    with httpx.Client(timeout=webhooks.TIMEOUT, follow_redirects=False) as client:
+    async with webhooks.http_session(concurrency=concurrency) as http:
         while not stop.is_set():
             if time.monotonic() >= next_purge:
                 try:
-                    purge(ctx)
+                    await asyncio.to_thread(purge, ctx)
                 except Exception as exc:  # retried next hour
                     log.warning("purge failed: %s", type(exc).__name__)
                 next_purge = time.monotonic() + 3600
             try:
-                tick = run_once(ctx, batch=batch, threads=threads, client=client)
+                result = await tick(ctx, http=http, batch=batch, concurrency=concurrency)
             except Exception as exc:  # keep the worker alive across database hiccups
                 log.error("worker tick failed: %s", type(exc).__name__)
-                tick = TickResult()
-            if tick.claimed:
-                log.info("webhooks: %d delivered, %d failed, %d skipped", tick.delivered, tick.failed, tick.skipped)
-            if tick.claimed < batch:
-                stop.wait(interval)
-            else:
-                time.sleep(0)
+                result = TickResult()
+            if result.claimed:
+                log.info(
+                    "webhooks: %d delivered, %d failed, %d skipped", result.delivered, result.failed, result.skipped
+                )
+            if result.claimed < batch:
+                await asyncio.to_thread(stop.wait, interval)

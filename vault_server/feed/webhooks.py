@@ -11,6 +11,7 @@ committed transaction *before* the request is made.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -19,13 +20,14 @@ import os
 import secrets
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from vault_server.context import VaultContext
@@ -34,8 +36,10 @@ from vault_server.errors import NotFound, ValidationFailed
 from vault_server.feed import events, ssrf
 from vault_server.feed.models import WebhookDelivery, WebhookEndpoint
 from vault_server.feed.outbox import Outcome
-from vault_server.feed.service import grant_is_live, read_details, record_reads, shaped_signals
+from vault_server.feed.service import grant_is_live, read_details, record_reads
 from vault_server.grants.models import Grant
+from vault_server.oauth import rar
+from vault_server.signals.service import signals_for_many
 
 EVENT_TYPES = (
     "signal.updated",
@@ -48,7 +52,7 @@ EVENT_TYPES = (
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the Standard Webhooks prefix, not a secret)
 TOLERANCE_SECONDS = 300
 MAX_ENDPOINTS = 10
-TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+TIMEOUT = aiohttp.ClientTimeout(total=10.0, connect=5.0)
 USER_AGENT = "IntentVault-Webhooks/1"
 
 
@@ -218,9 +222,34 @@ class Prepared:
     body: bytes
 
 
-def payload_data(session: Session, ctx: VaultContext, msg: WebhookDelivery) -> tuple[dict[str, Any], list[Any]] | None:
-    """``(data, audits)`` for a message as of now, or None when there is nothing (left) to send."""
-    grant = session.get(Grant, msg.grant_id) if msg.grant_id else None
+@dataclass(frozen=True)
+class Skip:
+    """Nothing (left) to send: the grant ended, the object is gone or the endpoint was disabled."""
+
+    reason: str = "nothing to send (grant ended or object gone)"
+
+
+@dataclass(frozen=True)
+class Failed:
+    """This message could not be built; the others of its batch go on."""
+
+    error: str
+
+
+Built = Prepared | Skip | Failed
+
+
+def payload_data(
+    session: Session,
+    ctx: VaultContext,
+    msg: WebhookDelivery,
+    *,
+    grant: Grant | None,
+    shaped: list[dict[str, Any]] | None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """``(data, audits)`` for a message as of now, or None when there is nothing (left) to send. ``grant`` is the
+    message's grant (fetched for the whole batch), ``shaped`` its signals narrowed to that grant now (only needed
+    for ``signal.updated``)."""
     if grant is not None and grant.vendor_id != msg.vendor_id:
         return None
     base: dict[str, Any] = {"subject": msg.subject}
@@ -236,10 +265,7 @@ def payload_data(session: Session, ctx: VaultContext, msg: WebhookDelivery) -> t
     if msg.grant_id and not grant_is_live(grant):
         return None  # the grant ended after the change: its grant.revoked message follows
     if msg.event_type == "signal.updated":
-        if grant is None:
-            return None
-        shaped = shaped_signals(session=session, ctx=ctx, grant=grant)
-        if not shaped:
+        if grant is None or not shaped:
             return None
         audit_entry: dict[str, Any] = {
             "kind": "webhook.delivered",
@@ -266,35 +292,111 @@ def payload_data(session: Session, ctx: VaultContext, msg: WebhookDelivery) -> t
     return {**base, **data}, [event_audit]
 
 
+def _shaped_for(session: Session, ctx: VaultContext, grants: Sequence[Grant]) -> dict[str, list[dict[str, Any]]]:
+    """Grant id -> the consumer's signals narrowed to that grant now: one query for every consumer of the batch
+    (``signals_for_many``, the union of each consumer's granted categories), then narrowed per grant."""
+    policy = rar.policy_for(ctx)
+    wanted: dict[str, set[str]] = {}
+    for grant in grants:
+        categories = rar.categories_of(grant.authorization_details or [])
+        wanted.setdefault(grant.account_id, set()).update(rar.leaves_under(policy, categories))
+    states = signals_for_many(session=session, ctx=ctx, wanted=wanted) if wanted else {}
+    return {g.id: rar.shape(states.get(g.account_id, []), g.authorization_details or [], policy) for g in grants}
+
+
+def prepare_batch(*, session: Session, ctx: VaultContext, messages: Sequence[WebhookDelivery]) -> list[Built]:
+    """Build the signed request bodies of claimed messages and write their audit entries in this transaction
+    (the caller commits before sending: no audit entry, no data). One query each for the endpoints and the
+    grants of the whole batch; signals once per grant; one audit append per vendor. One result per message, in
+    order. A message that cannot be built fails alone; a database error fails the batch (raised)."""
+    endpoint_ids = sorted({m.endpoint_id for m in messages})
+    endpoints = {
+        e.id: e for e in session.exec(select(WebhookEndpoint).where(col(WebhookEndpoint.id).in_(endpoint_ids))).all()
+    }
+    grant_ids = sorted({m.grant_id for m in messages if m.grant_id})
+    grants = (
+        {g.id: g for g in session.exec(select(Grant).where(col(Grant.id).in_(grant_ids))).all()} if grant_ids else {}
+    )
+    wanted = {
+        m.grant_id: grants[m.grant_id]
+        for m in messages
+        if m.event_type == "signal.updated" and m.grant_id in grants and grant_is_live(grants[m.grant_id])
+    }
+    shaped = _shaped_for(session, ctx, list(wanted.values()))
+    secrets_of: dict[str, str] = {}
+    results: list[Built] = []
+    audits: dict[str, list[dict[str, Any]]] = {}
+    stamp = utcnow().isoformat()
+    for msg in messages:
+        endpoint = endpoints.get(msg.endpoint_id)
+        if endpoint is None or not endpoint.enabled:
+            results.append(Skip("the endpoint was disabled or removed"))
+            continue
+        grant = grants.get(msg.grant_id) if msg.grant_id else None
+        try:
+            built = payload_data(session, ctx, msg, grant=grant, shaped=shaped.get(msg.grant_id or ""))
+            if built is None:
+                results.append(Skip())
+                continue
+            if endpoint.id not in secrets_of:
+                secrets_of[endpoint.id] = open_secret(ctx, endpoint)
+        except DBAPIError:
+            raise  # the transaction is gone: the whole batch is retried
+        except Exception as exc:  # this message only; retried with backoff
+            results.append(Failed(f"prepare failed: {type(exc).__name__}"))
+            continue
+        data, entries = built
+        audits.setdefault(msg.vendor_id, []).extend(entries)
+        body = json.dumps(
+            {"type": msg.event_type, "timestamp": stamp, "data": data}, separators=(",", ":"), default=str
+        )
+        results.append(
+            Prepared(message_id=msg.id, url=endpoint.url, secret=secrets_of[endpoint.id], body=body.encode())
+        )
+    for vendor_id, entries in audits.items():
+        record_reads(session=session, ctx=ctx, vendor_id=vendor_id, audits=entries)
+    return results
+
+
 def prepare(*, session: Session, ctx: VaultContext, message_id: str) -> Prepared | None:
-    """Build the signed request body for a claimed message and write its audit entries in this transaction
-    (the caller commits before sending: no audit entry, no data). None when there is nothing to send."""
+    """One message (see :func:`prepare_batch`); None when there is nothing to send."""
     msg = session.get(WebhookDelivery, message_id)
     if msg is None:
         return None
-    endpoint = session.get(WebhookEndpoint, msg.endpoint_id)
-    if endpoint is None or not endpoint.enabled:
-        return None
-    built = payload_data(session, ctx, msg)
-    if built is None:
-        return None
-    data, audits = built
-    record_reads(session=session, ctx=ctx, vendor_id=msg.vendor_id, audits=audits)
-    body = json.dumps(
-        {"type": msg.event_type, "timestamp": utcnow().isoformat(), "data": data},
-        separators=(",", ":"),
-        default=str,
-    ).encode()
-    return Prepared(message_id=msg.id, url=endpoint.url, secret=open_secret(ctx, endpoint), body=body)
+    [built] = prepare_batch(session=session, ctx=ctx, messages=[msg])
+    if isinstance(built, Failed):
+        raise RuntimeError(built.error)
+    return built if isinstance(built, Prepared) else None
 
 
-def send(prepared: Prepared, *, allow_private: bool, client: httpx.Client | None = None) -> Outcome:
-    """POST one message to its endpoint, connecting only to the address the SSRF check approved. 2xx = delivered;
-    redirects are not followed (a 3xx counts as a failure)."""
-    try:
-        target = ssrf.resolve(prepared.url, allow_private=allow_private)
-    except ValidationFailed as exc:
-        return Outcome(ok=False, error=f"refused: {exc.detail}")
+# ---- sending ------------------------------------------------------------------------------------------------------
+def http_session(*, concurrency: int = 64) -> aiohttp.ClientSession:
+    """The worker's HTTP client: a bounded connection pool (``concurrency`` sockets), no cookies, no redirects,
+    keep-alive across batches. Create it inside the event loop that uses it."""
+    connector = aiohttp.TCPConnector(limit=concurrency, ttl_dns_cache=None, use_dns_cache=False)
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=TIMEOUT,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        auto_decompress=False,
+        skip_auto_headers=("Accept-Encoding",),
+    )
+
+
+async def _targets(urls: Collection[str], *, allow_private: bool) -> dict[str, ssrf.Target | str]:
+    """The SSRF check for every distinct URL of a batch (DNS in threads, all at once): a pinned target or why not."""
+
+    async def check(url: str) -> ssrf.Target | str:
+        try:
+            return await asyncio.to_thread(ssrf.resolve, url, allow_private=allow_private)
+        except ValidationFailed as exc:
+            return f"refused: {exc.detail}"
+
+    checked = await asyncio.gather(*(check(u) for u in urls))
+    return dict(zip(urls, checked, strict=True))
+
+
+async def _post(http: aiohttp.ClientSession, prepared: Prepared, target: ssrf.Target) -> Outcome:
     timestamp = int(time.time())
     headers = {
         "content-type": "application/json",
@@ -304,20 +406,46 @@ def send(prepared: Prepared, *, allow_private: bool, client: httpx.Client | None
         "webhook-timestamp": str(timestamp),
         "webhook-signature": sign(prepared.secret, prepared.message_id, timestamp, prepared.body),
     }
-    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
-    own = client is None
-    http = client or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+    tls: dict[str, Any] = {"server_hostname": target.host} if target.scheme == "https" else {}
     try:
-        # streamed and never read: a receiver cannot make the worker buffer a huge response body
-        with http.stream(
-            "POST", target.pinned_url(), content=prepared.body, headers=headers, extensions=extensions
+        # the body is never read: leaving the block closes a connection whose answer had one, so a receiver cannot
+        # make the worker buffer a huge response
+        async with http.post(
+            target.pinned_url(), data=prepared.body, headers=headers, allow_redirects=False, **tls
         ) as response:
-            status = response.status_code
-    except httpx.HTTPError as exc:
-        return Outcome(ok=False, error=f"{type(exc).__name__}")
-    finally:
-        if own:
-            http.close()
+            status = response.status
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        return Outcome(ok=False, error=type(exc).__name__)
     if 200 <= status < 300:
         return Outcome(ok=True, status=status)
     return Outcome(ok=False, status=status, error=f"HTTP {status}")
+
+
+async def send_many(
+    items: Sequence[Prepared], *, allow_private: bool, http: aiohttp.ClientSession, concurrency: int = 64
+) -> list[Outcome]:
+    """POST every message to its endpoint, at most ``concurrency`` at a time, each connecting only to the address
+    the SSRF check approved for this batch. 2xx = delivered; redirects are not followed (a 3xx is a failure).
+    One outcome per message, in order."""
+    targets = await _targets(sorted({p.url for p in items}), allow_private=allow_private)
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(prepared: Prepared) -> Outcome:
+        target = targets[prepared.url]
+        if isinstance(target, str):
+            return Outcome(ok=False, error=target)
+        async with gate:
+            return await _post(http, prepared, target)
+
+    return list(await asyncio.gather(*(one(p) for p in items)))
+
+
+def send(prepared: Prepared, *, allow_private: bool) -> Outcome:
+    """Send one message now (its own event loop and connection); the worker uses :func:`send_many`."""
+
+    async def run() -> Outcome:
+        async with http_session(concurrency=1) as http:
+            [outcome] = await send_many([prepared], allow_private=allow_private, http=http)
+            return outcome
+
+    return asyncio.run(run())
