@@ -243,3 +243,17 @@ def test_no_sequence_of_queries_charges_anyone_past_the_budget(
         with ctx.db.session() as s:
             spent = s.exec(select(ReportBudget.spent_micro)).all()  # type: ignore[call-overload]
         assert all(0 <= x <= 1_000_000 for x in spent), spent
+
+
+def test_the_access_history_says_how_many_anonymous_reports_counted_me(client: TestClient, ctx: VaultContext) -> None:
+    sign_up(client, "fay@example.com")
+    csrf = log_in(client, "fay@example.com")
+    client.put("/v1/me/reports/participation", json={"opted_in": True}, headers={"X-CSRF-Token": csrf})
+    record(ctx, client.get("/v1/me").json()["id"], "electronics.tv", STAGE_RECIPES["action"])
+    vendor = make_vendor(ctx)
+    for level in (1, 2):
+        assert client.post("/v1/reports/demand", json={"level": level}, auth=vendor).status_code == 200
+    log = client.get("/v1/me/access-log").json()
+    assert log["anonymous_reports"] == 2
+    assert all(item["kind"] not in ("report.released", "report.served") for item in log["items"])
+    assert "counted in 2 anonymous demand" in client.get("/access-log").text

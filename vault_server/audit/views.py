@@ -217,9 +217,13 @@ def access_log(
         limit=limit,
     )
     items = [_access_item(session, ctx, consumer_id, row, signed) for row in rows]
+    from vault_server.reports.service import reports_counted
+
     return {
         "sth": service.sth_json(latest) if latest is not None else None,
         "items": items,
+        # demand reports never name anyone, so they are not per-vendor reads: only how many counted this person
+        "anonymous_reports": reports_counted(session=session, account_id=consumer_id),
         "next_before": rows[-1].idx if len(rows) == limit else None,
     }
 

@@ -87,13 +87,18 @@ def set_participation(*, session: Session, ctx: VaultContext, account_id: str, o
     return opted_in
 
 
+def reports_counted(*, session: Session, account_id: str) -> int:
+    """Returns in how many anonymous reports the account was counted, over all periods."""
+    total = session.exec(
+        select(func.coalesce(func.sum(ReportBudget.reports), 0)).where(ReportBudget.account_id == account_id)
+    ).one()
+    return int(total)
+
+
 def consumer_status(*, session: Session, ctx: VaultContext, account_id: str) -> dict[str, Any]:
     """What the consumer's dashboard shows: opted in, this period's budget and spend, reports counted in."""
     period = current_period()
     row = session.get(ReportBudget, (account_id, period))
-    total = session.exec(
-        select(func.coalesce(func.sum(ReportBudget.reports), 0)).where(ReportBudget.account_id == account_id)
-    ).one()
     budget = budget_micro(ctx)
     spent = row.spent_micro if row else 0
     return {
@@ -103,7 +108,7 @@ def consumer_status(*, session: Session, ctx: VaultContext, account_id: str) -> 
         "epsilon_spent": mechanism.format_epsilon(spent),
         "budget_used_percent": round(100 * spent / budget) if budget else 0,
         "reports_this_period": row.reports if row else 0,
-        "reports_counted": int(total),
+        "reports_counted": reports_counted(session=session, account_id=account_id),
         "max_cells": ctx.settings.reports_max_cells,
         "threshold": ctx.settings.reports_threshold,
     }
