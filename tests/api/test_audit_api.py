@@ -219,7 +219,9 @@ def test_consumer_access_log_with_decrypted_details_and_proofs(
     )
     page = client.get("/access-log")
     assert page.status_code == 200 and "v-acme" in page.text and "v-erin" not in page.text
-    assert client.get("/dashboard").text.count('href="/access-log"') == 1
+    dashboard = client.get("/dashboard").text
+    assert 'href="/access-log" data-testid="access-log-link"' in dashboard  # in the page
+    assert '<li><a href="/access-log">Access log</a></li>' in dashboard  # and in the navigation bar
 
 
 def test_auditor_console_browses_checks_and_signs(client: TestClient, ctx: VaultContext, auditor: str) -> None:

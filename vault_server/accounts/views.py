@@ -38,6 +38,7 @@ from vault_server.web.deps import (
     resolve_principal,
     set_cookie,
 )
+from vault_server.web.pages import role_home, safe_next
 
 router = APIRouter(tags=["accounts"])
 
@@ -239,16 +240,19 @@ def login_submit(
     email: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
-    next: Annotated[str, Form()] = "/dashboard",
+    next: Annotated[str, Form()] = "",
 ) -> Response:
     check_form_csrf(request, ctx, csrf_token)
     try:
         account, token = _login(ctx, request, email, password)
-    except InvalidCredentials as exc:
-        return _render(request, ctx, "login.html", status=401, errors=[exc.detail], email=email)
-    target = next if next.startswith("/") and not next.startswith("//") and "\\" not in next else "/dashboard"
-    if account.role in ("auditor", "admin") and target == "/dashboard":
-        target = "/" + account.role
+    except InvalidCredentials:
+        return _render(
+            request, ctx, "login.html", status=401, errors=["That e-mail and password do not match."], email=email
+        )
+    home = role_home(account.role)
+    target = safe_next(next) or home
+    if target in ("/", "/dashboard"):  # the generic landing pages: each role goes to its own home
+        target = home
     response = RedirectResponse(target, status_code=303)
     _start_session(response, ctx, token)
     return response

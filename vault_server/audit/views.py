@@ -258,7 +258,7 @@ def api_access_log(
 
 @router.get("/access-log", response_class=HTMLResponse, include_in_schema=False)
 def access_log_page(request: Request, ctx: Ctx) -> Response:
-    principal = page_principal(request, ctx)
+    principal = page_principal(request, ctx, "consumer")
     if isinstance(principal, Response):
         return principal
     with ctx.db.session() as s:

@@ -239,7 +239,7 @@ async def vendor_receipts(sub: str, request: Request) -> JSONResponse:
 # ---- pages -------------------------------------------------------------------------------------------
 @router.get("/grants", response_class=HTMLResponse, include_in_schema=False)
 def grants_page(request: Request, ctx: Ctx) -> Response:
-    principal = page_principal(request, ctx)
+    principal = page_principal(request, ctx, "consumer")
     if isinstance(principal, Response):
         return principal
     with ctx.db.session() as s:
@@ -252,7 +252,7 @@ def grants_page(request: Request, ctx: Ctx) -> Response:
 
 @router.get("/grants/{grant_id}", response_class=HTMLResponse, include_in_schema=False)
 def grant_page(grant_id: str, request: Request, ctx: Ctx) -> Response:
-    principal = page_principal(request, ctx)
+    principal = page_principal(request, ctx, "consumer")
     if isinstance(principal, Response):
         return principal
     policy = rar.policy_for(ctx)
@@ -285,7 +285,7 @@ async def grant_narrow_form(grant_id: str, request: Request) -> Response:
 
 def _narrow_form(request: Request, ctx: VaultContext, grant_id: str, items: list[tuple[str, str]]) -> Response:
     check_form_csrf(request, ctx, dict(items).get("csrf_token"))
-    principal = page_principal(request, ctx)
+    principal = page_principal(request, ctx, "consumer")
     if isinstance(principal, Response):
         return principal
     with ctx.db.session() as s:
@@ -305,7 +305,7 @@ def _narrow_form(request: Request, ctx: VaultContext, grant_id: str, items: list
 
 @router.post("/grants/{grant_id}/revoke", include_in_schema=False)
 def grant_revoke_form(grant_id: str, request: Request, ctx: Ctx, csrf_token: Annotated[str, Form()] = "") -> Response:
-    principal = form_principal(request, ctx, csrf_token)
+    principal = form_principal(request, ctx, csrf_token, "consumer")
     if isinstance(principal, Response):
         return principal
     with ctx.db.session() as s:
@@ -323,7 +323,7 @@ def grant_identity_form(
     action: Annotated[str, Form()] = "withdraw",
     fields: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    principal = form_principal(request, ctx, csrf_token)
+    principal = form_principal(request, ctx, csrf_token, "consumer")
     if isinstance(principal, Response):
         return principal
     with ctx.db.session() as s:
@@ -339,7 +339,7 @@ def grant_identity_form(
 
 @router.post("/devices/{family_id}/revoke", include_in_schema=False)
 def device_revoke_form(family_id: str, request: Request, ctx: Ctx, csrf_token: Annotated[str, Form()] = "") -> Response:
-    principal = form_principal(request, ctx, csrf_token)
+    principal = form_principal(request, ctx, csrf_token, "consumer")
     if isinstance(principal, Response):
         return principal
     with ctx.db.session() as s:

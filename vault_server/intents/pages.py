@@ -35,7 +35,7 @@ def dashboard_context(ctx: VaultContext, account: Account) -> dict[str, Any]:
 def _signed_in(request: Request, ctx: VaultContext, csrf_token: str) -> Account | Response:
     from vault_server.web.pages import form_principal
 
-    principal = form_principal(request, ctx, csrf_token)
+    principal = form_principal(request, ctx, csrf_token, "consumer")
     return principal if isinstance(principal, Response) else principal.account
 
 

@@ -25,7 +25,7 @@ from vault_server.oauth.errors import OAuthError
 from vault_server.oauth.scopes import SCOPE_LABELS
 from vault_server.vendors import service as vendors
 from vault_server.web.deps import Ctx, Principal, check_form_csrf, get_ctx, resolve_principal
-from vault_server.web.pages import render_page
+from vault_server.web.pages import page_principal, render_page
 
 router = APIRouter(tags=["oauth"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -221,9 +221,9 @@ async def device_authorization_endpoint(request: Request) -> JSONResponse:
 
 @router.get("/device", response_class=HTMLResponse, include_in_schema=False)
 def device_page(request: Request, ctx: Ctx, user_code: str = "") -> Response:
-    principal = resolve_principal(request, ctx)
-    if principal is None or principal.via != "session":
-        return _login_redirect(request)
+    principal = page_principal(request, ctx, "consumer")
+    if isinstance(principal, Response):
+        return principal
     found = None
     if user_code:
         with ctx.db.session() as s:
@@ -245,7 +245,9 @@ def _device_render(
 ) -> Response:
     scopes = [{"id": s, "label": SCOPE_LABELS.get(s, s)} for s in (found.scope.split() if found else [])]
     error = None
-    if user_code and found is None and "notice" not in extra:
+    if "errors" in extra:
+        error = extra.pop("errors")[0]
+    elif user_code and found is None and "notice" not in extra:
         error = "That code is unknown or expired. Check the code your extension shows."
     return render_page(
         request,
@@ -269,10 +271,14 @@ async def device_submit(request: Request) -> Response:
 
 def _device_decide(request: Request, ctx: VaultContext, values: Mapping[str, str]) -> Response:
     check_form_csrf(request, ctx, values.get("csrf_token"))
-    principal = resolve_principal(request, ctx)
-    if principal is None or principal.via != "session":
-        return _login_redirect(request)
-    user_code = values.get("user_code", "")
+    principal = page_principal(request, ctx, "consumer")
+    if isinstance(principal, Response):
+        return principal
+    user_code = values.get("user_code", "").strip()
+    if not user_code:
+        response = _device_render(request, ctx, principal, "", None, errors=["Enter the code your extension shows."])
+        response.status_code = 400
+        return response
     action = values.get("action", "lookup")
     try:
         with ctx.db.session() as s:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from vault_server.accounts import service as accounts
 from vault_server.context import VaultContext
+from vault_server.errors import Forbidden
 from vault_server.web.deps import (
     TEMPLATES,
     Ctx,
@@ -21,6 +23,41 @@ from vault_server.web.deps import (
 
 router = APIRouter(include_in_schema=False)
 
+# Where each role lands after login, and the navigation bar of its pages (only pages that exist).
+ROLE_HOMES = {"consumer": "/dashboard", "vendor": "/vendor", "auditor": "/auditor", "admin": "/admin/vendors"}
+ROLE_NAMES = {"consumer": "consumer", "vendor": "vendor", "auditor": "auditor", "admin": "administrator"}
+NAV: dict[str, list[tuple[str, str]]] = {
+    "consumer": [
+        ("/dashboard", "Dashboard"),
+        ("/inbox", "Inbox"),
+        ("/grants", "Vendor access"),
+        ("/access-log", "Access log"),
+        ("/device", "Pair a device"),
+    ],
+    "vendor": [("/vendor", "Apps"), ("/vendor/webhooks", "Webhooks")],
+    "auditor": [("/auditor", "Audit log")],
+    "admin": [("/admin/vendors", "Vendor apps"), ("/auditor", "Audit log")],
+}
+# A strict policy for every server-rendered page: no inline script or style, nothing from another origin.
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+PAGE_HEADERS = {"Cache-Control": "no-store", "Content-Security-Policy": PAGE_CSP}
+
+
+def role_home(role: str | None) -> str:
+    """The page a role lands on; the public home page for the anonymous."""
+    return ROLE_HOMES.get(role or "", "/")
+
+
+def safe_next(target: str) -> str | None:
+    """A same-site path to go back to after login, or None for anything that could leave the site."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
 NOTICES = {"intent-invalid": "That intent could not be saved: check the category, budget (with a currency) and days."}
 
 
@@ -28,10 +65,19 @@ def page_principal(request: Request, ctx: VaultContext, *roles: str) -> Principa
     """The signed-in principal for a page, or a redirect to the login form."""
     principal = resolve_principal(request, ctx)
     if principal is None or principal.via != "session":
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-    if roles:
-        principal.require_role(*roles)
+        target = request.url.path + ("?" + request.url.query if request.url.query and request.method == "GET" else "")
+        return RedirectResponse("/login?next=" + quote(target, safe=""), status_code=303)
+    if roles and principal.account.role not in roles:
+        wanted = " or ".join(ROLE_NAMES.get(r, r) for r in roles)
+        raise Forbidden(
+            f"You are signed in as {_article(ROLE_NAMES.get(principal.account.role, principal.account.role))}; "
+            f"this page is for {wanted} accounts."
+        )
     return principal
+
+
+def _article(word: str) -> str:
+    return ("an " if word[:1] in "aeiou" else "a ") + word
 
 
 def form_principal(request: Request, ctx: VaultContext, csrf_token: str, *roles: str) -> Principal | Response:
@@ -45,30 +91,38 @@ def render_page(
 ) -> HTMLResponse:
     """Render a template for a signed-in account with its CSRF token and header label."""
     label = ""
+    role = principal.account.role if principal is not None else None
     if principal is not None:
         with ctx.db.session() as s:
             prof = accounts.profile(session=s, ring=ctx.ring, account=principal.account)
-        label = f"{prof['email']} ({principal.account.role})"
+        label = f"{prof['name']} ({prof['email']})" if prof["name"] else prof["email"]
         values.setdefault("profile", prof)
+    status = int(values.pop("status_code", 200))
     html = TEMPLATES.get_template(template).render(
         request=request,
         csrf_token=form_csrf(ctx, csrf_binding(request)),
         account=principal.account if principal else None,
         account_label=label,
+        role_label=ROLE_NAMES.get(role or "", ""),
+        nav=NAV.get(role or "", []),
+        home_url=role_home(role),
+        current_path=request.url.path,
         **values,
     )
-    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
 
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, ctx: Ctx) -> HTMLResponse:
     principal = resolve_principal(request, ctx)
+    if principal is not None and principal.via != "session":
+        principal = None
     return render_page(request, ctx, principal, "home.html")
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard(request: Request, ctx: Ctx) -> Response:
-    principal = page_principal(request, ctx)
+    principal = page_principal(request, ctx, "consumer")
     if isinstance(principal, Response):
         return principal
     with ctx.db.session() as s:
@@ -76,7 +130,11 @@ def dashboard(request: Request, ctx: Ctx) -> Response:
     from vault_server.intents.pages import dashboard_context
 
     return render_page(
-        request, ctx, principal, "dashboard.html", tokens=tokens,
+        request,
+        ctx,
+        principal,
+        "dashboard.html",
+        tokens=tokens,
         intents_view=dashboard_context(ctx, principal.account),
         errors=[NOTICES[n] for n in [request.query_params.get("notice", "")] if n in NOTICES],
     )
@@ -86,7 +144,7 @@ def dashboard(request: Request, ctx: Ctx) -> Response:
 def dashboard_revoke_token(
     token_id: str, request: Request, ctx: Ctx, csrf_token: Annotated[str, Form()] = ""
 ) -> Response:
-    principal = form_principal(request, ctx, csrf_token)
+    principal = form_principal(request, ctx, csrf_token, "consumer")
     if isinstance(principal, Response):
         return principal
     with ctx.db.session() as s:

@@ -1,16 +1,24 @@
-"""RFC 9457 problem details for every error: domain errors, validation errors, HTTP errors and crashes."""
+"""RFC 9457 problem details for every error: domain errors, validation errors, HTTP errors and crashes.
+
+Content negotiation on ``Accept``: a browser (``text/html`` preferred over JSON) gets the same problem as a page in
+the site's layout, in plain words with a way back; API clients keep ``application/problem+json``.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from vault_server.errors import PROBLEM_BASE, VaultError
+from vault_server.logs import request_id_var
 
 log = logging.getLogger("vault.errors")
 MEDIA_TYPE = "application/problem+json"
@@ -53,15 +61,156 @@ def _clean_errors(errors: Any) -> list[dict[str, Any]]:
     ]
 
 
+def _quality(accept: str, wanted: tuple[str, ...]) -> float:
+    """The highest q the Accept header gives any of ``wanted`` (exact types only; wildcards count as 0)."""
+    best = 0.0
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        if media.lower() not in wanted:
+            continue
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        best = max(best, q)
+    return best
+
+
+def wants_html(request: Request) -> bool:
+    """True when the client prefers an HTML page to JSON (a browser navigating), per its Accept header."""
+    accept = request.headers.get("accept", "")
+    html = _quality(accept, ("text/html", "application/xhtml+xml"))
+    return html > 0 and html >= _quality(accept, ("application/json", MEDIA_TYPE))
+
+
+# What a person reads for each problem type: a title in plain words and what to do about it.
+_PLAIN: dict[str, tuple[str, str]] = {
+    "forbidden": ("Not allowed", ""),
+    "csrf-failed": (
+        "This form has expired",
+        "For your safety every form carries a one-time token. Go back, reload the page and send the form again.",
+    ),
+    "not-found": ("Page not found", "The address may be mistyped, or the item was deleted."),
+    "validation-error": ("Something in the request was not understood", "Go back, check the values and try again."),
+    "malformed-json": ("The request was not understood", ""),
+    "unauthorized": ("Please log in", "Log in to see this page."),
+    "rate-limited": ("Too many attempts", "Wait a minute, then try again."),
+    "conflict": ("That cannot be done right now", "The item changed in the meantime. Reload the page and try again."),
+    "method-not-allowed": ("This address cannot be used like that", ""),
+    "internal-error": ("Something went wrong on our side", "Nothing you did caused this. Try again in a moment."),
+}
+
+_PYDANTIC_WORDS = {
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "float_parsing": "must be a number",
+    "bool_parsing": "must be yes or no",
+    "missing": "is missing",
+    "greater_than_equal": "is too small",
+    "less_than_equal": "is too large",
+    "string_too_long": "is too long",
+    "string_too_short": "is too short",
+    "enum": "is not one of the allowed values",
+    "literal_error": "is not one of the allowed values",
+    "date_from_datetime_parsing": "must be a date like 2026-11-25",
+    "date_parsing": "must be a date like 2026-11-25",
+}
+
+
+def plain_validation(errors: list[dict[str, Any]]) -> str:
+    """Validation errors as a sentence a person can act on: "before must be a whole number"."""
+    parts = []
+    for e in errors[:3]:
+        field = next((p for p in reversed(e["loc"]) if not p.isdigit() and p not in ("query", "body", "path")), "")
+        words = _PYDANTIC_WORDS.get(e["type"], "is not valid")
+        parts.append(f"“{field}” {words}" if field else f"a value {words}")
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:] + "." if parts else "A value is not valid."
+
+
+def _has_page(request: Request, path: str) -> bool:
+    """Whether GET ``path`` is a route of this app (so a "back" link never leads to a 404 or 405)."""
+    scope = {"type": "http", "path": path, "method": "GET", "root_path": ""}
+    return any(route.matches(scope)[0] == Match.FULL for route in request.app.routes)
+
+
+def _page_links(request: Request, role: str | None, status: int) -> list[tuple[str, str]]:
+    from vault_server.web.pages import role_home
+
+    home = role_home(role)
+    links: list[tuple[str, str]] = []
+    if request.method == "POST" and _has_page(request, request.url.path) and request.url.path != home:
+        links.append((request.url.path, "Back to the form"))
+    if status == 401:
+        links.append(("/login?next=" + quote(request.url.path), "Log in"))
+    links.append((home, "Go to your home page" if role else "Home"))
+    unique: dict[str, str] = {}
+    for href, label in links:
+        unique.setdefault(href, label)
+    return list(unique.items())
+
+
+def _render_html(request: Request, status: int, slug: str, detail: str, headers: dict[str, str] | None) -> HTMLResponse:
+    from vault_server.web.deps import resolve_principal
+    from vault_server.web.pages import render_page
+
+    ctx = request.app.state.ctx
+    try:
+        principal = resolve_principal(request, ctx)
+    except VaultError:
+        principal = None
+    if principal is not None and principal.via != "session":
+        principal = None
+    title, hint = _PLAIN.get(slug, ("Something went wrong", ""))
+    response = render_page(
+        request,
+        ctx,
+        principal,
+        "error.html",
+        status_code=status,
+        title=title,
+        detail=detail[:1].upper() + detail[1:],
+        hint=hint,
+        status=status,
+        links=_page_links(request, principal.account.role if principal else None, status),
+        request_id=request_id_var.get() if status >= 500 else "",
+    )
+    for key, value in (headers or {}).items():
+        if key.lower() in ("retry-after", "www-authenticate"):
+            response.headers[key] = value
+    return response
+
+
+async def respond(
+    request: Request,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    *,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Problem details for API clients, the same problem as a readable page for browsers."""
+    if wants_html(request) and request.method in ("GET", "POST", "HEAD"):
+        try:
+            return await run_in_threadpool(_render_html, request, status, slug, detail, headers)
+        except Exception as exc:  # the error page must never hide the error: fall back to problem+json
+            log.error("error page failed", exc_info=exc)
+    return problem(status, slug, title, detail, instance=request.url.path, extra=extra, headers=headers)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(VaultError)
-    async def _vault_error(request: Request, exc: VaultError) -> JSONResponse:
-        return problem(
-            exc.status, exc.slug, exc.title, exc.detail, instance=request.url.path, extra=exc.extra, headers=exc.headers
-        )
+    async def _vault_error(request: Request, exc: VaultError) -> Response:
+        return await respond(request, exc.status, exc.slug, exc.title, exc.detail, extra=exc.extra, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = _clean_errors(exc.errors())
         if any(e["type"] == "json_invalid" for e in errors):
             return problem(
@@ -72,6 +221,8 @@ def install(app: FastAPI) -> None:
                 instance=request.url.path,
                 extra={"errors": errors},
             )
+        if wants_html(request):
+            return await respond(request, 422, "validation-error", "", plain_validation(errors))
         first = errors[0] if errors else {"loc": [], "msg": "invalid"}
         detail = f"{'.'.join(first['loc'])}: {first['msg']}" + (
             f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
@@ -86,25 +237,22 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
         detail = exc.detail if isinstance(exc.detail, str) else title
-        return problem(
-            exc.status_code,
-            slug,
-            title,
-            detail,
-            instance=request.url.path,
-            headers=dict(exc.headers) if exc.headers else None,
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"There is no page at {request.url.path}."
+        return await respond(
+            request, exc.status_code, slug, title, detail, headers=dict(exc.headers) if exc.headers else None
         )
 
     @app.exception_handler(Exception)
-    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+    async def _crash(request: Request, exc: Exception) -> Response:
         log.error("unhandled error", exc_info=exc)
-        return problem(
+        return await respond(
+            request,
             500,
             "internal-error",
             "Internal error",
             "something went wrong; the request id identifies it in the logs",
-            instance=request.url.path,
         )

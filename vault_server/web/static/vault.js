@@ -1,0 +1,13 @@
+// Progressive enhancement only: every page works without this file.
+// 1. <time datetime="..." data-local> shows the instant in the reader's own locale and time zone.
+"use strict";
+document.addEventListener("DOMContentLoaded", function () {
+  var day = { year: "numeric", month: "short", day: "numeric" };
+  var full = { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" };
+  document.querySelectorAll("time[data-local]").forEach(function (el) {
+    var when = new Date(el.getAttribute("datetime"));
+    if (!isNaN(when.getTime())) {
+      el.textContent = when.toLocaleString(undefined, el.dataset.local === "date" ? day : full);
+    }
+  });
+});
