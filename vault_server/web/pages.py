@@ -32,11 +32,12 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("/inbox", "Inbox"),
         ("/grants", "Vendor access"),
         ("/access-log", "Access log"),
+        ("/reports", "Demand reports"),
         ("/device", "Pair a device"),
     ],
-    "vendor": [("/vendor", "Apps"), ("/vendor/webhooks", "Webhooks")],
-    "auditor": [("/auditor", "Audit log")],
-    "admin": [("/admin/vendors", "Vendor apps"), ("/auditor", "Audit log")],
+    "vendor": [("/vendor", "Apps"), ("/vendor/webhooks", "Webhooks"), ("/vendor/reports", "Demand reports")],
+    "auditor": [("/auditor", "Audit log"), ("/auditor/reports", "Report budgets")],
+    "admin": [("/admin/vendors", "Vendor apps"), ("/auditor", "Audit log"), ("/auditor/reports", "Report budgets")],
 }
 # A strict policy for every server-rendered page: no inline script or style, nothing from another origin.
 PAGE_CSP = (
@@ -49,6 +50,12 @@ PAGE_HEADERS = {"Cache-Control": "no-store", "Content-Security-Policy": PAGE_CSP
 def role_home(role: str | None) -> str:
     """The page a role lands on; the public home page for the anonymous."""
     return ROLE_HOMES.get(role or "", "/")
+
+
+def current_nav(nav: list[tuple[str, str]], path: str) -> str:
+    """The navigation entry a page belongs to: its own address, else the longest one it lies under."""
+    under = [href for href, _ in nav if path == href or path.startswith(href.rstrip("/") + "/")]
+    return max(under, key=len, default="")
 
 
 def safe_next(target: str) -> str | None:
@@ -105,6 +112,7 @@ def render_page(
         account_label=label,
         role_label=ROLE_NAMES.get(role or "", ""),
         nav=NAV.get(role or "", []),
+        current_nav=current_nav(NAV.get(role or "", []), request.url.path),
         home_url=role_home(role),
         current_path=request.url.path,
         **values,
