@@ -1,7 +1,8 @@
 """Audit rules: append an entry in the caller's transaction, sign tree heads, build proofs and exports.
 
-Every room records what matters with :func:`record` inside the same unit of work as the action, so the entry
-commits (or rolls back) with it. Entry shape (the canonical JSON of this object is the RFC 9162 leaf data)::
+Every room records what matters with :func:`record` (or :func:`record_many` for a batch: a feed page, a token
+response, a round of webhook deliveries) inside the same unit of work as the action, so the entry commits (or rolls
+back) with it. Entry shape (the canonical JSON of this object is the RFC 9162 leaf data)::
 
     {"v": 1, "index": 41, "at": 1767225600000, "kind": "vendor.read", "actor": "vendor:acme",
      "subject": "<pseudonym or null>", "details": {...public...}, "private_sha256": "<hex or null>"}
@@ -17,14 +18,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session
 
 from vault_server.audit import heads, store
-from vault_server.audit.merkle import append_leaf, consistency_proof, inclusion_proof, leaf_hash, root_hash
+from vault_server.audit.merkle import append_leaves, consistency_proof, inclusion_proof, leaf_hash, root_hash
 from vault_server.audit.models import AuditEntry, AuditSth
 from vault_server.audit.verifier import (
     canonical_json,
@@ -36,7 +37,7 @@ from vault_server.audit.verifier import (
 from vault_server.context import VaultContext
 from vault_server.crypto.envelope import DecryptionError
 from vault_server.crypto.keyring import KeyRing
-from vault_server.crypto.service import DataKeyGone, cipher_for
+from vault_server.crypto.service import DataKeyGone, cipher_for, ciphers_for
 from vault_server.db import utcnow
 from vault_server.errors import NotFound, ValidationFailed, VaultError
 
@@ -86,6 +87,36 @@ def _check_json(value: Any, path: str) -> None:
     raise ValueError(f"audit details {path}: {type(value).__name__} is not JSON")
 
 
+@dataclass(frozen=True, slots=True)
+class AuditSpec:
+    """One entry to append with :func:`record_many` (the arguments of :func:`record`)."""
+
+    kind: str
+    actor: str
+    consumer_id: str | None
+    details: dict[str, Any]
+    private: dict[str, Any] | None = None
+
+
+def _check_spec(spec: AuditSpec) -> None:
+    if not _KIND_RE.match(spec.kind):
+        raise ValueError(f"audit kind {spec.kind!r} must be dotted lowercase, like 'grant.created'")
+    if not spec.actor or len(spec.actor) > 128:
+        raise ValueError("audit actor must be 1..128 characters")
+    _check_json(spec.details, "details")
+    if spec.private is not None:
+        if spec.consumer_id is None:
+            raise ValueError("private audit details need a consumer_id (they are encrypted with its key)")
+        _check_json(spec.private, "private")
+    consumer_id = spec.consumer_id
+    if consumer_id is not None and (
+        consumer_id in canonical_json(spec.details).decode("utf-8") or consumer_id in spec.actor
+    ):
+        raise ValueError(
+            "the raw consumer id must not appear in public audit details or the actor; it is pseudonymised"
+        )
+
+
 def record(
     *,
     session: Session,
@@ -100,59 +131,76 @@ def record(
 
     ``details`` is public (ids, categories, fields, counts: nothing personal, and never the raw consumer id);
     ``private`` is encrypted with the consumer's data key. Appends are serialised on the ``audit_head`` row until
-    the caller's transaction ends.
+    the caller's transaction ends. A one-entry :func:`record_many`.
     """
-    if not _KIND_RE.match(kind):
-        raise ValueError(f"audit kind {kind!r} must be dotted lowercase, like 'grant.created'")
-    if not actor or len(actor) > 128:
-        raise ValueError("audit actor must be 1..128 characters")
-    _check_json(details, "details")
-    if private is not None:
-        if consumer_id is None:
-            raise ValueError("private audit details need a consumer_id (they are encrypted with its key)")
-        _check_json(private, "private")
-    public_text = canonical_json(details).decode("utf-8")
-    if consumer_id is not None and (consumer_id in public_text or consumer_id in actor):
-        raise ValueError(
-            "the raw consumer id must not appear in public audit details or the actor; it is pseudonymised"
-        )
+    spec = AuditSpec(kind=kind, actor=actor, consumer_id=consumer_id, details=details, private=private)
+    return record_many(session=session, ctx=ctx, entries=[spec])[0]
 
+
+def record_many(*, session: Session, ctx: VaultContext, entries: Sequence[AuditSpec]) -> list[AuditEntry]:
+    """Append ``entries`` in order, in the caller's transaction, as consecutive leaves; returns the rows.
+
+    The same entries and tree as that many :func:`record` calls, at a constant number of statements: the head is
+    locked once, the data keys of every consumer with a private part are read in one query, the k leaves go through
+    one :func:`append_leaves` pass, and each table gets one (executemany) INSERT, then one head UPDATE. Every spec
+    is validated before anything is written; a private part for an account whose key is gone raises DataKeyGone.
+    """
+    if not entries:
+        return []
+    for spec in entries:
+        _check_spec(spec)
     size, _ = store.lock_head(session)
     at = now_ms()
-    subject = subject_pseudonym(ctx.ring, consumer_id) if consumer_id is not None else None
-    private_enc: bytes | None = None
-    if private is not None and consumer_id is not None:
-        cipher = cipher_for(session=session, ring=ctx.ring, account_id=consumer_id)
-        private_enc = cipher.encrypt(PRIVATE_TABLE, str(size), canonical_json(private))
-    entry: dict[str, Any] = {
-        "v": ENTRY_VERSION,
-        "index": size,
-        "at": at,
-        "kind": kind,
-        "actor": actor,
-        "subject": subject,
-        "details": details,
-        "private_sha256": hashlib.sha256(private_enc).hexdigest() if private_enc is not None else None,
-    }
-    data = canonical_json(entry)
+    ts = utcnow()
+    subjects: dict[str, str] = {}
+    for spec in entries:
+        if spec.consumer_id is not None and spec.consumer_id not in subjects:
+            subjects[spec.consumer_id] = subject_pseudonym(ctx.ring, spec.consumer_id)
+    needs_key = {spec.consumer_id for spec in entries if spec.private is not None and spec.consumer_id is not None}
+    ciphers = ciphers_for(session=session, ring=ctx.ring, account_ids=needs_key) if needs_key else {}
+    rows: list[dict[str, Any]] = []
+    leaves: list[bytes] = []
+    for offset, spec in enumerate(entries):
+        idx = size + offset
+        subject = subjects.get(spec.consumer_id) if spec.consumer_id is not None else None
+        private_enc: bytes | None = None
+        if spec.private is not None and spec.consumer_id is not None:
+            cipher = ciphers.get(spec.consumer_id)
+            if cipher is None:
+                raise DataKeyGone(f"no data key for account {spec.consumer_id}")
+            private_enc = cipher.encrypt(PRIVATE_TABLE, str(idx), canonical_json(spec.private))
+        entry: dict[str, Any] = {
+            "v": ENTRY_VERSION,
+            "index": idx,
+            "at": at,
+            "kind": spec.kind,
+            "actor": spec.actor,
+            "subject": subject,
+            "details": spec.details,
+            "private_sha256": hashlib.sha256(private_enc).hexdigest() if private_enc is not None else None,
+        }
+        data = canonical_json(entry)
+        leaves.append(leaf_hash(data))
+        vendor = spec.details.get("vendor_id")
+        rows.append(
+            {
+                "idx": idx,
+                "at_ms": at,
+                "ts": ts,
+                "kind": spec.kind,
+                "actor": spec.actor,
+                "subject": subject,
+                "vendor_id": str(vendor)[:64] if vendor is not None else None,
+                "entry": data.decode("utf-8"),
+                "private_enc": private_enc,
+            }
+        )
     nodes = store.DbNodeStore(session)
-    result = append_leaf(nodes, size, leaf_hash(data))
-    vendor = details.get("vendor_id")
-    values: dict[str, Any] = {
-        "idx": size,
-        "at_ms": at,
-        "ts": utcnow(),
-        "kind": kind,
-        "actor": actor,
-        "subject": subject,
-        "vendor_id": str(vendor)[:64] if vendor is not None else None,
-        "entry": data.decode("utf-8"),
-        "private_enc": private_enc,
-    }
-    store.insert_entry(session, values)
+    result = append_leaves(nodes, size, leaves)
+    store.insert_entries(session, rows)
     nodes.put(result.nodes)
     store.set_head(session, result.tree_size, result.root_hash)
-    return AuditEntry(**values)
+    return [AuditEntry(**values) for values in rows]
 
 
 def entry_object(row: AuditEntry) -> dict[str, Any]:

@@ -102,7 +102,13 @@ def read_head(session: Session) -> tuple[int, bytes]:
 
 # ---- entries -------------------------------------------------------------------------------------------
 def insert_entry(session: Session, values: dict[str, Any]) -> None:
-    session.connection().execute(insert(_ENTRY_TABLE), [values])
+    insert_entries(session, [values])
+
+
+def insert_entries(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """One INSERT (executemany) for a batch of entries."""
+    if rows:
+        session.connection().execute(insert(_ENTRY_TABLE), list(rows))
 
 
 def get_entry(session: Session, idx: int) -> AuditEntry | None:

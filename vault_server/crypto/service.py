@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, func, select
@@ -34,12 +37,81 @@ def create_data_key(*, session: Session, ring: KeyRing, account_id: str) -> Cons
     return ConsumerCipher(account_id, dek)
 
 
+class _UnwrappedKeys:
+    """A bounded, short-lived, in-process cache of unwrapped data keys (as ciphers), keyed by the wrapped blob.
+
+    Keyed by ``(account_id, wrapped, KEK)``: a wrapped blob carries a fresh nonce and the KEK id, so ``keys rotate``
+    (new blob) misses at once, a keyring without the blob's KEK cannot reach it, and a shredded key is never looked up (callers always read the ``data_key`` row
+    first, so a deleted row means no cipher whatever the cache holds). Entries live ``ttl`` seconds at most, the
+    least recently used go first past ``size``, and nothing is ever written anywhere but this process's memory.
+    """
+
+    def __init__(self, size: int = 4096, ttl: float = 60.0):
+        self.size = size
+        self.ttl = ttl
+        self._items: OrderedDict[tuple[str, bytes, bytes], tuple[float, ConsumerCipher]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, bytes, bytes]) -> ConsumerCipher | None:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None:
+                return None
+            if hit[0] <= now:
+                del self._items[key]
+                return None
+            self._items.move_to_end(key)
+            return hit[1]
+
+    def put(self, key: tuple[str, bytes, bytes], cipher: ConsumerCipher) -> None:
+        with self._lock:
+            self._items[key] = (time.monotonic() + self.ttl, cipher)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+UNWRAPPED_KEYS = _UnwrappedKeys()
+
+
+def _cipher(ring: KeyRing, account_id: str, wrapped: bytes) -> ConsumerCipher:
+    blob = bytes(wrapped)
+    # the KEK that opens the blob is part of the key: a keyring without it gets KeyRingError, never a cached DEK
+    key = (account_id, blob, ring.kek(wrapped_kid(blob)))
+    cipher = UNWRAPPED_KEYS.get(key)
+    if cipher is None:
+        cipher = ConsumerCipher(account_id, unwrap_dek(ring, account_id, blob))
+        UNWRAPPED_KEYS.put(key, cipher)
+    return cipher
+
+
+def ciphers_for(*, session: Session, ring: KeyRing, account_ids: Collection[str]) -> dict[str, ConsumerCipher]:
+    """Ciphers of many accounts from one query for their wrapped keys; accounts without a key (shredded) are
+    absent from the result. Unwrapping goes through the short-lived cache of :class:`_UnwrappedKeys`."""
+    wanted = sorted(set(account_ids))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(col(DataKey.account_id), col(DataKey.wrapped)).where(col(DataKey.account_id).in_(wanted))
+    ).all()
+    return {str(account_id): _cipher(ring, str(account_id), wrapped) for account_id, wrapped in rows}
+
+
 def cipher_for(*, session: Session, ring: KeyRing, account_id: str) -> ConsumerCipher:
-    """Returns the account's cipher; raises DataKeyGone after crypto-shredding."""
+    """Returns the account's cipher; raises DataKeyGone after crypto-shredding. The row is read through the
+    session (its identity map answers repeated calls); the unwrap goes through the cache."""
     row = session.get(DataKey, account_id)
     if row is None:
         raise DataKeyGone(f"no data key for account {account_id}")
-    return ConsumerCipher(account_id, unwrap_dek(ring, account_id, row.wrapped))
+    return _cipher(ring, account_id, row.wrapped)
 
 
 def shred(*, session: Session, account_id: str) -> bool:
