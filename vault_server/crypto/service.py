@@ -41,9 +41,10 @@ class _UnwrappedKeys:
     """A bounded, short-lived, in-process cache of unwrapped data keys (as ciphers), keyed by the wrapped blob.
 
     Keyed by ``(account_id, wrapped, KEK)``: a wrapped blob carries a fresh nonce and the KEK id, so ``keys rotate``
-    (new blob) misses at once, a keyring without the blob's KEK cannot reach it, and a shredded key is never looked up (callers always read the ``data_key`` row
-    first, so a deleted row means no cipher whatever the cache holds). Entries live ``ttl`` seconds at most, the
-    least recently used go first past ``size``, and nothing is ever written anywhere but this process's memory.
+    (new blob) misses at once, a keyring without the blob's KEK cannot reach it, and a shredded key is never looked
+    up (callers always read the ``data_key`` row first, so a deleted row means no cipher whatever the cache holds).
+    Entries live ``ttl`` seconds at most, the least recently used go first past ``size``, and nothing is ever
+    written anywhere but this process's memory.
     """
 
     def __init__(self, size: int = 4096, ttl: float = 60.0):
