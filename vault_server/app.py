@@ -27,6 +27,7 @@ from vault_server.intents.tasks import maintenance_loop
 from vault_server.intents.views import router as intents_router
 from vault_server.logs import configure_logging
 from vault_server.oauth import errors as oauth_errors
+from vault_server.oauth.metadata import server_metadata
 from vault_server.oauth.resource import oauth_bearer_resolver
 from vault_server.oauth.resource import router as oauth_resource_router
 from vault_server.oauth.views import router as oauth_router
@@ -35,7 +36,14 @@ from vault_server.reports.views import router as reports_router
 from vault_server.vendors.views import router as vendors_router
 from vault_server.web import health, pages, problems
 from vault_server.web.deps import RateLimiter, personal_token_resolver
-from vault_server.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from vault_server.web.middleware import (
+    BodyLimitMiddleware,
+    RequestContextMiddleware,
+    StaticDocument,
+    StaticDocumentsMiddleware,
+)
+
+JWKS_REBUILD_SECONDS = 2.0  # plus the key set's own re-read (2 s): a rotation is published within ~4 s
 
 
 def create_app(settings: Settings | None = None, *, ctx: VaultContext | None = None, check_db: bool = True) -> FastAPI:
@@ -93,6 +101,25 @@ def create_app(settings: Settings | None = None, *, ctx: VaultContext | None = N
     app.include_router(reports_pages)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "web" / "static")), name="static")
+    app.add_middleware(StaticDocumentsMiddleware, documents=static_documents(ctx))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app
+
+
+def static_documents(ctx: VaultContext) -> list[StaticDocument]:
+    """The documents answered from precomputed bytes (their routes stay in the router for the OpenAPI schema)."""
+    return [
+        StaticDocument("/healthz", health.HEALTHY.copy, cache_control="no-store"),
+        StaticDocument(
+            "/.well-known/oauth-authorization-server",
+            lambda: server_metadata(ctx),
+            cache_control="public, max-age=300",
+        ),
+        StaticDocument(
+            "/.well-known/jwks.json",
+            lambda: ctx.keyset.jwks(),
+            ttl=JWKS_REBUILD_SECONDS,
+            cache_control=health.JWKS_CACHE_CONTROL,
+        ),
+    ]

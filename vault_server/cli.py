@@ -51,6 +51,9 @@ def friendly(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+WORKER_HEALTHCHECK_SECONDS = 60
+
+
 def load_settings(**overrides: Any) -> Settings:
     values = {k: v for k, v in overrides.items() if v is not None}
     return Settings(**values)
@@ -112,6 +115,8 @@ def serve(host: str, port: int, workers: int, database_url: str | None) -> None:
         access_log=False,
         log_config=None,
         proxy_headers=False,
+        # a worker loading the app on a busy host must not be taken for hung and restarted in a loop
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
 
 

@@ -6,9 +6,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from vault_server import app as app_module
 from vault_server.app import create_app
 from vault_server.config import Settings
-from vault_server.context import build_context
+from vault_server.context import VaultContext, build_context
+from vault_server.crypto.signing import rotate_signing_key
 from vault_server.db import Database
 from vault_server.errors import ConfigError
 
@@ -26,6 +28,50 @@ def test_health_ready_and_jwks(live_server: LiveServer) -> None:
         assert len(r.headers["x-request-id"]) == 16 and r.headers["x-content-type-options"] == "nosniff"
 
 
+@pytest.mark.parametrize("path", ["/healthz", "/.well-known/oauth-authorization-server", "/.well-known/jwks.json"])
+def test_static_documents_carry_etag_headers_and_answer_304(live_server: LiveServer, path: str) -> None:
+    with httpx.Client(base_url=live_server.url) as c:
+        first = c.get(path)
+        assert first.status_code == 200 and first.headers["content-type"] == "application/json"
+        etag = first.headers["etag"]
+        assert etag.startswith('"') and len(first.headers["x-request-id"]) == 16
+        again = c.get(path, headers={"If-None-Match": f'"other", {etag}'})
+        assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+        assert again.headers["x-frame-options"] == "DENY"
+        assert again.headers["x-request-id"] != first.headers["x-request-id"]
+        head = c.head(path)
+        assert head.status_code == 200 and head.content == b""
+        assert int(head.headers["content-length"]) == len(first.content)
+        assert c.get(path, headers={"If-None-Match": '"stale"'}).status_code == 200
+        assert c.post(path).status_code == 405  # other methods still reach the router
+
+
+def test_metadata_served_fast_is_the_documented_one(client: TestClient, ctx: VaultContext) -> None:
+    from vault_server.oauth.metadata import server_metadata
+
+    assert client.get("/.well-known/oauth-authorization-server").json() == server_metadata(ctx)
+    assert "/.well-known/oauth-authorization-server" in client.get("/openapi.json").json()["paths"]
+
+
+def test_the_precomputed_jwks_follows_a_rotation_made_by_another_process(
+    ctx: VaultContext, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx.keys.refresh_seconds = 0.0  # the moments are not waited for: every read re-checks
+    monkeypatch.setattr(app_module, "JWKS_REBUILD_SECONDS", 0.0)
+    with TestClient(create_app(ctx=ctx), base_url="http://127.0.0.1:8000") as c:
+        old_kid = ctx.keyset.kid
+        before = c.get("/.well-known/jwks.json")
+        assert [k["kid"] for k in before.json()["keys"]] == [old_kid]
+        other = build_context(settings)  # `intent-vault keys rotate` runs in its own process
+        with other.db.session() as s:
+            new_kid, _, _ = rotate_signing_key(session=s, ring=other.ring)
+        other.db.dispose()
+        after = c.get("/.well-known/jwks.json", headers={"If-None-Match": before.headers["etag"]})
+        assert after.status_code == 200
+        assert {k["kid"] for k in after.json()["keys"]} == {old_kid, new_kid}
+        assert after.headers["etag"] != before.headers["etag"]
+
+
 def test_oversized_body_is_413_before_parsing(live_server: LiveServer, settings: Settings) -> None:
     big = b"{" + b" " * (settings.max_body_bytes + 10) + b"}"
     with httpx.Client(base_url=live_server.url) as c:
@@ -40,6 +86,12 @@ def test_oversized_body_is_413_before_parsing(live_server: LiveServer, settings:
 
         r = c.post("/v1/accounts", content=chunks(), headers={"content-type": "application/json"})  # type: ignore[arg-type]
         assert r.status_code == 413
+
+        def small() -> object:
+            yield b'{"email": 5}'
+
+        r = c.post("/v1/accounts", content=small(), headers={"content-type": "application/json"})  # type: ignore[arg-type]
+        assert r.status_code == 422  # a chunked body under the limit reaches the app
 
 
 @pytest.mark.parametrize(

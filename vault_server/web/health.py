@@ -10,11 +10,16 @@ from vault_server.errors import ConfigError
 from vault_server.web.deps import Ctx
 
 router = APIRouter(tags=["meta"])
+HEALTHY = {"status": "ok"}
+JWKS_CACHE_CONTROL = "public, max-age=300"
+
+# /healthz, the JWKS and the AS metadata are answered by web.middleware.StaticDocumentsMiddleware from
+# precomputed bytes; these routes document them in the OpenAPI schema and serve them if that layer is absent.
 
 
 @router.get("/healthz", summary="The process is up")
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+async def healthz() -> dict[str, str]:
+    return dict(HEALTHY)
 
 
 @router.get("/readyz", summary="The database is reachable and migrated to head")
@@ -28,4 +33,4 @@ def readyz(ctx: Ctx) -> JSONResponse:
 
 @router.get("/.well-known/jwks.json", summary="The vault's public signing keys (RFC 7517)")
 def jwks(ctx: Ctx) -> JSONResponse:
-    return JSONResponse(ctx.keyset.jwks(), headers={"Cache-Control": "public, max-age=300"})
+    return JSONResponse(ctx.keyset.jwks(), headers={"Cache-Control": JWKS_CACHE_CONTROL})

@@ -1,13 +1,22 @@
-"""Pure ASGI middleware: request ids + access log, and the body size limit (413 before parsing)."""
+"""Pure ASGI middleware: request ids, security headers and the access log; the body size limit (413 before
+parsing); and precomputed static documents (health, AS metadata, JWKS) answered without entering the router.
+
+Each layer costs a few microseconds per request: no ``BaseHTTPMiddleware``, no per-request objects beyond a
+closure, headers built once at start-up.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 import time
-import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vault_server.errors import PROBLEM_BASE
@@ -15,13 +24,24 @@ from vault_server.logs import request_id_var
 
 log = logging.getLogger("vault.access")
 
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+)
+
 
 def _problem_bytes(status: int, slug: str, title: str, detail: str) -> bytes:
     return json.dumps({"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}).encode()
 
 
 class BodyLimitMiddleware:
-    """Rejects bodies above ``max_bytes`` with 413: from Content-Length at once, or while streaming."""
+    """Rejects bodies above ``max_bytes`` with 413: from Content-Length at once, or while streaming.
+
+    A body with a Content-Length at or under the limit cannot grow past it (the HTTP parser reads exactly that
+    many bytes), and a request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112 §6.3):
+    only chunked bodies are counted as they arrive.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int):
         self.app = app
@@ -32,15 +52,22 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self.max_bytes
-        for name, value in scope.get("headers", []):
+        streamed = False
+        for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
-                    declared = -1
+                    streamed = True  # the parser will refuse it; count whatever arrives meanwhile
+                    continue
                 if declared > limit:
                     await self._reject(send, limit)
                     return
+            elif name == b"transfer-encoding":
+                streamed = True
+        if not streamed:
+            await self.app(scope, receive, send)
+            return
         seen = 0
         started = False
         rejected = False
@@ -96,7 +123,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = uuid.uuid4().hex[:16]
+        rid = os.urandom(8).hex()
         token = request_id_var.set(rid)
         start = time.perf_counter()
         status = 500
@@ -105,26 +132,86 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers: list[Any] = list(message.get("headers", []))
-                headers += [
-                    (b"x-request-id", rid.encode()),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"no-referrer"),
-                    (b"x-frame-options", b"DENY"),
-                ]
+                headers: list[Any] = list(message.get("headers", ()))
+                headers.append((b"x-request-id", rid.encode()))
+                headers.extend(SECURITY_HEADERS)
                 message["headers"] = headers
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            log.info(
-                "request",
-                extra={
-                    "method": scope.get("method"),
-                    "path": scope.get("path"),  # never the query string: it may carry codes or tokens
-                    "status": status,
-                    "ms": round((time.perf_counter() - start) * 1000, 2),
-                },
-            )
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "request",
+                    extra={
+                        "method": scope.get("method"),
+                        "path": scope.get("path"),  # never the query string: it may carry codes or tokens
+                        "status": status,
+                        "ms": round((time.perf_counter() - start) * 1000, 2),
+                    },
+                )
             request_id_var.reset(token)
+
+
+@dataclass(frozen=True)
+class StaticDocument:
+    """A JSON document served at ``path`` from a precomputed body, rebuilt by ``produce`` every ``ttl`` seconds
+    (``None``: once). ``produce`` runs in the thread pool, so it may read the database."""
+
+    path: str
+    produce: Callable[[], Any]
+    ttl: float | None = None
+    cache_control: str = "no-cache"
+
+
+@dataclass(frozen=True)
+class _Built:
+    body: bytes
+    etag: bytes
+    headers: list[tuple[bytes, bytes]]
+    not_modified: list[tuple[bytes, bytes]]
+    expires: float
+
+
+class StaticDocumentsMiddleware:
+    """Answers GET/HEAD for a few static JSON documents from bytes built ahead, with a strong ETag and
+    ``If-None-Match`` (RFC 9110 §13.1.2). Everything else (other methods, other paths) goes to the app."""
+
+    def __init__(self, app: ASGIApp, documents: Sequence[StaticDocument]):
+        self.app = app
+        self.documents = {doc.path: doc for doc in documents}
+        self._built: dict[str, _Built] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        doc = self.documents.get(scope["path"]) if scope["type"] == "http" else None
+        if doc is None or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        built = self._built.get(doc.path)
+        if built is None or built.expires <= time.monotonic():
+            built = await run_in_threadpool(self._build, doc)
+            self._built[doc.path] = built
+        if _etag_matches(scope["headers"], built.etag):
+            await send({"type": "http.response.start", "status": 304, "headers": built.not_modified})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": built.headers})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else built.body})
+
+    @staticmethod
+    def _build(doc: StaticDocument) -> _Built:
+        body = json.dumps(doc.produce(), ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+        etag = b'"' + hashlib.sha256(body).hexdigest()[:32].encode() + b'"'
+        common = [(b"etag", etag), (b"cache-control", doc.cache_control.encode())]
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *common]
+        expires = float("inf") if doc.ttl is None else time.monotonic() + doc.ttl
+        return _Built(body=body, etag=etag, headers=headers, not_modified=common, expires=expires)
+
+
+def _etag_matches(headers: Sequence[tuple[bytes, bytes]], etag: bytes) -> bool:
+    for name, value in headers:
+        if name == b"if-none-match":
+            candidates = {item.strip().removeprefix(b"W/") for item in value.split(b",")}
+            return etag in candidates or b"*" in candidates
+    return False
