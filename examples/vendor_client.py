@@ -7,7 +7,7 @@ What a vendor integration needs, and nothing else::
     vault = VendorClient("https://vault.example", client_id, client_secret)
 
     # 1. ask a consumer for access: authorization code + PKCE (S256) with RAR authorization_details
-    request = vault.authorization_request(redirect_uri, details=[...], scope="signals:read offers:write")
+    request = vault.authorization_request(redirect_uri, details=[...], scope="signals:read intents:read offers:write")
     # send the browser to request.url; on the redirect back:
     tokens = vault.exchange_code(code, request)            # tokens.subject is the consumer's pseudonym for you
 

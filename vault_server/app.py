@@ -19,6 +19,7 @@ from vault_server.context import VaultContext, build_context
 from vault_server.db import check_migrated
 from vault_server.feed import hooks as feed_hooks
 from vault_server.feed.pages import router as feed_pages
+from vault_server.feed.release import release_loop
 from vault_server.feed.views import router as feed_router
 from vault_server.grants.tasks import grant_expiry_loop
 from vault_server.grants.views import router as grants_router
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, ctx: VaultContext | None = N
     # Periodic background jobs ``async def job(ctx, stop_event)``, started and stopped with the app.
     app.state.background_jobs = [maintenance_loop, sth_scheduler]
     app.state.background_jobs.append(grant_expiry_loop)
+    app.state.background_jobs.append(release_loop)  # daily/weekly digests, anonymous cast batches
     problems.install(app)
     feed_hooks.install()  # grant changes write their feed rows in the same transaction
     oauth_errors.install(app)

@@ -32,7 +32,7 @@ DETAILS = [
         "fields": ["stage", "score", "price_band"],
         "purpose": "Offers on TVs",
         "retention_days": 30,
-        "frequency": "daily",
+        "frequency": "realtime",
     }
 ]
 
@@ -68,7 +68,7 @@ def test_example_vendor_client_end_to_end(live_server: LiveServer, ctx: VaultCon
     with vc.VendorClient(live_server.url, client_id, secret) as vault:
         # 1. authorization code + PKCE through the real consent screen
         request = vault.authorization_request(
-            REDIRECT, details=DETAILS, scope="signals:read offers:write questions:write"
+            REDIRECT, details=DETAILS, scope="signals:read intents:read offers:write questions:write"
         )
         assert "code_challenge_method=S256" in request.url
         params = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}

@@ -58,7 +58,9 @@ def make_vendor(ctx: VaultContext, name: str = "Shop Example", owner: str | None
         return app.id, secret
 
 
-def detail(categories: list[str], fields: list[str] | None = None, min_stage: str = "awareness") -> dict[str, Any]:
+def detail(
+    categories: list[str], fields: list[str] | None = None, min_stage: str = "awareness", frequency: str = "realtime"
+) -> dict[str, Any]:
     return {
         "type": "intent_signals",
         "categories": categories,
@@ -66,7 +68,7 @@ def detail(categories: list[str], fields: list[str] | None = None, min_stage: st
         "fields": fields or ["stage", "score"],
         "purpose": "Offers that fit",
         "retention_days": 30,
-        "frequency": "daily",
+        "frequency": frequency,
     }
 
 

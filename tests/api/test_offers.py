@@ -10,7 +10,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from vault_server.context import VaultContext
-from vault_server.feed import tasks
+from vault_server.db import utcnow
+from vault_server.feed import release, tasks
 
 from ..conftest import personal_token
 from .test_feed import audit_entries
@@ -28,6 +29,12 @@ def offer_body(**over: Any) -> dict[str, Any]:
     }
     body.update(over)
     return body
+
+
+def release_batch(ctx: VaultContext) -> release.Released:
+    """What the release job does at the next anonymous-cast boundary."""
+    with ctx.db.session() as s:
+        return release.release_due(session=s, now=utcnow() + release.ANONYMOUS_BATCH)
 
 
 def csrf_headers(consumer: dict[str, Any]) -> dict[str, str]:
@@ -50,8 +57,10 @@ def test_cast_to_granted_vendors_reaches_only_them_by_feed(
 ) -> None:
     granted, gs = make_vendor(ctx, "Granted TV shop")
     other, os_ = make_vendor(ctx, "Laptop shop")
-    grant = make_grant(ctx, consumer["id"], granted, [detail(["electronics"])], scope=["signals:read", "offers:write"])
-    make_grant(ctx, consumer["id"], other, [detail(["computers"])], scope=["signals:read", "offers:write"])
+    grant = make_grant(
+        ctx, consumer["id"], granted, [detail(["electronics"])], scope=["signals:read", "intents:read", "offers:write"]
+    )
+    make_grant(ctx, consumer["id"], other, [detail(["computers"])], scope=["signals:read", "intents:read"])
     intent_id = declare(client, consumer)
     r = client.post("/v1/intentcasts", json={"intent_id": intent_id}, headers=csrf_headers(consumer))
     assert r.status_code == 201, r.text
@@ -97,6 +106,8 @@ def test_anonymous_cast_offer_accept_with_reveal(
             assert r.status_code == 201, r.text
             cast = r.json()
             assert cast["recipients"] == 1
+            assert client.get("/v1/vendor/intentcasts", auth=(tv_shop, tvs)).json()["intentcasts"] == []  # batched
+            assert release_batch(ctx).casts == 1
             [seen] = client.get("/v1/vendor/intentcasts", auth=(tv_shop, tvs)).json()["intentcasts"]
             assert seen["subject"].startswith("cast_") and seen["budget_max"] == 900
             assert client.get("/v1/vendor/intentcasts", auth=(laptops, lps)).json()["intentcasts"] == []
@@ -153,6 +164,7 @@ def test_decline_expiry_and_block(client: TestClient, ctx: VaultContext, consume
     cast = client.post(
         "/v1/intentcasts", json={"category": "electronics.tv", "anonymous": True}, headers=csrf_headers(consumer)
     ).json()
+    release_batch(ctx)
     url = f"/v1/vendor/intentcasts/{cast['id']}/offers"
     first = client.post(url, json=offer_body(), auth=(shop, secret)).json()["id"]
     soon = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()

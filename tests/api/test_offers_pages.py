@@ -26,7 +26,9 @@ def csrf_of(html: str) -> str:
 
 def setup_offer_and_question(client: TestClient, ctx: VaultContext, consumer: dict[str, Any]) -> tuple[str, str]:
     shop, secret = make_vendor(ctx, "Page Shop")
-    make_grant(ctx, consumer["id"], shop, [detail(["electronics"])], scope=["signals:read", "questions:write"])
+    make_grant(
+        ctx, consumer["id"], shop, [detail(["electronics"])], scope=["signals:read", "intents:read", "questions:write"]
+    )
     cast = client.post(
         "/v1/intentcasts",
         json={"category": "electronics.tv", "text": "a TV"},

@@ -125,6 +125,22 @@ class CastRecipient(SQLModel, table=True):
     handle: str = Field(max_length=64)
     grant_id: str | None = Field(default=None, max_length=36)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    #: when the vendor was told (feed + webhook); anonymous casts wait for the next batch (feed/release.py)
+    released_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class FeedDigest(SQLModel, table=True):
+    """A grant whose consumer agreed to ``daily`` or ``weekly`` updates: signal changes mark it due, and the release
+    job announces one ``signal.updated`` per period at most (feed/release.py)."""
+
+    __tablename__ = "feed_digest"
+    __table_args__ = (Index("ix_feed_digest_due", "due_at"),)
+
+    grant_id: str = Field(foreign_key="consent_grant.id", primary_key=True, max_length=36, ondelete="CASCADE")
+    vendor_id: str = Field(max_length=64)
+    subject: str = Field(max_length=64)
+    due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Offer(SQLModel, table=True):

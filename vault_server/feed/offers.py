@@ -24,8 +24,8 @@ from vault_server.context import VaultContext
 from vault_server.crypto.service import cipher_for
 from vault_server.db import utcnow
 from vault_server.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from vault_server.feed import outbox
 from vault_server.feed.models import CastRecipient, Intentcast, Offer, VendorCastCategory, VendorPreference
+from vault_server.feed.release import ANONYMOUS
 from vault_server.feed.service import emit, live_grants_of
 from vault_server.grants.models import Grant
 from vault_server.oauth import rar
@@ -183,29 +183,25 @@ def cast(*, session: Session, ctx: VaultContext, account_id: str, body: CastIn) 
         recipients = [(v, "cast_" + secrets.token_urlsafe(16), None) for v in vendors]
     else:
         for live in live_grants_of(session, account_id):
-            if live.vendor_id in blocked:
-                continue
+            if live.vendor_id in blocked or "intents:read" not in live.scope.split():
+                continue  # only vendors the consumer let read their intents get them by name
             if rar.covering_category(policy, category, rar.categories_of(live.authorization_details or [])):
                 recipients.append((live.vendor_id, live.subject, live))
     for vendor_id, handle, target in recipients:
         session.add(
-            CastRecipient(cast_id=cast_id, vendor_id=vendor_id, handle=handle, grant_id=target.id if target else None)
+            CastRecipient(
+                cast_id=cast_id,
+                vendor_id=vendor_id,
+                handle=handle,
+                grant_id=target.id if target else None,
+                released_at=now if target else None,  # anonymous: the next batch (feed/release.py)
+            )
         )
     session.flush()
     for vendor_id, handle, target in recipients:
         if target is not None:
             emit(
                 session, vendor_id=vendor_id, subject=handle, grant_id=target.id, kind="intent.declared", ref_id=cast_id
-            )
-        else:
-            outbox.enqueue(
-                session.connection(),
-                vendor_id=vendor_id,
-                event_type="intent.declared",
-                subject=handle,
-                grant_id=None,
-                ref_id=cast_id,
-                now=now,
             )
     audit.record(
         session=session,
@@ -262,14 +258,17 @@ def cast_for_vendor(
     """The cast and this vendor's receipt of it; NotFound unless the vendor received it."""
     recipient = session.get(CastRecipient, (cast_id, vendor_id))
     row = session.get(Intentcast, cast_id)
-    if recipient is None or row is None:
+    if recipient is None or row is None or recipient.released_at is None:
         raise NotFound("no such intentcast for this vendor")
     return row, recipient
 
 
 def vendor_cast_item(session: Session, ctx: VaultContext, row: Intentcast, recipient: CastRecipient) -> dict[str, Any]:
     doc = cast_doc(session, ctx, row)
-    return {**cast_view(row, doc), "subject": recipient.handle}
+    item = {**cast_view(row, doc), "subject": recipient.handle}
+    if row.anonymous and recipient.released_at is not None:  # the batch time, not the moment it was cast
+        item["created_at"] = recipient.released_at.isoformat()
+    return item
 
 
 def record_cast_read(
@@ -294,10 +293,11 @@ def open_casts_for_vendor(
         .join(CastRecipient, col(CastRecipient.cast_id) == col(Intentcast.id))
         .where(
             CastRecipient.vendor_id == vendor_id,
+            col(CastRecipient.released_at).is_not(None),
             Intentcast.status == "open",
             col(Intentcast.closes_at) > utcnow(),
         )
-        .order_by(col(Intentcast.created_at).desc())
+        .order_by(col(CastRecipient.released_at).desc(), col(Intentcast.created_at).desc())
         .limit(limit)
     ).all()
     out = []
@@ -437,13 +437,13 @@ def decide(*, session: Session, ctx: VaultContext, account_id: str, offer_id: st
             kind="offer.accepted",
             ref_id=offer.id,
         )
-    elif recipient is not None:
-        outbox.enqueue(
-            session.connection(),
+    elif recipient is not None:  # an anonymous cast: on the feed too, without a grant
+        emit(
+            session,
             vendor_id=offer.vendor_id,
-            event_type="offer.accepted",
             subject=recipient.handle,
-            grant_id=None,
+            grant_id=ANONYMOUS,
+            kind="offer.accepted",
             ref_id=offer.id,
         )
     return offer_view(session, ctx, offer)

@@ -50,7 +50,9 @@ def enqueue(
             ENDPOINT_TABLE.c.vendor_id == vendor_id, ENDPOINT_TABLE.c.enabled.is_(True)
         )
     ).all()
-    wanted = [row[0] for row in endpoints if event_type in (row[1] or [])]
+    # a narrowing also reaches endpoints that subscribed to signal updates: they hold what was withdrawn
+    also = {"grant.narrowed": "signal.updated"}.get(event_type)
+    wanted = [row[0] for row in endpoints if event_type in (row[1] or []) or (also and also in (row[1] or []))]
     if not wanted:
         return 0
     when = now or utcnow()

@@ -43,13 +43,15 @@ from vault_server.grants.models import Grant
 from vault_server.oauth import rar
 
 SIGNAL_KINDS = frozenset({"signal.updated", "grant.created", "grant.narrowed"})
+#: signal kinds a page folds into one item per grant; a narrowing always keeps its own item
+FOLDED_KINDS = frozenset({"signal.updated", "grant.created"})
 TOMBSTONE_KINDS = frozenset({"grant.revoked", "grant.expired", "subject.deleted"})
 EVENT_KINDS = frozenset({"intent.declared", "offer.accepted", "question.answered"})
 KINDS = SIGNAL_KINDS | TOMBSTONE_KINDS | EVENT_KINDS
 #: which webhook event type a feed change announces (tombstones all go out as ``grant.revoked``)
 WEBHOOK_EVENT: dict[str, str | None] = {
     "signal.updated": "signal.updated",
-    "grant.narrowed": None,
+    "grant.narrowed": "grant.narrowed",  # announced at once on both channels (never folded away)
     "grant.created": "grant.created",
     "grant.revoked": "grant.revoked",
     "grant.expired": "grant.revoked",
@@ -116,7 +118,7 @@ def emit(
         vendor_id=vendor_id,
         event_type=event_type,
         subject=subject,
-        grant_id=grant_id,
+        grant_id=grant_id or None,  # "" = an anonymous intentcast's events (no grant)
         ref_id=ref_id if kind in EVENT_KINDS else kind,
         now=now,
     )
@@ -149,10 +151,16 @@ def on_signal_changed(*, session: Session, ctx: VaultContext, account_id: str, c
     policy = rar.policy_for(ctx)
     written = 0
     signals: list[dict[str, Any]] | None = None
+    from vault_server.feed import release
+
     for grant in grants:
         details = grant.authorization_details or []
         granted = rar.categories_of(details)
         if not any(rar.covering_category(policy, c, granted) for c in changed):
+            continue
+        period = release.period_of(details)
+        if period is not None:  # the consumer agreed to daily/weekly updates: announce once per period
+            release.defer_signal_update(session=session, grant=grant, period=period)
             continue
         if signals is None:
             from vault_server.signals.service import signals_for
@@ -274,6 +282,11 @@ def shaped_signals(*, session: Session, ctx: VaultContext, grant: Grant) -> list
     return rar.shape(signals, details, policy)
 
 
+def narrowed_to(grant: Grant) -> dict[str, Any]:
+    """What a narrowed grant still allows (the feed item and the ``grant.narrowed`` webhook carry it)."""
+    return {"scope": grant.scope.split(), "authorization_details": grant.authorization_details or []}
+
+
 def grant_is_live(grant: Grant | None, now: datetime | None = None) -> bool:
     when = now or utcnow()
     return grant is not None and grant.revoked_at is None and grant.expires_at > when
@@ -299,11 +312,11 @@ def read_page(
     # one data item per grant per page, placed at its newest change
     newest_data: dict[str, int] = {}
     for i, row in enumerate(rows):
-        if row.kind in SIGNAL_KINDS:
+        if row.kind in FOLDED_KINDS:
             newest_data[row.grant_id] = i
     items: list[dict[str, Any]] = []
     audits: list[dict[str, Any]] = []
-    wanted = sorted({r.grant_id for r in rows if r.kind not in TOMBSTONE_KINDS})
+    wanted = sorted({r.grant_id for r in rows if r.kind not in TOMBSTONE_KINDS and r.grant_id})
     grants: dict[str, Grant | None] = (
         {g.id: g for g in session.exec(select(Grant).where(col(Grant.id).in_(wanted))).all()} if wanted else {}
     )
@@ -317,13 +330,22 @@ def read_page(
             "pos": pos,
             "type": row.kind,
             "subject": row.subject,
-            "grant_id": row.grant_id,
+            "grant_id": row.grant_id or None,
             "at": row.created_at.isoformat(),
         }
         if row.kind in TOMBSTONE_KINDS:
             items.append({**base, "forget": True})
             continue
-        if row.kind in SIGNAL_KINDS and newest_data.get(row.grant_id) != i:
+        if row.kind in FOLDED_KINDS and newest_data.get(row.grant_id) != i:
+            continue
+        if row.kind in EVENT_KINDS and not row.grant_id:  # an anonymous intentcast or its offer.accepted
+            anonymous = events.build(
+                session=session, ctx=ctx, grant=None, kind=row.kind, ref_id=row.ref_id, vendor_id=vendor_id
+            )
+            if anonymous is not None:
+                items.append({**base, **anonymous[0]})
+                if anonymous[1] is not None:
+                    audits.append(anonymous[1])
             continue
         grant = grants.get(row.grant_id)
         if not grant_is_live(grant, now) or grant is None or grant.vendor_id != vendor_id:
@@ -332,7 +354,10 @@ def read_page(
             shaped = shaped_signals(session=session, ctx=ctx, grant=grant)
             if not shaped and row.kind == "signal.updated":
                 continue
-            items.append({**base, "grant_version": grant.version, "signals": shaped})
+            item = {**base, "grant_version": grant.version, "signals": shaped}
+            if row.kind == "grant.narrowed":  # what the vendor may still hold: delete the rest
+                item.update(narrowed_to(grant))
+            items.append(item)
             audits.append(
                 {
                     "kind": "vendor.read",

@@ -36,7 +36,7 @@ from vault_server.errors import NotFound, ValidationFailed
 from vault_server.feed import events, ssrf
 from vault_server.feed.models import WebhookDelivery, WebhookEndpoint
 from vault_server.feed.outbox import Outcome
-from vault_server.feed.service import grant_is_live, read_details, record_reads
+from vault_server.feed.service import grant_is_live, narrowed_to, read_details, record_reads
 from vault_server.grants.models import Grant
 from vault_server.oauth import rar
 from vault_server.signals.service import signals_for_many
@@ -45,6 +45,7 @@ EVENT_TYPES = (
     "signal.updated",
     "grant.created",
     "grant.revoked",
+    "grant.narrowed",
     "intent.declared",
     "offer.accepted",
     "question.answered",
@@ -264,9 +265,11 @@ def payload_data(
         return {**base, "scope": grant.scope.split(), "authorization_details": grant.authorization_details}, []
     if msg.grant_id and not grant_is_live(grant):
         return None  # the grant ended after the change: its grant.revoked message follows
-    if msg.event_type == "signal.updated":
-        if grant is None or not shaped:
-            return None
+    if msg.event_type in ("signal.updated", "grant.narrowed"):
+        narrowed = msg.event_type == "grant.narrowed"
+        if grant is None or (not shaped and not narrowed):
+            return None  # a narrowing is announced even when nothing is left to send
+        shaped = shaped or []
         audit_entry: dict[str, Any] = {
             "kind": "webhook.delivered",
             "consumer_id": grant.account_id,
@@ -279,7 +282,10 @@ def payload_data(
             },
             "private": {"signals": shaped},
         }
-        return {**base, "grant_version": grant.version, "signals": shaped}, [audit_entry]
+        data = {**base, "grant_version": grant.version, "signals": shaped}
+        if narrowed:  # the vendor must delete what was withdrawn
+            data.update(narrowed_to(grant))
+        return data, [audit_entry]
     built = events.build(
         session=session, ctx=ctx, grant=grant, kind=msg.event_type, ref_id=msg.ref_id, vendor_id=msg.vendor_id
     )
@@ -320,7 +326,9 @@ def prepare_batch(*, session: Session, ctx: VaultContext, messages: Sequence[Web
     wanted = {
         m.grant_id: grants[m.grant_id]
         for m in messages
-        if m.event_type == "signal.updated" and m.grant_id in grants and grant_is_live(grants[m.grant_id])
+        if m.event_type in ("signal.updated", "grant.narrowed")
+        and m.grant_id in grants
+        and grant_is_live(grants[m.grant_id])
     }
     shaped = _shaped_for(session, ctx, list(wanted.values()))
     secrets_of: dict[str, str] = {}
