@@ -25,6 +25,11 @@ class Settings(BaseSettings):
         default=f"sqlite:///{DEFAULT_DATA_DIR / 'vault.db'}",
         description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db",
     )
+    database_read_url: str | None = Field(
+        default=None,
+        description="PostgreSQL read replica (a hot standby of the primary, same schema) that serves feed reads; "
+        "default: everything on the primary",
+    )
     database_schema: str | None = Field(
         default=None, description="PostgreSQL schema to use (search_path); tests give each run its own"
     )

@@ -54,9 +54,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def make_engine(settings: Settings) -> Engine:
-    """Create the engine for ``settings.database_url`` with the pragmas or search_path it needs."""
-    url = make_url(settings.database_url)
+def make_engine(settings: Settings, url_text: str | None = None) -> Engine:
+    """Create the engine for ``settings.database_url`` (or ``url_text``, e.g. the read replica) with the pragmas
+    or search_path it needs."""
+    url = make_url(url_text or settings.database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -84,13 +85,30 @@ def make_engine(settings: Settings) -> Engine:
     return create_engine(url, connect_args=connect_args, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+def make_read_engine(settings: Settings) -> Engine | None:
+    """The engine of the read replica (``database_read_url``), or None when reads go to the primary."""
+    if not settings.database_read_url:
+        return None
+    if make_url(settings.database_read_url).get_backend_name() != "postgresql" or settings.is_sqlite:
+        raise ConfigError("VAULT_DATABASE_READ_URL needs PostgreSQL for both the primary and the replica")
+    return make_engine(settings, settings.database_read_url)
+
+
 class Database:
-    """Owns the engine and hands out unit-of-work sessions."""
+    """Owns the engines (the primary and an optional read replica) and hands out unit-of-work sessions."""
 
     def __init__(self, settings: Settings, engine: Engine | None = None):
         self.settings = settings
         self.engine = engine or make_engine(settings)
         self._factory = sessionmaker(self.engine, class_=Session, expire_on_commit=False)
+        self.read_engine = make_read_engine(settings) if engine is None else None
+        self._read_factory = (
+            sessionmaker(self.read_engine, class_=Session, expire_on_commit=False) if self.read_engine else None
+        )
+
+    @property
+    def has_replica(self) -> bool:
+        return self._read_factory is not None
 
     @property
     def dialect(self) -> str:
@@ -109,8 +127,22 @@ class Database:
         finally:
             session.close()
 
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A read-only session on the read replica (the primary when there is none); always rolled back. What it
+        sees may lag the primary: callers decide per read whether that is acceptable (see feed/replica.py)."""
+        factory = self._read_factory or self._factory
+        session = factory()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.read_engine is not None:
+            self.read_engine.dispose()
 
 
 # ---- migrations -------------------------------------------------------------------------------

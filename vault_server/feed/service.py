@@ -299,13 +299,10 @@ def read_page(
     entries to write before sending are in ``page.audits`` (see :func:`record_reads`)."""
     after = decode_cursor(ctx, vendor_id, cursor)
     limit = max(1, min(int(limit), MAX_LIMIT))
-    position = _position_column(session)
-    rows = session.exec(
-        select(FeedChange)
-        .where(FeedChange.vendor_id == vendor_id, position > after)
-        .order_by(position)
-        .limit(limit + 1)
-    ).all()
+    from vault_server.feed import replica
+
+    # the change log may come from the read replica (feed/replica.py); everything else below reads the primary
+    rows = replica.change_rows(session=session, ctx=ctx, vendor_id=vendor_id, after=after, limit=limit + 1)
     has_more = len(rows) > limit
     rows = list(rows[:limit])
     last = after
