@@ -25,6 +25,13 @@ def test_dashboard_shows_and_edits_recordings(client: TestClient, consumer: dict
     assert "electronics.tv" in page and "Your intent signals" in page
     token = _csrf(page)
     r = client.post(f"/dashboard/gestures/{cart['id']}/delete", data={"csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 200 and "Delete this recorded gesture?" in r.text  # asks first
+    assert "Marker" in client.get("/dashboard").text
+    r = client.post(
+        f"/dashboard/gestures/{cart['id']}/delete",
+        data={"csrf_token": token, "confirmed": "yes", "back": "/dashboard"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     assert "Marker" not in client.get("/dashboard").text
     assert client.post(f"/dashboard/gestures/{cart['id']}/delete", data={}).status_code == 403
@@ -46,4 +53,4 @@ def test_dashboard_shows_and_edits_recordings(client: TestClient, consumer: dict
     )
     assert r.status_code == 200 and "grey sofa" in r.text
     bad = client.post("/dashboard/intents", data={"csrf_token": token, "category": "nope"})
-    assert "could not be saved" in bad.text
+    assert bad.status_code == 422 and "Choose a category from the list." in bad.text

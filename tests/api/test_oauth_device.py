@@ -84,7 +84,10 @@ def test_extension_pairs_records_refreshes_and_is_unpaired(live_server: LiveServ
     page = consumer.get("/grants")
     assert page.status_code == 200 and f"device-{devices[0]['id']}" in page.text
     unpair = next(f for f in forms(page.text) if f["action"] == f"/devices/{devices[0]['id']}/revoke")
-    assert post_form(consumer, unpair["action"], submit_values(unpair)).status_code == 303
+    asked = post_form(consumer, unpair["action"], submit_values(unpair))
+    assert asked.status_code == 200 and "Unpair this device?" in asked.text  # unpairing asks first
+    confirm = next(f for f in forms(asked.text) if f["action"] == unpair["action"])
+    assert post_form(consumer, confirm["action"], submit_values(confirm)).status_code == 303
 
     r = ext.post("/v1/gestures", json={"events": [_gesture()]}, headers=bearer)
     assert r.status_code == 401  # at once, not when the JWT expires

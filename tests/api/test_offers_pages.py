@@ -72,6 +72,13 @@ def test_inbox_page_answers_and_decides_through_forms(
     assert offer["status"] == "accepted" and offer["revealed"] == ["name"]
 
     r = client.post(f"/inbox/vendors/{shop}", data={"csrf_token": token, "switch": "block"}, follow_redirects=False)
+    assert r.status_code == 200 and 'data-testid="confirm"' in r.text  # blocking asks first
+    assert client.get("/v1/offers").json()["offers"] != []
+    r = client.post(
+        f"/inbox/vendors/{shop}",
+        data={"csrf_token": token, "switch": "block", "value": "1", "confirmed": "yes"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     assert client.get("/v1/offers").json()["offers"] == []
     assert "blocked" in client.get("/inbox").text

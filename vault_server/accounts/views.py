@@ -38,9 +38,10 @@ from vault_server.web.deps import (
     resolve_principal,
     set_cookie,
 )
-from vault_server.web.pages import role_home, safe_next
+from vault_server.web.pages import plain_form_errors, role_home, safe_next
 
 router = APIRouter(tags=["accounts"])
+SIGNUP_LABELS = {"email": "E-mail", "password": "Password", "name": "Name"}
 
 
 # ---- shared login logic ------------------------------------------------------------------------
@@ -218,7 +219,7 @@ def signup_submit(
                 session=s, ring=ctx.ring, hasher=ctx.hasher, email=body.email, password=body.password, name=body.name
             )
     except ValidationError as exc:
-        errors = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        errors = plain_form_errors(exc, SIGNUP_LABELS)
         return _render(request, ctx, "signup.html", status=422, errors=errors, email=email, name=name)
     except VaultError as exc:
         return _render(request, ctx, "signup.html", status=exc.status, errors=[exc.detail], email=email, name=name)

@@ -123,11 +123,25 @@ def inbox_vendor_switch(
     csrf_token: Annotated[str, Form()] = "",
     switch: Annotated[str, Form()] = "",
     value: Annotated[str, Form()] = "1",
+    confirmed: Annotated[str, Form()] = "",
 ) -> Response:
+    from vault_server.web.pages import confirm_page
+
     principal = _form_principal(request, ctx, csrf_token, "consumer")
     if isinstance(principal, Response):
         return principal
     on = value == "1"
+    if switch == "block" and on and confirmed != "yes":
+        return confirm_page(
+            request,
+            ctx,
+            principal,
+            question="Block this vendor?",
+            consequence="You will get no more offers or questions from it. You can undo this from your inbox.",
+            yes="Block the vendor",
+            back="/inbox",
+            fields={"switch": "block", "value": "1"},
+        )
     try:
         with ctx.db.session() as s:
             offers.set_preference(

@@ -23,7 +23,7 @@ from vault_server.oauth.errors import OAuthError
 from vault_server.oauth.models import TokenFamily
 from vault_server.vendors.models import VendorApp
 from vault_server.web.deps import Ctx, CurrentPrincipal, Principal, check_form_csrf, get_ctx
-from vault_server.web.pages import form_principal, page_principal, render_page
+from vault_server.web.pages import confirm_page, form_principal, page_principal, render_page
 
 router = APIRouter(tags=["grants"])
 JOSE = "application/jose"
@@ -304,12 +304,30 @@ def _narrow_form(request: Request, ctx: VaultContext, grant_id: str, items: list
 
 
 @router.post("/grants/{grant_id}/revoke", include_in_schema=False)
-def grant_revoke_form(grant_id: str, request: Request, ctx: Ctx, csrf_token: Annotated[str, Form()] = "") -> Response:
+def grant_revoke_form(
+    grant_id: str,
+    request: Request,
+    ctx: Ctx,
+    csrf_token: Annotated[str, Form()] = "",
+    confirmed: Annotated[str, Form()] = "",
+) -> Response:
     principal = form_principal(request, ctx, csrf_token, "consumer")
     if isinstance(principal, Response):
         return principal
     with ctx.db.session() as s:
         grant = grants.get_for_account(session=s, account_id=principal.account.id, grant_id=grant_id)
+        if confirmed != "yes":
+            name = _view(s, grant)["vendor"]["name"]
+            return confirm_page(
+                request,
+                ctx,
+                principal,
+                question=f"Stop sharing with {name}?",
+                consequence=f"{name} loses access at once and is told to delete what it received. To share again "
+                "it has to ask you anew.",
+                yes="Revoke access",
+                back=f"/grants/{grant_id}",
+            )
         grants.revoke(session=s, ctx=ctx, grant=grant)
     return RedirectResponse("/grants", status_code=303)
 
@@ -338,10 +356,26 @@ def grant_identity_form(
 
 
 @router.post("/devices/{family_id}/revoke", include_in_schema=False)
-def device_revoke_form(family_id: str, request: Request, ctx: Ctx, csrf_token: Annotated[str, Form()] = "") -> Response:
+def device_revoke_form(
+    family_id: str,
+    request: Request,
+    ctx: Ctx,
+    csrf_token: Annotated[str, Form()] = "",
+    confirmed: Annotated[str, Form()] = "",
+) -> Response:
     principal = form_principal(request, ctx, csrf_token, "consumer")
     if isinstance(principal, Response):
         return principal
+    if confirmed != "yes":
+        return confirm_page(
+            request,
+            ctx,
+            principal,
+            question="Unpair this device?",
+            consequence="The browser extension on it stops sending to your vault at once. You can pair it again.",
+            yes="Unpair",
+            back="/grants",
+        )
     with ctx.db.session() as s:
         _revoke_device(s, ctx, principal.account.id, family_id)
     return RedirectResponse("/grants", status_code=303)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -15,7 +16,7 @@ from vault_server.intents import service
 from vault_server.intents.schemas import IntentIn
 from vault_server.intents.service import GestureFilter
 from vault_server.signals.service import signals_for
-from vault_server.web.deps import Ctx
+from vault_server.web.deps import Ctx, Principal
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,11 +33,10 @@ def dashboard_context(ctx: VaultContext, account: Account) -> dict[str, Any]:
     return {"signals": signals, "gestures": gestures, "intents": intents, "leaf_categories": leaves}
 
 
-def _signed_in(request: Request, ctx: VaultContext, csrf_token: str) -> Account | Response:
+def _signed_in(request: Request, ctx: VaultContext, csrf_token: str) -> Principal | Response:
     from vault_server.web.pages import form_principal
 
-    principal = form_principal(request, ctx, csrf_token, "consumer")
-    return principal if isinstance(principal, Response) else principal.account
+    return form_principal(request, ctx, csrf_token, "consumer")
 
 
 def _back(notice: str | None = None) -> RedirectResponse:
@@ -45,24 +45,85 @@ def _back(notice: str | None = None) -> RedirectResponse:
 
 @router.post("/dashboard/recording")
 def toggle_recording(
-    request: Request, ctx: Ctx, csrf_token: Annotated[str, Form()] = "", paused: Annotated[str, Form()] = ""
+    request: Request,
+    ctx: Ctx,
+    csrf_token: Annotated[str, Form()] = "",
+    paused: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "/dashboard",
 ) -> Response:
-    account = _signed_in(request, ctx, csrf_token)
-    if isinstance(account, Response):
-        return account
+    from vault_server.web.pages import safe_next
+
+    principal = _signed_in(request, ctx, csrf_token)
+    if isinstance(principal, Response):
+        return principal
     with ctx.db.session() as s:
-        service.update_settings(session=s, ctx=ctx, account=account, paused=paused == "1", opt_ins=None)
-    return _back()
+        service.update_settings(session=s, ctx=ctx, account=principal.account, paused=paused == "1", opt_ins=None)
+    return RedirectResponse(safe_next(back) or "/dashboard", status_code=303)
 
 
 @router.post("/dashboard/gestures/{event_id}/delete")
-def delete_gesture(event_id: str, request: Request, ctx: Ctx, csrf_token: Annotated[str, Form()] = "") -> Response:
-    account = _signed_in(request, ctx, csrf_token)
-    if isinstance(account, Response):
-        return account
+def delete_gesture(
+    event_id: str,
+    request: Request,
+    ctx: Ctx,
+    csrf_token: Annotated[str, Form()] = "",
+    confirmed: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "/dashboard",
+) -> Response:
+    from vault_server.web.pages import confirm_page, safe_next
+
+    principal = _signed_in(request, ctx, csrf_token)
+    if isinstance(principal, Response):
+        return principal
+    back = safe_next(back) or "/dashboard"
+    if confirmed != "yes":
+        return confirm_page(
+            request,
+            ctx,
+            principal,
+            question="Delete this recorded gesture?",
+            consequence="It is removed from your vault and your signals are recomputed without it. This cannot be "
+            "undone.",
+            yes="Delete it",
+            back=back,
+            fields={"back": back},
+        )
     with ctx.db.session() as s:
-        service.delete_gestures(session=s, ctx=ctx, account_id=account.id, flt=GestureFilter(), event_id=event_id)
-    return _back()
+        service.delete_gestures(
+            session=s, ctx=ctx, account_id=principal.account.id, flt=GestureFilter(), event_id=event_id
+        )
+    return RedirectResponse(back, status_code=303)
+
+
+INTENT_FIELDS = ("category", "text", "budget_max", "currency", "timeframe_days")
+
+
+def intent_form_errors(ctx: VaultContext, form: dict[str, str]) -> dict[str, str]:
+    """Per-field problems of the declare-intent form, in plain words; empty when it can be saved."""
+    errors: dict[str, str] = {}
+    leaves = {c for c in ctx.policy.leaves if not ctx.policy.is_sensitive(c)}
+    if not form["category"]:
+        errors["category"] = "Choose what you are looking for."
+    elif form["category"] not in leaves:
+        errors["category"] = "Choose a category from the list."
+    if len(form["text"]) > 500:
+        errors["text"] = "Keep it to 500 characters or fewer."
+    if form["budget_max"]:
+        try:
+            budget = float(form["budget_max"].replace(",", ""))
+            if not 0 <= budget <= 1e9:
+                errors["budget_max"] = "Enter a budget between 0 and 1,000,000,000."
+        except ValueError:
+            errors["budget_max"] = "Enter the budget as a number, like 900."
+        if not form["currency"]:
+            errors["currency"] = "Add the currency of your budget, like EUR."
+    if form["currency"] and not re.fullmatch(r"[A-Za-z]{3}", form["currency"]):
+        errors["currency"] = "Use a three-letter currency code, like EUR or USD."
+    if form["timeframe_days"]:
+        days = form["timeframe_days"]
+        if not days.isdigit() or not 1 <= int(days) <= 3650:
+            errors["timeframe_days"] = "Enter a whole number of days from 1 to 3650."
+    return errors
 
 
 @router.post("/dashboard/intents")
@@ -76,29 +137,60 @@ def add_intent(
     currency: Annotated[str, Form()] = "",
     timeframe_days: Annotated[str, Form()] = "",
 ) -> Response:
-    account = _signed_in(request, ctx, csrf_token)
-    if isinstance(account, Response):
-        return account
-    try:
-        body = IntentIn(
-            category=category,
-            text=text,
-            budget_max=float(budget_max) if budget_max else None,
-            currency=currency.upper() or None,
-            timeframe_days=int(timeframe_days) if timeframe_days else None,
-        )
-        with ctx.db.session() as s:
-            service.create_intent(session=s, ctx=ctx, account_id=account.id, body=body)
-    except (ValidationError, ValueError, VaultError):
-        return _back("intent-invalid")
+    from vault_server.web.pages import render_dashboard
+
+    principal = _signed_in(request, ctx, csrf_token)
+    if isinstance(principal, Response):
+        return principal
+    form = {
+        "category": category.strip(),
+        "text": text.strip(),
+        "budget_max": budget_max.strip(),
+        "currency": currency.strip().upper(),
+        "timeframe_days": timeframe_days.strip(),
+    }
+    errors = intent_form_errors(ctx, form)
+    if not errors:
+        try:
+            body = IntentIn(
+                category=form["category"],
+                text=form["text"],
+                budget_max=float(form["budget_max"].replace(",", "")) if form["budget_max"] else None,
+                currency=form["currency"] or None,
+                timeframe_days=int(form["timeframe_days"]) if form["timeframe_days"] else None,
+            )
+            with ctx.db.session() as s:
+                service.create_intent(session=s, ctx=ctx, account_id=principal.account.id, body=body)
+        except (ValidationError, VaultError):
+            errors["form"] = "That intent could not be saved; check the values and try again."
+    if errors:
+        return render_dashboard(request, ctx, principal, intent_form=form, intent_errors=errors, status_code=422)
     return _back()
 
 
 @router.post("/dashboard/intents/{intent_id}/delete")
-def remove_intent(intent_id: str, request: Request, ctx: Ctx, csrf_token: Annotated[str, Form()] = "") -> Response:
-    account = _signed_in(request, ctx, csrf_token)
-    if isinstance(account, Response):
-        return account
+def remove_intent(
+    intent_id: str,
+    request: Request,
+    ctx: Ctx,
+    csrf_token: Annotated[str, Form()] = "",
+    confirmed: Annotated[str, Form()] = "",
+) -> Response:
+    from vault_server.web.pages import confirm_page
+
+    principal = _signed_in(request, ctx, csrf_token)
+    if isinstance(principal, Response):
+        return principal
+    if confirmed != "yes":
+        return confirm_page(
+            request,
+            ctx,
+            principal,
+            question="Delete this intent?",
+            consequence="Vendors you share with stop seeing it as a signal. This cannot be undone.",
+            yes="Delete the intent",
+            back="/dashboard",
+        )
     with ctx.db.session() as s:
-        service.delete_intent(session=s, ctx=ctx, account_id=account.id, intent_id=intent_id)
+        service.delete_intent(session=s, ctx=ctx, account_id=principal.account.id, intent_id=intent_id)
     return _back()

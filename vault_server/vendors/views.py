@@ -16,9 +16,17 @@ from vault_server.vendors import service as vendors
 from vault_server.vendors.models import VendorStatus
 from vault_server.vendors.schemas import AppOut, AppRegistration
 from vault_server.web.deps import Ctx, CurrentPrincipal, Principal
-from vault_server.web.pages import form_principal, page_principal, render_page
+from vault_server.web.pages import confirm_page, form_principal, page_principal, plain_form_errors, render_page
 
 router = APIRouter(tags=["vendors"])
+REGISTRATION_LABELS = {
+    "name": "Name",
+    "homepage": "Homepage",
+    "logo_uri": "Logo URL",
+    "policy_uri": "Privacy policy URL",
+    "redirect_uris": "Redirect URIs",
+    "contacts": "Contact e-mail",
+}
 
 
 def _vendor(principal: Principal) -> str:
@@ -127,9 +135,7 @@ def portal_register(
             app, secret = vendors.register(session=s, body=body, owner_account_id=principal.account.id, via="portal")
             created = vendors.public_view(app, secret)
     except ValidationError as exc:
-        errors = [
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}".replace("Value error, ", "") for e in exc.errors()
-        ]
+        errors = plain_form_errors(exc, REGISTRATION_LABELS)
     except VaultError as exc:
         errors = [exc.detail]
     with ctx.db.session() as s:
@@ -163,7 +169,12 @@ def admin_page(request: Request, ctx: Ctx) -> Response:
 
 @router.post("/admin/vendors/{client_id}/{action}", include_in_schema=False)
 def admin_action(
-    client_id: str, action: str, request: Request, ctx: Ctx, csrf_token: Annotated[str, Form()] = ""
+    client_id: str,
+    action: str,
+    request: Request,
+    ctx: Ctx,
+    csrf_token: Annotated[str, Form()] = "",
+    confirmed: Annotated[str, Form()] = "",
 ) -> Response:
     principal = form_principal(request, ctx, csrf_token, "admin")
     if isinstance(principal, Response):
@@ -171,5 +182,17 @@ def admin_action(
     statuses = {"approve": VendorStatus.approved, "suspend": VendorStatus.suspended}
     if action not in statuses:
         return RedirectResponse("/admin/vendors", status_code=303)
+    if action == "suspend" and confirmed != "yes":
+        with ctx.db.session() as s:
+            name = vendors.get_or_raise(session=s, client_id=client_id).name
+        return confirm_page(
+            request,
+            ctx,
+            principal,
+            question=f"Suspend {name}?",
+            consequence="Its tokens stop working and consumers cannot grant it access until it is approved again.",
+            yes="Suspend the app",
+            back="/admin/vendors",
+        )
     set_status(ctx, client_id, statuses[action], "admin")
     return RedirectResponse("/admin/vendors", status_code=303)

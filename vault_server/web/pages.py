@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 
 from vault_server.accounts import service as accounts
 from vault_server.context import VaultContext
@@ -65,7 +66,32 @@ def safe_next(target: str) -> str | None:
     return None
 
 
-NOTICES = {"intent-invalid": "That intent could not be saved: check the category, budget (with a currency) and days."}
+def plain_form_errors(exc: ValidationError, labels: dict[str, str]) -> list[str]:
+    """A form's validation errors in plain words, one per field, named by the form's own labels
+    ("Password must have at least 10 characters."), never in validator wording."""
+    messages: dict[str, str] = {}
+    for e in exc.errors():
+        field = str(e["loc"][0]) if e["loc"] else ""
+        label = labels.get(field, field.replace("_", " ").capitalize() or "A value")
+        limits = e.get("ctx") or {}
+        kind = e["type"]
+        if kind in ("missing", "too_short") or (kind == "string_too_short" and limits.get("min_length") == 1):
+            text = f"{label} is required." if kind != "too_short" else f"{label}: add at least one."
+        elif kind == "string_too_short":
+            text = f"{label} must have at least {limits.get('min_length')} characters."
+        elif kind == "string_too_long":
+            text = f"{label} must have at most {limits.get('max_length')} characters."
+        elif kind == "too_long":
+            text = f"{label}: at most {limits.get('max_length')}."
+        elif field == "email" or "email" in str(e.get("msg", "")):
+            text = f"{label}: enter an address like name@example.com."
+        elif kind == "value_error":
+            reason = str(e.get("msg", "")).removeprefix("Value error, ")
+            text = f"{label}: {reason[:1].lower() + reason[1:]}" + ("" if reason.endswith(".") else ".")
+        else:
+            text = f"{label} is not valid."
+        messages.setdefault(field, text)
+    return list(messages.values())
 
 
 def page_principal(request: Request, ctx: VaultContext, *roles: str) -> Principal | Response:
@@ -128,33 +154,83 @@ def home(request: Request, ctx: Ctx) -> HTMLResponse:
     return render_page(request, ctx, principal, "home.html")
 
 
-@router.get("/dashboard", response_class=HTMLResponse)
-def dashboard(request: Request, ctx: Ctx) -> Response:
-    principal = page_principal(request, ctx, "consumer")
-    if isinstance(principal, Response):
-        return principal
-    with ctx.db.session() as s:
-        tokens = accounts.list_tokens(session=s, account_id=principal.account.id)
+def render_dashboard(request: Request, ctx: VaultContext, principal: Principal, **values: Any) -> HTMLResponse:
+    """The consumer dashboard, optionally with the declare-intent form's values and per-field errors."""
     from vault_server.intents.pages import dashboard_context
 
+    values.setdefault("intent_form", {})
+    values.setdefault("intent_errors", {})
+    with ctx.db.session() as s:
+        values.setdefault("tokens", accounts.list_tokens(session=s, account_id=principal.account.id))
     return render_page(
         request,
         ctx,
         principal,
         "dashboard.html",
-        tokens=tokens,
         intents_view=dashboard_context(ctx, principal.account),
-        errors=[NOTICES[n] for n in [request.query_params.get("notice", "")] if n in NOTICES],
+        **values,
     )
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard(request: Request, ctx: Ctx) -> Response:
+    principal = page_principal(request, ctx, "consumer")
+    if isinstance(principal, Response):
+        return principal
+    return render_dashboard(request, ctx, principal)
 
 
 @router.post("/dashboard/tokens/{token_id}/revoke")
 def dashboard_revoke_token(
-    token_id: str, request: Request, ctx: Ctx, csrf_token: Annotated[str, Form()] = ""
+    token_id: str,
+    request: Request,
+    ctx: Ctx,
+    csrf_token: Annotated[str, Form()] = "",
+    confirmed: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "/dashboard",
 ) -> Response:
     principal = form_principal(request, ctx, csrf_token, "consumer")
     if isinstance(principal, Response):
         return principal
+    back = safe_next(back) or "/dashboard"
+    if confirmed != "yes":
+        return confirm_page(
+            request,
+            ctx,
+            principal,
+            question="Revoke this token?",
+            consequence="Anything using it loses access at once. This cannot be undone; you can create a new token.",
+            yes="Revoke the token",
+            back=back,
+            fields={"back": back},
+        )
     with ctx.db.session() as s:
         accounts.revoke_token(session=s, account_id=principal.account.id, token_id=token_id)
-    return RedirectResponse("/dashboard", status_code=303)
+    return RedirectResponse(back, status_code=303)
+
+
+def confirm_page(
+    request: Request,
+    ctx: VaultContext,
+    principal: Principal,
+    *,
+    question: str,
+    consequence: str,
+    yes: str,
+    back: str,
+    fields: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """The confirmation step of a destructive action: the same form again with ``confirmed=yes``, shown as a
+    destructive button beside a way back. Works without JavaScript."""
+    return render_page(
+        request,
+        ctx,
+        principal,
+        "confirm.html",
+        question=question,
+        consequence=consequence,
+        yes=yes,
+        back=back,
+        action=request.url.path,
+        fields=fields or {},
+    )
