@@ -344,7 +344,7 @@ def test_no_audit_entry_no_webhook(client: TestClient, ctx: VaultContext, monkey
         def broken(**_: Any) -> None:
             raise RuntimeError("audit store unavailable")
 
-        monkeypatch.setattr(audit, "record", broken)
+        monkeypatch.setattr(audit, "record_many", broken)
         tick = tasks.run_once(ctx)
         assert (tick.delivered, tick.failed) == (0, 1) and rx.requests == []
         [row] = deliveries(ctx)

@@ -30,13 +30,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
+from vault_server.audit import service as audit
 from vault_server.context import VaultContext
 from vault_server.db import utcnow
 from vault_server.errors import NotFound, ValidationFailed
 from vault_server.feed import events, ssrf
 from vault_server.feed.models import WebhookDelivery, WebhookEndpoint
 from vault_server.feed.outbox import Outcome
-from vault_server.feed.service import grant_is_live, narrowed_to, read_details, record_reads
+from vault_server.feed.service import grant_is_live, json_safe, narrowed_to, read_details
 from vault_server.grants.models import Grant
 from vault_server.oauth import rar
 from vault_server.signals.service import signals_for_many
@@ -313,8 +314,9 @@ def _shaped_for(session: Session, ctx: VaultContext, grants: Sequence[Grant]) ->
 def prepare_batch(*, session: Session, ctx: VaultContext, messages: Sequence[WebhookDelivery]) -> list[Built]:
     """Build the signed request bodies of claimed messages and write their audit entries in this transaction
     (the caller commits before sending: no audit entry, no data). One query each for the endpoints and the
-    grants of the whole batch; signals once per grant; one audit append per vendor. One result per message, in
-    order. A message that cannot be built fails alone; a database error fails the batch (raised)."""
+    grants of the whole batch, one for the signals of all its consumers, one audit append (``record_many``).
+    One result per message, in order. A message that cannot be built fails alone; a database error fails the
+    batch (raised)."""
     endpoint_ids = sorted({m.endpoint_id for m in messages})
     endpoints = {
         e.id: e for e in session.exec(select(WebhookEndpoint).where(col(WebhookEndpoint.id).in_(endpoint_ids))).all()
@@ -333,7 +335,7 @@ def prepare_batch(*, session: Session, ctx: VaultContext, messages: Sequence[Web
     shaped = _shaped_for(session, ctx, list(wanted.values()))
     secrets_of: dict[str, str] = {}
     results: list[Built] = []
-    audits: dict[str, list[dict[str, Any]]] = {}
+    audits: list[audit.AuditSpec] = []
     stamp = utcnow().isoformat()
     for msg in messages:
         endpoint = endpoints.get(msg.endpoint_id)
@@ -354,15 +356,23 @@ def prepare_batch(*, session: Session, ctx: VaultContext, messages: Sequence[Web
             results.append(Failed(f"prepare failed: {type(exc).__name__}"))
             continue
         data, entries = built
-        audits.setdefault(msg.vendor_id, []).extend(entries)
+        audits.extend(
+            audit.AuditSpec(
+                kind=e["kind"],
+                actor=f"vendor:{msg.vendor_id}",
+                consumer_id=e["consumer_id"],
+                details=e["details"],
+                private=json_safe(e["private"]) if e.get("private") is not None else None,
+            )
+            for e in entries
+        )
         body = json.dumps(
             {"type": msg.event_type, "timestamp": stamp, "data": data}, separators=(",", ":"), default=str
         )
         results.append(
             Prepared(message_id=msg.id, url=endpoint.url, secret=secrets_of[endpoint.id], body=body.encode())
         )
-    for vendor_id, entries in audits.items():
-        record_reads(session=session, ctx=ctx, vendor_id=vendor_id, audits=entries)
+    audit.record_many(session=session, ctx=ctx, entries=audits)  # one append for the whole batch
     return results
 
 
