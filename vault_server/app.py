@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from vault_server import __version__
+from vault_server.accounts.pages import router as accounts_pages
 from vault_server.accounts.views import router as accounts_router
 from vault_server.audit.tasks import sth_scheduler
 from vault_server.audit.views import router as audit_router
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, *, ctx: VaultContext | None = N
     oauth_errors.install(app)
     app.include_router(health.router)
     app.include_router(accounts_router)
+    app.include_router(accounts_pages)
     app.include_router(intents_router)
     app.include_router(intents_pages)
     app.include_router(audit_router)

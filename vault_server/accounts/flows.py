@@ -17,6 +17,7 @@ from vault_server.audit import service as audit
 from vault_server.context import VaultContext
 from vault_server.crypto.service import cipher_for
 from vault_server.db import utcnow
+from vault_server.errors import ValidationFailed
 
 Exporter = Callable[[Session, VaultContext, Account], tuple[str, Any]]
 Deleter = Callable[[Session, VaultContext, Account], None]
@@ -91,3 +92,19 @@ def delete_account(*, session: Session, ctx: VaultContext, account: Account, act
     for deleter in room_deleters():
         deleter(session, ctx, account)
     accounts.delete_account(session=session, account=account)
+
+
+DELETE_PHRASE = "delete my vault"
+
+
+def delete_own_account(*, session: Session, ctx: VaultContext, account_id: str, password: str, confirm: str) -> None:
+    """The consumer deletes their own account: the typed phrase and the password must both match; then
+    :func:`delete_account`. Raises ValidationFailed or InvalidCredentials and deletes nothing otherwise."""
+    if confirm.strip().lower() != DELETE_PHRASE:
+        raise ValidationFailed(f'type "{DELETE_PHRASE}" to confirm')
+    account = accounts.get_account(session=session, account_id=account_id)
+    try:
+        ctx.hasher.verify(account.password_hash or "", password)
+    except Exception:
+        raise accounts.InvalidCredentials("password is wrong") from None
+    delete_account(session=session, ctx=ctx, account=account)

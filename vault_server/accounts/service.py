@@ -105,6 +105,30 @@ def profile(*, session: Session, ring: KeyRing, account: Account) -> dict[str, A
     }
 
 
+def set_name(*, session: Session, ring: KeyRing, account: Account, name: str) -> Account:
+    """Change the account's display name (stored encrypted). Returns the account."""
+    cipher = cipher_for(session=session, ring=ring, account_id=account.id)
+    account.name_enc = cipher.encrypt("account.name", account.id, name.strip().encode())
+    session.add(account)
+    return account
+
+
+def change_password(
+    *, session: Session, hasher: PasswordHasher, account: Account, current: str, new: str, keep_session: str | None
+) -> None:
+    """Replace the password after checking the current one; ends every other web session of the account."""
+    try:
+        hasher.verify(account.password_hash or _DUMMY_HASH, current)
+    except (VerificationError, InvalidHashError):
+        raise InvalidCredentials("the current password is wrong") from None
+    account.password_hash = hasher.hash(new)
+    session.add(account)
+    keep = token_hash(keep_session) if keep_session else ""
+    session.exec(
+        delete(WebSession).where(col(WebSession.account_id) == account.id, col(WebSession.token_hash) != keep)
+    )
+
+
 # ---- sessions ---------------------------------------------------------------------------------
 def create_session(*, session: Session, account_id: str, ttl_seconds: int) -> str:
     """Start a web session; returns the cookie value (only its hash is stored)."""

@@ -142,17 +142,14 @@ def api_export(principal: CurrentPrincipal, ctx: Ctx) -> JSONResponse:
 
 @router.delete("/v1/me", status_code=204, summary="Delete the account; its data becomes unreadable (crypto-shredding)")
 def api_delete_me(body: DeleteAccount, principal: CurrentPrincipal, ctx: Ctx) -> Response:
-    if body.confirm != "delete my vault":
-        raise ValidationFailed('confirm must be exactly "delete my vault"')
+    if body.confirm != flows.DELETE_PHRASE:
+        raise ValidationFailed(f'confirm must be exactly "{flows.DELETE_PHRASE}"')
     if principal.via != "session":
         raise Forbidden("account deletion needs a signed-in session, not a token")
     with ctx.db.session() as s:
-        account = accounts.get_account(session=s, account_id=principal.account.id)
-        try:
-            ctx.hasher.verify(account.password_hash or "", body.password)
-        except Exception:
-            raise InvalidCredentials("password is wrong") from None
-        flows.delete_account(session=s, ctx=ctx, account=account)
+        flows.delete_own_account(
+            session=s, ctx=ctx, account_id=principal.account.id, password=body.password, confirm=body.confirm
+        )
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

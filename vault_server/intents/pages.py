@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -194,3 +196,129 @@ def remove_intent(
     with ctx.db.session() as s:
         service.delete_intent(session=s, ctx=ctx, account_id=principal.account.id, intent_id=intent_id)
     return _back()
+
+
+# ---- the gestures timeline --------------------------------------------------------------------------------------
+TIMELINE_PAGE = 50
+
+
+def _timeline_filter(ctx: VaultContext, values: dict[str, str]) -> tuple[GestureFilter, dict[str, str]]:
+    """The timeline's filter from its form fields, and per-field problems in plain words."""
+    errors: dict[str, str] = {}
+    category = values.get("category", "").strip()
+    kind = values.get("type", "").strip()
+    if category and category not in ctx.policy.nodes:
+        errors["category"] = "Choose a category from the list."
+    if kind and kind not in ctx.policy.gesture_rules:
+        errors["type"] = "Choose a kind of gesture from the list."
+    days: dict[str, datetime | None] = {}
+    for key in ("since", "until"):
+        raw = values.get(key, "").strip()
+        days[key] = None
+        if raw:
+            try:
+                day = date.fromisoformat(raw)
+                days[key] = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            except ValueError:
+                errors[key] = "Enter a date like 2026-11-25."
+    until = days["until"] + timedelta(days=1) if days["until"] else None
+    flt = GestureFilter(
+        category=category if category and "category" not in errors else None,
+        type=kind if kind and "type" not in errors else None,
+        since=days["since"],
+        until=until,
+    )
+    return flt, errors
+
+
+def _timeline_query(values: dict[str, str]) -> str:
+    return urlencode({k: values[k] for k in ("category", "type", "since", "until") if values.get(k)})
+
+
+@router.get("/gestures")
+def timeline(request: Request, ctx: Ctx) -> Response:
+    from vault_server.web.pages import page_principal, render_page
+
+    principal = page_principal(request, ctx, "consumer")
+    if isinstance(principal, Response):
+        return principal
+    values = {k: request.query_params.get(k, "") for k in ("category", "type", "since", "until", "cursor")}
+    flt, errors = _timeline_filter(ctx, values)
+    items: list[dict[str, Any]] = []
+    next_cursor = None
+    if not errors:
+        try:
+            with ctx.db.session() as s:
+                items, next_cursor = service.list_gestures(
+                    session=s,
+                    ctx=ctx,
+                    account_id=principal.account.id,
+                    flt=flt,
+                    limit=TIMELINE_PAGE,
+                    cursor=values["cursor"] or None,
+                )
+        except VaultError:
+            errors["cursor"] = "That page of the list no longer exists; start again from the newest."
+    categories = sorted(
+        ((c, n.name) for c, n in ctx.policy.nodes.items() if not ctx.policy.is_sensitive(c)), key=lambda t: t[1]
+    )
+    query = _timeline_query(values)
+    return render_page(
+        request,
+        ctx,
+        principal,
+        "gestures.html",
+        status_code=422 if errors else 200,
+        items=items,
+        filters=values,
+        field_errors=errors,
+        filtered=bool(query),
+        query=query,
+        next_url=f"/gestures?{query + '&' if query else ''}cursor={next_cursor}" if next_cursor else None,
+        first_url=f"/gestures?{query}" if values["cursor"] else None,
+        categories=categories,
+        gesture_types=sorted(ctx.policy.gesture_rules),
+    )
+
+
+@router.post("/gestures/delete")
+def timeline_delete(
+    request: Request,
+    ctx: Ctx,
+    csrf_token: Annotated[str, Form()] = "",
+    confirmed: Annotated[str, Form()] = "",
+    category: Annotated[str, Form()] = "",
+    type: Annotated[str, Form()] = "",
+    since: Annotated[str, Form()] = "",
+    until: Annotated[str, Form()] = "",
+) -> Response:
+    """Delete every gesture matching the filter (all of them without one), after a confirmation step."""
+    from vault_server.web.pages import confirm_page
+
+    principal = _signed_in(request, ctx, csrf_token)
+    if isinstance(principal, Response):
+        return principal
+    values = {"category": category, "type": type, "since": since, "until": until}
+    flt, errors = _timeline_filter(ctx, values)
+    query = _timeline_query(values)
+    if errors:
+        return RedirectResponse(f"/gestures?{query}", status_code=303)
+    if confirmed != "yes":
+        return confirm_page(
+            request,
+            ctx,
+            principal,
+            question="Delete these recorded gestures?" if query else "Delete everything recorded?",
+            consequence=(
+                "Every gesture that matches the filter is removed and your signals are recomputed without them."
+                if query
+                else "Every gesture in your vault is removed and your signals are recomputed. Declared intents stay."
+            )
+            + " This cannot be undone.",
+            yes="Delete them" if query else "Delete everything recorded",
+            back=f"/gestures?{query}" if query else "/gestures",
+            fields={k: v for k, v in values.items() if v},
+        )
+    with ctx.db.session() as s:
+        deleted, _ = service.delete_gestures(session=s, ctx=ctx, account_id=principal.account.id, flt=flt)
+    return RedirectResponse(f"/gestures?deleted={deleted}", status_code=303)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 from pydantic import ValidationError
 
 from vault_server.accounts import service as accounts
 from vault_server.context import VaultContext
 from vault_server.errors import Forbidden
+from vault_server.oauth.rar import STAGE_LABELS
+from vault_server.policy.models import STAGES
 from vault_server.web.deps import (
     TEMPLATES,
     Ctx,
@@ -30,11 +34,13 @@ ROLE_NAMES = {"consumer": "consumer", "vendor": "vendor", "auditor": "auditor", 
 NAV: dict[str, list[tuple[str, str]]] = {
     "consumer": [
         ("/dashboard", "Dashboard"),
+        ("/gestures", "Recorded"),
         ("/inbox", "Inbox"),
         ("/grants", "Vendor access"),
         ("/access-log", "Access log"),
         ("/reports", "Demand reports"),
         ("/device", "Pair a device"),
+        ("/settings", "Settings"),
     ],
     "vendor": [("/vendor", "Apps"), ("/vendor/webhooks", "Webhooks"), ("/vendor/reports", "Demand reports")],
     "auditor": [("/auditor", "Audit log"), ("/auditor/reports", "Report budgets")],
@@ -46,6 +52,37 @@ PAGE_CSP = (
     "base-uri 'none'; frame-ancestors 'none'"
 )
 PAGE_HEADERS = {"Cache-Control": "no-store", "Content-Security-Policy": PAGE_CSP}
+
+
+def localtime(value: datetime | str | None, style: str = "full") -> Markup:
+    """An instant as ``<time>``: UTC text that /static/vault.js rewrites into the reader's locale and time zone."""
+    if value is None or value == "":
+        return Markup("")
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    when = when.astimezone(UTC)
+    text = when.strftime("%Y-%m-%d") if style == "date" else when.strftime("%Y-%m-%d %H:%M UTC")
+    return Markup('<time datetime="{}" data-local="{}">{}</time>').format(when.isoformat(), style, text)
+
+
+def money(amount: float | int | str | None, currency: str | None = None) -> str:
+    """A price for people: "1,000 EUR", "899.50 EUR" (no "1000.0")."""
+    if amount is None or amount == "":
+        return ""
+    value = float(amount)
+    text = f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
+    return f"{text} {currency}" if currency else text
+
+
+def from_ms(value: int | None) -> datetime | None:
+    """Milliseconds since the epoch as an aware datetime (for the ``localtime`` filter)."""
+    return datetime.fromtimestamp(value / 1000, UTC) if value is not None else None
+
+
+TEMPLATES.env.filters["localtime"] = localtime
+TEMPLATES.env.filters["money"] = money
+TEMPLATES.env.filters["from_ms"] = from_ms
 
 
 def role_home(role: str | None) -> str:
@@ -141,6 +178,9 @@ def render_page(
         current_nav=current_nav(NAV.get(role or "", []), request.url.path),
         home_url=role_home(role),
         current_path=request.url.path,
+        category_name=lambda c: ctx.policy.nodes[c].name if c in ctx.policy.nodes else c,
+        stages=STAGES,
+        stage_labels=STAGE_LABELS,
         **values,
     )
     return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
