@@ -92,7 +92,9 @@ async function buildBrowser(browserName, policy) {
   const common = { bundle: true, target: browserName === 'chrome' ? 'chrome116' : 'firefox115', logLevel: 'warning', legalComments: 'none', charset: 'utf8' };
   // Content script and extension pages: classic scripts (IIFE). Background: ESM for the Chrome
   // module service worker, IIFE for Firefox's background.scripts.
-  await build({ ...common, format: 'iife', entryPoints: { content: join(root, 'src/capture/index.js') }, outdir: dir });
+  // Content scripts: first.js (every page, small) and analyser.js (injected only into shopping pages).
+  await build({ ...common, format: 'iife', minify: true, entryPoints: { first: join(root, 'src/capture/first.js') }, outdir: dir });
+  await build({ ...common, format: 'iife', entryPoints: { analyser: join(root, 'src/capture/index.js') }, outdir: dir });
   await build({ ...common, format: 'iife', entryPoints: { 'popup/popup': join(root, 'src/popup/popup.js'), 'options/options': join(root, 'src/options/options.js') }, outdir: dir });
   await build({ ...common, format: browserName === 'chrome' ? 'esm' : 'iife', entryPoints: { background: join(root, 'src/background.js') }, outdir: dir });
   for (const page of ['popup/popup.html', 'options/options.html', 'ui/ui.css']) {

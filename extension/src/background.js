@@ -75,4 +75,8 @@ browser.runtime.onInstalled.addListener(async () => { await loadSettings(storage
 browser.runtime.onStartup.addListener(async () => { await ensureAlarms(); await refreshBadge(); });
 browser.alarms.onAlarm.addListener(onAlarm);
 browser.runtime.onMessage.addListener((msg, sender) => handleMessage(deps, msg, sender));
+// Single-page apps change the URL without a page load: tell the tab's first script (no polling in tabs).
+browser.webNavigation.onHistoryStateUpdated.addListener((d) => {
+  if (d.frameId === 0) browser.tabs.sendMessage(d.tabId, { type: 'nav:changed' }).catch(() => {});
+}, { url: [{ schemes: ['http', 'https'] }] });
 ensureAlarms().catch(() => {});

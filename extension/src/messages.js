@@ -1,8 +1,11 @@
 /**
- * Runtime message handlers of the background. Content scripts: capture:hello / capture:observe /
- * capture:update (only from a tab; the tab's incognito flag is checked here). Extension pages:
+ * Runtime message handlers of the background. Content scripts: capture:load / capture:hello /
+ * capture:observe / capture:update (only from a tab; the tab's incognito flag is checked here). Extension pages:
  * ui:* (only from this extension's own pages).
  */
+
+/** The analyser bundle injected into shopping pages (see src/capture/first.js). */
+export const ANALYSER = 'analyser.js';
 
 function fromExtensionPage(deps, sender) {
   const base = deps.browser.runtime.getURL('');
@@ -43,6 +46,13 @@ export async function handleMessage(deps, msg, sender) {
     const incognito = !!sender.tab.incognito;
     const rec = await deps.recorder();
     if (msg.type === 'capture:hello') return rec.gate({ url, incognito });
+    if (msg.type === 'capture:load') {
+      // first.js found a page that looks like shopping: load the analyser there, if the gate allows.
+      const gate = await rec.gate({ url, incognito });
+      if (!gate || !gate.record) return { loaded: false };
+      await browser.scripting.executeScript({ target: { tabId: sender.tab.id, frameIds: [sender.frameId ?? 0] }, files: [ANALYSER] });
+      return { loaded: true };
+    }
     if (msg.type === 'capture:observe') {
       const res = await rec.record(msg.obs || {}, { url, incognito });
       if (res.recorded.some((e) => !['product_view', 'compare', 'review_read', 'page_view'].includes(e.type))) flushSoon(deps);

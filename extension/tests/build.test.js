@@ -51,9 +51,13 @@ describe('manifests', () => {
     expect(m.background).toEqual({ scripts: ['background.js'] });
     expect(m.browser_specific_settings.gecko.id).toBe(GECKO_ID);
   });
-  it('never runs in incognito and asks only for storage and alarms', () => {
+  it('never runs in incognito and asks only for storage, alarms, scripting and webNavigation', () => {
     expect(base.incognito).toBe('not_allowed');
-    expect(base.permissions.sort()).toEqual(['alarms', 'storage']);
+    expect([...base.permissions].sort()).toEqual(['alarms', 'scripting', 'storage', 'webNavigation']);
+  });
+  it('puts only the small first script into every page; the analyser is injected on demand', () => {
+    expect(base.content_scripts.map((c) => c.js)).toEqual([['first.js']]);
+    expect(base.web_accessible_resources).toBeUndefined();
   });
   it('draws valid PNG icons', () => {
     const png = iconPng(16);
@@ -70,7 +74,7 @@ describe('npm run build', () => {
   }, 60_000);
   it('writes both browser trees, zips, and the compiled policy from the YAML', () => {
     for (const b of ['chrome', 'firefox']) {
-      for (const f of ['manifest.json', 'background.js', 'content.js', 'popup/popup.html', 'popup/popup.js', 'options/options.html', 'options/options.js', 'policy.json', 'icons/icon-128.png']) {
+      for (const f of ['manifest.json', 'background.js', 'first.js', 'analyser.js', 'popup/popup.html', 'popup/popup.js', 'options/options.html', 'options/options.js', 'policy.json', 'icons/icon-128.png']) {
         expect(existsSync(join(out, b, f)), `${b}/${f}`).toBe(true);
       }
       expect(JSON.parse(readFileSync(join(out, b, 'policy.json'), 'utf8'))).toEqual(loadPolicy(POLICIES));
@@ -79,9 +83,14 @@ describe('npm run build', () => {
     expect(JSON.parse(readFileSync(join(out, 'firefox/manifest.json'), 'utf8')).background.scripts).toEqual(['background.js']);
     expect(JSON.parse(readFileSync(join(out, 'chrome/manifest.json'), 'utf8')).background.type).toBe('module');
   });
-  it('the content script is a classic script (no import statements) and the Chrome worker is a module', () => {
-    const content = readFileSync(join(out, 'chrome/content.js'), 'utf8');
-    expect(content).not.toMatch(/^\s*import\s/m);
+  it('the content scripts are classic scripts (no import statements) and the Chrome worker is a module', () => {
+    for (const f of ['first.js', 'analyser.js']) expect(readFileSync(join(out, 'chrome', f), 'utf8')).not.toMatch(/^\s*import\s/m);
     expect(readFileSync(join(out, 'firefox/background.js'), 'utf8')).not.toMatch(/^\s*(import|export)\s/m);
+  });
+  it('the first script stays small: it carries the probe, not the extractors', () => {
+    const first = readFileSync(join(out, 'chrome/first.js'), 'utf8');
+    expect(first.length).toBeLessThan(24_000);
+    expect(first).not.toContain('extractJsonLd');
+    expect(readFileSync(join(out, 'chrome/analyser.js'), 'utf8').length).toBeGreaterThan(4 * first.length);
   });
 });

@@ -38,6 +38,19 @@ describe('content script messages', () => {
     expect(await handleMessage(t.deps, { type: 'capture:hello' }, tab('https://shop.example/p/1'))).toEqual({ record: true, reason: '' });
     expect(await handleMessage(t.deps, { type: 'capture:hello' }, tab('https://shop.example/p/1', true))).toEqual({ record: false, reason: 'incognito' });
   });
+  it('load injects the analyser into the asking tab only when the page may be recorded', async () => {
+    const t = setup({ never_record: ['private.example'] });
+    const executeScript = vi.fn(async () => [{}]);
+    t.deps.browser.scripting = { executeScript };
+    const sender = { ...tab('https://shop.example/p/1'), frameId: 0 };
+    expect(await handleMessage(t.deps, { type: 'capture:load' }, sender)).toEqual({ loaded: true });
+    expect(executeScript).toHaveBeenCalledWith({ target: { tabId: 1, frameIds: [0] }, files: ['analyser.js'] });
+    expect(await handleMessage(t.deps, { type: 'capture:load' }, tab('https://private.example/p/1'))).toEqual({ loaded: false });
+    expect(await handleMessage(t.deps, { type: 'capture:load' }, tab('https://shop.example/p/1', true))).toEqual({ loaded: false });
+    await t.deps.updateSettings({ paused: true });
+    expect(await handleMessage(t.deps, { type: 'capture:load' }, sender)).toEqual({ loaded: false });
+    expect(executeScript).toHaveBeenCalledTimes(1);
+  });
   it('observe records with the sender URL (not a URL the page claims) and update releases the event', async () => {
     const t = setup();
     const res = await handleMessage(t.deps, { type: 'capture:observe', url: 'https://spoof.example/x',

@@ -1,9 +1,12 @@
 /**
- * The content script (bundled by scripts/build.mjs into content.js). Asks the background whether
- * this page may be recorded at all, analyses it with the extractor modules, reports observations,
- * and follows up with dwell/scroll and click gestures. Single-page shops that change the URL
- * without loading a page are re-analysed after each navigation. Observations carry no page text
- * beyond the product fields of the gesture shape; the background minimises the URL.
+ * The analyser (bundled by scripts/build.mjs into analyser.js). Not a manifest content script: the
+ * background injects it (scripting.executeScript) into a tab whose first script (first.js) found
+ * the page looks like shopping and that the privacy gate lets through. Asks the background whether
+ * this page may be recorded, analyses it with the extractor modules, reports observations, and
+ * follows up with dwell/scroll and click gestures. Single-page shops that change the URL without
+ * loading a page are re-analysed when first.js reports a navigation (`navigated()`, no polling).
+ * Observations carry no page text beyond the product fields of the gesture shape; the background
+ * minimises the URL.
  */
 import browser from 'webextension-polyfill';
 import { analysePage } from './page.js';
@@ -86,7 +89,8 @@ function main() {
     send({ type: 'capture:observe', url: location.href, obs });
   }, { onCartPage: () => current?.page.kind === 'cart' });
 
-  // Single-page apps: history.pushState does not reload the content script; watch the URL.
+  // Single-page apps: history.pushState does not reload the content script. first.js hears of each
+  // navigation (the background's webNavigation.onHistoryStateUpdated, popstate) and calls navigated().
   let lastKey = pageKey(location.href);
   let timer = null;
   const onMaybeNavigated = () => {
@@ -97,8 +101,8 @@ function main() {
     clearTimeout(timer);
     timer = setTimeout(() => analyse(), 1500); // let the new view render its markup
   };
-  window.addEventListener('popstate', onMaybeNavigated);
-  setInterval(onMaybeNavigated, 1000);
+  // Shared with first.js through the content scripts' own (isolated) global scope, never the page's.
+  globalThis.__intentVaultAnalyser = { navigated: onMaybeNavigated };
 }
 
-main();
+if (!globalThis.__intentVaultAnalyser) main();

@@ -29,7 +29,7 @@ function loadFixture(name, path) {
 }
 
 describe('content script', () => {
-  beforeEach(() => { vi.resetModules(); vi.useFakeTimers(); sent.length = 0; record = true; nextId = 0; });
+  beforeEach(() => { vi.resetModules(); vi.useFakeTimers(); sent.length = 0; record = true; nextId = 0; delete globalThis.__intentVaultAnalyser; });
   afterEach(() => { vi.useRealTimers(); });
 
   it('asks first, then reports the product view, clicks, and engagement on leaving', async () => {
@@ -55,14 +55,28 @@ describe('content script', () => {
     expect(sent.map((m) => m.type)).toEqual(['capture:hello']);
   });
 
-  it('re-analyses after a single-page-app navigation', async () => {
+  it('re-analyses after a single-page-app navigation reported by the first script (no polling)', async () => {
     loadFixture('shop-microdata-pl.html', '/ekspres-kafeo-2000.html');
     await import('../../src/capture/index.js');
     await vi.advanceTimersByTimeAsync(10);
     window.history.pushState({}, '', '/ekspres-kafeo-3000.html');
-    await vi.advanceTimersByTimeAsync(1000 + 1500 + 10);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(sent.filter((m) => m.type === 'capture:observe' && m.obs.type === 'product_view')).toHaveLength(1);
+    expect(vi.getTimerCount()).toBe(0);
+    globalThis.__intentVaultAnalyser.navigated();
+    await vi.advanceTimersByTimeAsync(1500 + 10);
     const views = sent.filter((m) => m.type === 'capture:observe' && m.obs.type === 'product_view');
     expect(views).toHaveLength(2);
     expect(sent.some((m) => m.type === 'capture:update' && m.id === 'id-1' && m.final)).toBe(true);
+  });
+
+  it('runs once per tab even when injected again', async () => {
+    loadFixture('shop-jsonld-graph-de.html', '/p/bosch-gsr-12v-35-06019h8000');
+    await import('../../src/capture/index.js');
+    await vi.advanceTimersByTimeAsync(10);
+    vi.resetModules();
+    await import('../../src/capture/index.js');
+    await vi.advanceTimersByTimeAsync(10);
+    expect(sent.filter((m) => m.type === 'capture:hello')).toHaveLength(1);
   });
 });
