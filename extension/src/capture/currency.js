@@ -43,7 +43,7 @@ const UNAMBIGUOUS = [
   ['Kč', 'CZK'], ['Ft', 'HUF'], ['lei', 'RON'], ['лв', 'BGN'], ['руб', 'RUB'], ['р.', 'RUB'], ['грн', 'UAH'],
   ['Rp', 'IDR'], ['RM', 'MYR'], ['ر.س', 'SAR'], ['ريال', 'SAR'], ['د.إ', 'AED'], ['درهم', 'AED'], ['ج.م', 'EGP'],
   ['د.ك', 'KWD'], ['ر.ق', 'QAR'], ['kn', 'HRK'], ['TL', 'TRY'], ['Fr.', 'CHF'], ['SFr', 'CHF'], ['円', 'JPY'],
-  ['元', 'CNY'], ['Bs', 'BOB'], ['S/', 'PEN'], ['Gs', 'PYG'], ['₡', 'CRC'],
+  ['元', 'CNY'], ['원', 'KRW'], ['₮', 'MNT'], ['৳', 'BDT'], ['₲', 'PYG'], ['₭', 'LAK'], ['៛', 'KHR'], ['Bs', 'BOB'], ['S/', 'PEN'], ['Gs', 'PYG'], ['₡', 'CRC'],
 ];
 
 function countryFromContext(ctx) {
@@ -107,6 +107,8 @@ export function symbolToIso(text, ctx = {}) {
       return iso;
     }
   }
+  // Local currency words in Cyrillic, as whole words ("44 890 тг.", not "отгрузка").
+  if (/(^|[^а-яё])(тг|тенге)(?![а-яё])/i.test(s)) return 'KZT';
   if (/(^|[^A-Za-z])(rs\.?|rupees?)(?![A-Za-z])/i.test(s)) return rupee(ctx);
   if (/(^|[^A-Za-z])(kr\.?|kronor|kroner|krónur)(?![A-Za-z])/i.test(s)) return kronor(ctx);
   if (/[¥￥]/.test(s)) return yen(ctx);

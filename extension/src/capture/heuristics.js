@@ -12,7 +12,7 @@ import { symbolToIso } from './currency.js';
 const PRICE_WORD = /(price|preis|prix|precio|prezzo|preco|preço|prijs|cena|cijena|hinta|pris|fiyat|цена|ціна|kaina|hind|ár|pret|preț|amount|cost)/i;
 const BAD_WORD = /(old|was|before|regular|list|strike|crossed|original|rrp|uvp|msrp|save|saving|discount|rebate|unit|per-?(kg|l|m|100)|base-?price|grundpreis|shipping|delivery|versand|livraison|envio|instal|monthly|month|finance|klarna|coupon|voucher|range|from-price|compare|strikethrough|reference|vorher|statt|ancien|barr|tachado|sconto|points|bonus|label|filter|slider|tax-?info|vat-?info)/i;
 const GOOD_WORD = /(sale|current|final|now|actual|special|our|offer|buy|deal|main|product-?price|price-?current|selling|amount|value|big|large|primary|pdp)/i;
-const MONEY = /(?:[€£$¥₹₽₴₺₩₪฿₫₱]|\b(?:[A-Z]{3}|zł|kr|Kč|Ft|lei|Lei|Rs\.?|R\$|kn|Kn|TL|CHF|Fr\.|RM|Rp|руб|грн|лв)\b|ر\.س|د\.إ)\s?\d|\d[\d.,'\s\u00a0]*\s?(?:[€£$¥₹₽₴₺₩₪฿₫₱円元]|(?:zł|kr|Kč|Ft|lei|Lei|Rs|kn|Kn|TL|CHF|EUR|USD|GBP|PLN|SEK|NOK|DKK|CZK|HUF|RON|руб|грн|лв|ر\.س|د\.إ)(?![\p{L}]))/u;
+const MONEY = /(?:[€£$¥₹₽₴₺₩₪฿₫₱₸₮৳₲]|\b(?:[A-Z]{3}|zł|kr|Kč|Ft|lei|Lei|Rs\.?|R\$|kn|Kn|TL|CHF|Fr\.|RM|Rp|руб|грн|лв)\b|ر\.س|د\.إ)\s?\d|\d[\d.,'\s\u00a0]*\s?(?:[€£$¥₹₽₴₺₩₪฿₫₱₸₮৳₲円元원]|(?:zł|kr|Kč|Ft|lei|Lei|Rs|kn|Kn|TL|CHF|EUR|USD|GBP|PLN|SEK|NOK|DKK|CZK|HUF|RON|KZT|KRW|руб|грн|лв|тг|тенге|ر\.س|د\.إ)(?![\p{L}]))/u;
 
 function attrSig(el) {
   return `${el.id || ''} ${typeof el.className === 'string' ? el.className : ''} ${el.getAttribute('itemprop') || ''} ${el.getAttribute('data-testid') || ''} ${el.getAttribute('data-test') || ''} ${el.getAttribute('data-qa') || ''}`;
@@ -61,11 +61,13 @@ export function extractHeuristics(doc, url, opts = {}) {
     const tag = el.tagName.toLowerCase();
     if (tag === 'script' || tag === 'style' || tag === 'noscript' || tag === 'option' || tag === 'template') continue;
     const sig = attrSig(el);
-    if (!PRICE_WORD.test(sig)) continue;
-    const text = clean(el.getAttribute('content') || el.textContent, 80);
+    // A price kept in an attribute (price="44890", data-price="12.99"): a machine number, no text.
+    const attrPrice = el.getAttribute('price') ?? el.getAttribute('data-price');
+    if (!PRICE_WORD.test(sig) && attrPrice === null) continue;
+    const text = clean(attrPrice !== null && /^\s*\d+(\.\d+)?\s*$/.test(attrPrice) ? attrPrice : (el.getAttribute('content') || el.textContent), 80);
     if (!text || text.length > 60 || !/\d/.test(text)) continue;
     const money = MONEY.test(text);
-    const isPriceProp = el.getAttribute('itemprop') === 'price';
+    const isPriceProp = el.getAttribute('itemprop') === 'price' || (attrPrice !== null && text === attrPrice.trim());
     // A price element holds a price, not a sentence: few letters besides a currency marker.
     if (!money && !isPriceProp && text.replace(/[\d\s.,'’:;()\-–—/*+]/g, '').length > 3) continue;
     let score = 0;
@@ -81,7 +83,7 @@ export function extractHeuristics(doc, url, opts = {}) {
       const d = i - headingIndex;
       if (d >= 0 && d < 400) score += 2; else if (d < 0 && d > -200) score += 1; else score -= 1;
     }
-    const value = parsePrice(text.replace(/\s*[-–—]\s*\d[\s\S]*$/, ''));
+    const value = isPriceProp && /^\d+(\.\d+)?$/.test(text) ? Number(text) : parsePrice(text.replace(/\s*[-–—]\s*\d[\s\S]*$/, ''));
     if (value === null || value === 0 || value > 10_000_000) continue;
     candidates.push({ i, score, value, text });
   }
@@ -89,7 +91,7 @@ export function extractHeuristics(doc, url, opts = {}) {
   const best = candidates.find((c) => c.score > 0);
   let currency = null;
   if (best) {
-    currency = symbolToIso(best.text, ctx);
+    currency = symbolToIso(best.text, ctx) || symbolToIso(clean(all[best.i].textContent, 80), ctx);
     if (!currency) {
       const el = all[best.i];
       const around = clean(el.parentElement ? el.parentElement.textContent : '', 80);

@@ -8,7 +8,7 @@ import { detectProduct } from './product.js';
 import { isCartUrl, readTotal } from './cart.js';
 import { isCheckoutUrl } from './checkout.js';
 import { detectPurchase } from './purchase.js';
-import { detectCompare } from './compare.js';
+import { detectCompare, isCompareUrl } from './compare.js';
 import { isReviewUrl } from './review.js';
 import { mainHeading } from './heuristics.js';
 
@@ -29,6 +29,9 @@ export function analysePage(doc, url) {
     if (p.product) obs.product = p.product;
     return { kind: 'price_check', observations: [obs], product: p.product, breadcrumbs: p.breadcrumbs };
   }
+  // An article is never a purchase, a checkout, a cart, a comparison or a product, whatever words its
+  // URL slug holds (a schema.org Order on the page is not an article's).
+  if (p.kind === 'article' && !p.orders.length) return { kind: 'article', observations: [], product: null, breadcrumbs: [] };
   const purchase = detectPurchase(doc, url, p.orders);
   if (purchase) {
     const obs = { type: 'purchase' };
@@ -47,8 +50,9 @@ export function analysePage(doc, url) {
     if (v !== null) obs.value = v;
     return { kind: 'cart', observations: [obs], product: null, breadcrumbs: [] };
   }
-  if (p.kind === 'article') return { kind: 'article', observations: [], product: null, breadcrumbs: [] };
-  if (detectCompare(doc, url)) {
+  // A comparison URL is a comparison; a product page with an "add to compare" button or a
+  // compare-table class is still a product page (detectCompare looks at the page only for non-products).
+  if (isCompareUrl(url) || (p.kind !== 'product' && detectCompare(doc, url))) {
     return { kind: 'compare', observations: [{ type: 'compare', breadcrumbs: p.breadcrumbs }], product: null, breadcrumbs: p.breadcrumbs };
   }
   if (p.kind === 'product') {

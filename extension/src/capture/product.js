@@ -95,15 +95,16 @@ export function detectProduct(doc, url) {
   let layoutMemo;
   const articleLayout = () => (layoutMemo === undefined ? (layoutMemo = looksLikeArticleLayout(doc)) : layoutMemo);
 
-  // Strong article evidence: an Article-family node or article:* meta. Weak: og:type=article alone
-  // (some shops set it on every page), which a priced main Product plus a cart control or a
-  // product-like URL can outweigh.
-  const strongArticle = ld.hasArticle || md.hasArticle || !!meta(doc, 'article:published_time')
-    || !!meta(doc, 'article:author') || !!meta(doc, 'article:section');
-  const weakArticle = og.ogType.startsWith('article') || og.ogType === 'blog';
+  // Strong article evidence: an Article-family node. Article meta (article:published_time/author/
+  // section/publisher) and og:type=article are weaker: shops set them next to their schema.org Product,
+  // so a priced main Product with a cart control or a product-like URL outranks them.
+  const strongArticle = ld.hasArticle || md.hasArticle;
+  const articleMeta = !!(meta(doc, 'article:published_time') || meta(doc, 'article:author') || meta(doc, 'article:section')
+    || meta(doc, 'article:publisher'));
+  const weakArticle = articleMeta || og.ogType.startsWith('article') || og.ogType === 'blog';
   const mainPricedMarkup = (ldProduct && ldProduct.price !== null) || (mdProduct && mdProduct.price !== null);
   if (strongArticle) reasons.push('article-markup');
-  if (weakArticle) reasons.push('og-article');
+  if (weakArticle) reasons.push(articleMeta ? 'article-meta' : 'og-article');
   if (strongArticle && !(ogProductType && cartControls > 0)) {
     return { kind: 'article', product: null, reasons, breadcrumbs: ld.breadcrumbs, orders: ld.orders };
   }
@@ -125,10 +126,15 @@ export function detectProduct(doc, url) {
   const manyItems = mdMain.length > 6 || ld.products.length > 6;
   if (markupProduct && !(manyItems && !ogProductType && !productPath)) { isProduct = true; reasons.push('markup'); }
   let fallback = null;
-  if (!isProduct && cartControls > 0 && cartControls <= 5 && !listing && !articleLayout()) {
-    // No markup at all: accept only with a confident visible price.
+  if (!isProduct && cartControls <= 5 && !listing && !weakArticle && !DATED_PATH.test(path) && !articleLayout()) {
+    // No markup at all: accept only with a confident visible price. With a cart control, a priced
+    // element near the heading will do; without one (image buttons, unknown words), the price must
+    // carry a currency or sit in a price attribute, right after the main heading.
     fallback = extractHeuristics(doc, url);
-    if (fallback.price !== null && fallback.score >= 4) { isProduct = true; reasons.push('cart-control'); }
+    if (fallback.price !== null && (cartControls > 0 ? fallback.score >= 4 : fallback.score >= 6 && fallback.candidates <= 6)) {
+      isProduct = true;
+      reasons.push(cartControls > 0 ? 'cart-control' : 'visible-price');
+    }
   }
   let unpriced = false;
   if (!isProduct && productPath && !listing && cartControls === 0 && controls.wishlist >= 1 && controls.wishlist <= 3
