@@ -51,11 +51,14 @@ if [ -f extension/package.json ]; then
 fi
 
 if [ -d tests/e2e ] && [ "${VAULT_TEST_SKIP_E2E:-0}" != "1" ]; then
-  step "real-browser end-to-end tests (Debian chromium, unpacked extension, live vault on SQLite)"
-  if ! command -v chromium >/dev/null 2>&1; then
-    echo "installing Debian's chromium"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-      || echo "could not install chromium"
+  step "real-browser end-to-end tests (Debian chromium and firefox-esr, unpacked extension, live vault on SQLite)"
+  missing=()
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v firefox-esr >/dev/null 2>&1 || missing+=(firefox-esr)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing Debian's ${missing[*]}"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${missing[@]}" >/dev/null) \
+      || echo "could not install ${missing[*]}"
   fi
   run "e2e" env VAULT_TEST_BACKEND=sqlite .venv/bin/python -m pytest -q -p no:cacheprovider tests/e2e
 fi

@@ -33,3 +33,11 @@ describe('search detection', () => {
     expect(detectSearch('https://find.example/?term=bikes', patterns)).toEqual({ query: 'bikes', engine: 'intra' });
   });
 });
+
+describe('query strings without URLSearchParams iteration (Firefox content scripts)', () => {
+  it('decodes names and values like a form', async () => {
+    const { queryPairs } = await import('../src/capture/search.js');
+    expect(queryPairs('?q=oled+tv&empty=&flag&x=%C3%A9t%C3%A9')).toEqual([['q', 'oled tv'], ['empty', ''], ['flag', ''], ['x', 'été']]);
+    expect(queryPairs('?bad=%E0%A4%A')).toEqual([['bad', '%E0%A4%A']]);
+  });
+});

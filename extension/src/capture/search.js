@@ -25,8 +25,29 @@ export function looksPersonal(q) {
   return /[^\s@]+@[^\s@]+\.[^\s@]+/.test(q) || /(\d[\s-]?){9,}/.test(q);
 }
 
-function paramCI(params, name) {
-  for (const [k, v] of params) if (k.toLowerCase() === name) return v;
+/**
+ * A query string as [name, value] pairs, decoded like URLSearchParams, in plain JS: in a Firefox content
+ * script URLSearchParams iterators come through Xray wrappers and are not iterable ("keys() is not
+ * iterable"), which made every page fail analysis there.
+ */
+export function queryPairs(search) {
+  const out = [];
+  for (const part of String(search || '').replace(/^[?#]/, '').split('&')) {
+    if (!part) continue;
+    const eq = part.indexOf('=');
+    const dec = (x) => { try { return decodeURIComponent(x.replace(/\+/g, ' ')); } catch { return x; } };
+    out.push([dec(eq < 0 ? part : part.slice(0, eq)), dec(eq < 0 ? '' : part.slice(eq + 1))]);
+  }
+  return out;
+}
+
+function paramCI(pairs, name) {
+  for (const [k, v] of pairs) if (k.toLowerCase() === name) return v;
+  return null;
+}
+
+function param(pairs, name) {
+  for (const [k, v] of pairs) if (k === name) return v;
   return null;
 }
 
@@ -40,7 +61,7 @@ export function detectSearch(url, patterns = defaultPatterns) {
   try { u = new URL(url); } catch { return null; }
   if (!/^https?:$/.test(u.protocol)) return null;
   const c = compile(patterns);
-  const params = new URLSearchParams(u.search || (u.hash.includes('?') ? u.hash.slice(u.hash.indexOf('?')) : ''));
+  const params = queryPairs(u.search || (u.hash.includes('?') ? u.hash.slice(u.hash.indexOf('?')) : ''));
   const finish = (raw, engine) => {
     const q = clean(raw, 200);
     if (!q || looksPersonal(q)) return null;
@@ -49,7 +70,7 @@ export function detectSearch(url, patterns = defaultPatterns) {
   for (const e of c.engines) {
     if (!e.hostRe.test(u.hostname)) continue;
     if (!e.pathRe.test(u.pathname)) return null;
-    for (const p of e.params) { const v = params.get(p); if (v) return finish(v, e.name); }
+    for (const p of e.params) { const v = param(params, p); if (v) return finish(v, e.name); }
     return null;
   }
   const shopPath = c.shopPath.test(u.pathname);
