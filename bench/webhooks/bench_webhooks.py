@@ -183,7 +183,7 @@ def one_run(
     log = tempfile.NamedTemporaryFile("w+", prefix="bench-worker-", suffix=".log", delete=False)  # noqa: SIM115
     procs = [
         subprocess.Popen(
-            [str(ROOT / ".venv/bin/intent-vault"), "worker", "--interval", "0.05"],
+            [str(Path(sys.executable).with_name("intent-vault")), "worker", "--interval", "0.05"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -191,9 +191,12 @@ def one_run(
         for _ in range(workers)
     ]
     try:
-        time.sleep(4.0)  # imports, connection pool, first idle tick
-        if any(p.poll() is not None for p in procs):
-            raise RuntimeError(f"a worker exited early; see {log.name}")
+        deadline = time.monotonic() + 180
+        while Path(log.name).read_text().count("webhook worker running") < workers:  # imported and migrated
+            if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
+                raise RuntimeError(f"a worker did not start; see {log.name}")
+            time.sleep(0.1)
+        time.sleep(1.0)  # the first idle tick
         before = stats(rx)
         cpu0 = sum(cpu_seconds(p.pid) for p in procs)
         enqueue(ctx, vendor_id, made, kind, n)

@@ -79,41 +79,29 @@ def enqueue(
 
 
 def claim(session: Session, *, limit: int = 50, now: datetime | None = None) -> list[WebhookDelivery]:
-    """Lease up to ``limit`` due messages to this worker (commit right after). SKIP LOCKED on PostgreSQL."""
+    """Lease up to ``limit`` due messages to this worker in one statement (commit right after):
+    ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``. On PostgreSQL concurrent workers skip
+    each other's rows; on SQLite the UPDATE holds the write lock, so two processes cannot both win a row. The lease
+    value is unique to this claim, so each row says whose it is (``finish_many`` checks it)."""
     when = now or utcnow()
-    query = (
-        select(WebhookDelivery)
-        .where(
-            col(WebhookDelivery.status) == PENDING,
-            col(WebhookDelivery.next_attempt_at) <= when,
-            or_(col(WebhookDelivery.leased_until).is_(None), col(WebhookDelivery.leased_until) < when),
-        )
+    free = or_(col(WebhookDelivery.leased_until).is_(None), col(WebhookDelivery.leased_until) < when)
+    due = (
+        select(col(WebhookDelivery.id))
+        .where(col(WebhookDelivery.status) == PENDING, col(WebhookDelivery.next_attempt_at) <= when, free)
         .order_by(col(WebhookDelivery.next_attempt_at))
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    rows = list(session.scalars(query).all())
-    if not rows:
-        return []
-    ids = [r.id for r in rows]
-    # conditional on the lease still being free, so two SQLite processes cannot both win a row; the lease value is
-    # unique to this claim, so afterwards each row says whose it is
+        due = due.with_for_update(skip_locked=True)
     lease = (when + LEASE).replace(microsecond=secrets.randbelow(1_000_000))
-    session.execute(
-        update(WebhookDelivery)
-        .where(
-            col(WebhookDelivery.id).in_(ids),
-            or_(col(WebhookDelivery.leased_until).is_(None), col(WebhookDelivery.leased_until) < when),
-        )
-        .values(leased_until=lease)
-    )
     won = session.scalars(
-        select(WebhookDelivery)
-        .where(col(WebhookDelivery.id).in_(ids), col(WebhookDelivery.leased_until) == lease)
-        .execution_options(populate_existing=True)
+        update(WebhookDelivery)
+        .where(col(WebhookDelivery.id).in_(due.scalar_subquery()), free)
+        .values(leased_until=lease)
+        .returning(WebhookDelivery),
+        execution_options={"synchronize_session": False, "populate_existing": True},
     ).all()
-    return sorted(won, key=lambda r: r.next_attempt_at)
+    return sorted(won, key=lambda r: (r.next_attempt_at, r.id))
 
 
 def backoff(attempt: int) -> timedelta:
