@@ -27,6 +27,8 @@ from vault_server.web.pages import form_principal, page_principal, render_page
 router = APIRouter(tags=["audit"])
 
 AUDITOR_ROLES = ("auditor", "admin")
+#: entry indexes and tree sizes are BIGINT: larger numbers are a 422, not a database overflow
+MAX_INDEX = 2**63 - 1
 ACCESS_KINDS = ("vendor.read", "webhook.delivered", "identity.read", "answer.read", "intentcast.read")
 JSONL = "application/jsonl"
 MAX_EXPORT = 10_000
@@ -51,7 +53,7 @@ def _latest_sth_or_404(session: Session) -> dict[str, Any]:
 # ---- tree heads and proofs -----------------------------------------------------------------------------
 @router.get("/v1/audit/sth", summary="The latest signed tree head (or the one for ?tree_size=)")
 def api_get_sth(
-    principal: CurrentPrincipal, ctx: Ctx, tree_size: Annotated[int | None, Query(ge=0)] = None
+    principal: CurrentPrincipal, ctx: Ctx, tree_size: Annotated[int | None, Query(ge=0, le=MAX_INDEX)] = None
 ) -> dict[str, Any]:
     with ctx.db.session() as s:
         if tree_size is None:
@@ -74,8 +76,8 @@ def api_make_sth(principal: CurrentPrincipal, ctx: Ctx) -> dict[str, Any]:
 def api_inclusion(
     principal: CurrentPrincipal,
     ctx: Ctx,
-    index: Annotated[int, Query(ge=0)],
-    tree_size: Annotated[int | None, Query(ge=1)] = None,
+    index: Annotated[int, Query(ge=0, le=MAX_INDEX)],
+    tree_size: Annotated[int | None, Query(ge=1, le=MAX_INDEX)] = None,
 ) -> dict[str, Any]:
     with ctx.db.session() as s:
         if not _is_auditor(principal):
@@ -89,8 +91,8 @@ def api_inclusion(
 def api_consistency(
     principal: CurrentPrincipal,
     ctx: Ctx,
-    first: Annotated[int, Query(ge=0)],
-    second: Annotated[int | None, Query(ge=0)] = None,
+    first: Annotated[int, Query(ge=0, le=MAX_INDEX)],
+    second: Annotated[int | None, Query(ge=0, le=MAX_INDEX)] = None,
 ) -> dict[str, Any]:
     with ctx.db.session() as s:
         return service.consistency(session=s, first=first, second=second)
@@ -105,8 +107,8 @@ def api_consistency(
 def api_entries(
     principal: CurrentPrincipal,
     ctx: Ctx,
-    start: Annotated[int, Query(ge=0)] = 0,
-    end: Annotated[int | None, Query(ge=0)] = None,
+    start: Annotated[int, Query(ge=0, le=MAX_INDEX)] = 0,
+    end: Annotated[int | None, Query(ge=0, le=MAX_INDEX)] = None,
     format: Annotated[str, Query(pattern="^(jsonl|json)$")] = "jsonl",
 ) -> Response:
     with ctx.db.session() as s:
@@ -188,8 +190,8 @@ def build_export(session: Session, ctx: VaultContext, start: int, end: int | Non
 def api_export(
     principal: CurrentPrincipal,
     ctx: Ctx,
-    start: Annotated[int, Query(ge=0)] = 0,
-    end: Annotated[int | None, Query(ge=0)] = None,
+    start: Annotated[int, Query(ge=0, le=MAX_INDEX)] = 0,
+    end: Annotated[int | None, Query(ge=0, le=MAX_INDEX)] = None,
 ) -> Response:
     _require_auditor(principal)
     with ctx.db.session() as s:
@@ -248,7 +250,7 @@ def _access_item(session: Session, ctx: VaultContext, consumer_id: str, row: Aud
 def api_access_log(
     principal: CurrentPrincipal,
     ctx: Ctx,
-    before: Annotated[int | None, Query(ge=0)] = None,
+    before: Annotated[int | None, Query(ge=0, le=MAX_INDEX)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     principal.require("account:read")
@@ -285,7 +287,7 @@ def auditor_page(
     vendor: str = "",
     since: str = "",
     until: str = "",
-    before: int | None = None,
+    before: Annotated[int | None, Query(ge=0, le=MAX_INDEX)] = None,
 ) -> Response:
     principal = page_principal(request, ctx, *AUDITOR_ROLES)
     if isinstance(principal, Response):

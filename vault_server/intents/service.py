@@ -542,7 +542,10 @@ def update_intent(
     doc = _intent_doc(cipher, row)
     changes = patch.model_dump(exclude_unset=True)
     status = changes.pop("status", None)
-    merged = IntentIn.model_validate({**doc, **changes})
+    try:  # the patch is checked together with what is stored (e.g. a new budget_min above the stored max)
+        merged = IntentIn.model_validate({**doc, **changes})
+    except ValidationError as exc:
+        raise ValidationFailed(_first_error(exc)) from None
     row.payload = cipher.encrypt("declared_intent", row.id, json.dumps(merged.model_dump()).encode())
     if status:
         row.status = status

@@ -332,6 +332,10 @@ async def register_endpoint(request: Request) -> JSONResponse:
         body = await request.json()
     except ValueError:
         raise OAuthError("invalid_client_metadata", "the body is not valid JSON") from None
+    except RecursionError:  # json.loads on "[[[[…" thousands deep, without logging in
+        raise OAuthError("invalid_client_metadata", "the JSON body is nested too deeply") from None
+    if not isinstance(body, dict):
+        raise OAuthError("invalid_client_metadata", "the client metadata must be a JSON object")
     client_ip = request.client.host if request.client else "unknown"
     out = await run_in_threadpool(_register, ctx, body, client_ip)
     return JSONResponse(out, status_code=201, headers=NO_STORE)

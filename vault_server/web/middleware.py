@@ -124,6 +124,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         rid = os.urandom(8).hex()
+        scope["vault.request_id"] = rid  # the crash handler runs outside this middleware: it logs with this id
         token = request_id_var.set(rid)
         start = time.perf_counter()
         status = 500

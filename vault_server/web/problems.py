@@ -13,6 +13,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -236,6 +237,13 @@ def install(app: FastAPI) -> None:
             extra={"errors": errors},
         )
 
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(request: Request, _exc: Exception) -> Response:
+        # a number too large for the database column (SQLite raises OverflowError, PostgreSQL a DataError): the
+        # client's input, never a server fault (the unit of work already rolled back)
+        return await respond(request, 400, "out-of-range", "Value out of range", "a number in the request is too large")
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
@@ -248,11 +256,17 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:
-        log.error("unhandled error", exc_info=exc)
+        rid = str(request.scope.get("vault.request_id", "-"))
+        token = request_id_var.set(rid)  # runs after the request middleware reset it: log with the request's id
+        try:
+            log.error("unhandled error", exc_info=exc)
+        finally:
+            request_id_var.reset(token)
         return await respond(
             request,
             500,
             "internal-error",
             "Internal error",
-            "something went wrong; the request id identifies it in the logs",
+            f"something went wrong; request id {rid} identifies it in the logs",
+            headers={"X-Request-ID": rid},
         )
