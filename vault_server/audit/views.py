@@ -308,12 +308,12 @@ def auditor_page(
     entries = [
         {
             "idx": r.idx,
-            "at": datetime.fromtimestamp(r.at_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            "at": datetime.fromtimestamp(r.at_ms / 1000, UTC),
             "kind": r.kind,
             "actor": r.actor,
             "subject": (r.subject or "")[:12],
             "vendor_id": r.vendor_id or "",
-            "details": json.dumps(service.entry_object(r).get("details", {}), sort_keys=True),
+            "details": service.entry_object(r).get("details", {}),
         }
         for r in rows
     ]

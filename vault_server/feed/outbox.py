@@ -78,6 +78,32 @@ def enqueue(
     return len(wanted)
 
 
+TEST_EVENT = "webhook.test"
+
+
+def enqueue_test(session: Session, *, vendor_id: str, endpoint_id: str) -> str:
+    """Queue a ``webhook.test`` message for one endpoint of the vendor (sent like any other, shown in the
+    delivery log); returns its message id."""
+    when = utcnow()
+    message_id = new_message_id()
+    session.execute(
+        insert(DELIVERY_TABLE).values(
+            id=message_id,
+            endpoint_id=endpoint_id,
+            vendor_id=vendor_id,
+            event_type=TEST_EVENT,
+            subject=None,
+            grant_id=None,
+            ref_id=None,
+            status=PENDING,
+            attempts=0,
+            next_attempt_at=when,
+            created_at=when,
+        )
+    )
+    return message_id
+
+
 def claim(session: Session, *, limit: int = 50, now: datetime | None = None) -> list[WebhookDelivery]:
     """Lease up to ``limit`` due messages to this worker in one statement (commit right after):
     ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``. On PostgreSQL concurrent workers skip

@@ -157,26 +157,154 @@ def inbox_vendor_switch(
 
 
 # ---- vendor webhook console ----------------------------------------------------------------------------------
+def _webhook_apps(ctx: VaultContext, owner_id: str) -> list[dict[str, Any]]:
+    apps = []
+    with ctx.db.session() as s:
+        for app in vendors.list_apps(session=s, owner_account_id=owner_id):
+            endpoints = webhooks.list_endpoints(session=s, vendor_id=app.id)
+            urls = {e.id: e.url for e in endpoints}
+            deliveries = []
+            for d in outbox.list_for_vendor(s, vendor_id=app.id, limit=50):
+                view = webhooks.delivery_view(d)
+                view["created"] = d.created_at
+                view["endpoint_url"] = urls.get(d.endpoint_id, "(removed)")
+                deliveries.append(view)
+            apps.append(
+                {"app": app, "endpoints": [webhooks.endpoint_view(e) for e in endpoints], "deliveries": deliveries}
+            )
+    return apps
+
+
+WEBHOOK_NOTICES = {
+    "replayed": "The message is queued again.",
+    "test-queued": "A test message is queued: it appears in the delivery log below with its outcome.",
+    "endpoint-removed": "The endpoint was removed with its pending messages.",
+}
+
+
 @router.get("/vendor/webhooks")
 def webhooks_page(request: Request, ctx: Ctx, notice: str = "") -> Response:
     principal = _principal(request, ctx, "vendor")
     if isinstance(principal, Response):
         return principal
-    apps = []
+    return _render(
+        request,
+        ctx,
+        principal,
+        "webhooks.html",
+        apps=_webhook_apps(ctx, principal.account.id),
+        notice=WEBHOOK_NOTICES.get(notice, ""),
+        event_types=webhooks.EVENT_TYPES,
+        form={},
+    )
+
+
+def _own_app(s: Any, client_id: str, owner_id: str) -> Any:
+    app = vendors.get_or_raise(session=s, client_id=client_id)
+    if app.owner_account_id != owner_id:
+        raise NotFound("no such vendor app")
+    return app
+
+
+@router.post("/vendor/webhooks/{client_id}/endpoints")
+async def webhooks_add(client_id: str, request: Request) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    from vault_server.web.deps import get_ctx
+
+    form = await request.form()
+    values = {
+        "url": str(form.get("url", "")).strip(),
+        "description": str(form.get("description", "")).strip(),
+        "events": [str(v) for v in form.getlist("events")],
+    }
+    return await run_in_threadpool(
+        _webhooks_add, request, get_ctx(request), client_id, str(form.get("csrf_token", "")), values
+    )
+
+
+def _webhooks_add(
+    request: Request, ctx: VaultContext, client_id: str, csrf_token: str, values: dict[str, Any]
+) -> Response:
+    from vault_server.web.pages import plain_form_errors
+
+    principal = _form_principal(request, ctx, csrf_token, "vendor")
+    if isinstance(principal, Response):
+        return principal
     with ctx.db.session() as s:
-        for app in vendors.list_apps(session=s, owner_account_id=principal.account.id):
-            apps.append(
-                {
-                    "app": app,
-                    "endpoints": [
-                        webhooks.endpoint_view(e) for e in webhooks.list_endpoints(session=s, vendor_id=app.id)
-                    ],
-                    "deliveries": [
-                        webhooks.delivery_view(d) for d in outbox.list_for_vendor(s, vendor_id=app.id, limit=50)
-                    ],
-                }
-            )
-    return _render(request, ctx, principal, "webhooks.html", apps=apps, notice=notice)
+        vendor_id = _own_app(s, client_id, principal.account.id).id  # another vendor's app is a 404, not a form error
+    errors: list[str] = []
+    created = None
+    try:
+        body = webhooks.EndpointIn(url=values["url"], events=values["events"], description=values["description"])
+        with ctx.db.session() as s:
+            endpoint, secret = webhooks.create_endpoint(session=s, ctx=ctx, vendor_id=vendor_id, body=body)
+            created = webhooks.endpoint_view(endpoint, secret)
+    except ValidationError as exc:
+        errors = plain_form_errors(exc, {"url": "URL", "events": "Events", "description": "Description"})
+    except VaultError as exc:
+        errors = [exc.detail[:1].upper() + exc.detail[1:]]
+    response = _render(
+        request,
+        ctx,
+        principal,
+        "webhooks.html",
+        apps=_webhook_apps(ctx, principal.account.id),
+        event_types=webhooks.EVENT_TYPES,
+        created=created,
+        errors=errors,
+        form={} if created else {**values, "client_id": client_id},
+    )
+    if errors:
+        response.status_code = 422
+    return response
+
+
+@router.post("/vendor/webhooks/{client_id}/endpoints/{endpoint_id}/test")
+def webhooks_test(
+    client_id: str, endpoint_id: str, request: Request, ctx: Ctx, csrf_token: Annotated[str, Form()] = ""
+) -> Response:
+    principal = _form_principal(request, ctx, csrf_token, "vendor")
+    if isinstance(principal, Response):
+        return principal
+    with ctx.db.session() as s:
+        app = _own_app(s, client_id, principal.account.id)
+        webhooks.get_endpoint(session=s, vendor_id=app.id, endpoint_id=endpoint_id)
+        outbox.enqueue_test(s, vendor_id=app.id, endpoint_id=endpoint_id)
+    return RedirectResponse("/vendor/webhooks?notice=test-queued", status_code=303)
+
+
+@router.post("/vendor/webhooks/{client_id}/endpoints/{endpoint_id}/delete")
+def webhooks_delete(
+    client_id: str,
+    endpoint_id: str,
+    request: Request,
+    ctx: Ctx,
+    csrf_token: Annotated[str, Form()] = "",
+    confirmed: Annotated[str, Form()] = "",
+) -> Response:
+    from vault_server.web.pages import confirm_page
+
+    principal = _form_principal(request, ctx, csrf_token, "vendor")
+    if isinstance(principal, Response):
+        return principal
+    with ctx.db.session() as s:
+        app = _own_app(s, client_id, principal.account.id)
+        endpoint = webhooks.get_endpoint(session=s, vendor_id=app.id, endpoint_id=endpoint_id)
+        if confirmed != "yes":
+            url = endpoint.url
+        else:
+            webhooks.delete_endpoint(session=s, vendor_id=app.id, endpoint_id=endpoint_id)
+            return RedirectResponse("/vendor/webhooks?notice=endpoint-removed", status_code=303)
+    return confirm_page(
+        request,
+        ctx,
+        principal,
+        question="Remove this webhook endpoint?",
+        consequence=f"{url} gets no more messages, and its pending messages are dropped.",
+        yes="Remove the endpoint",
+        back="/vendor/webhooks",
+    )
 
 
 @router.post("/vendor/webhooks/{client_id}/deliveries/{message_id}/replay")

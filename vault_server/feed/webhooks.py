@@ -254,6 +254,8 @@ def payload_data(
     for ``signal.updated``)."""
     if grant is not None and grant.vendor_id != msg.vendor_id:
         return None
+    if msg.event_type == "webhook.test":  # a test from the vendor portal: no consumer data
+        return {"test": True, "endpoint_id": msg.endpoint_id}, []
     base: dict[str, Any] = {"subject": msg.subject}
     if msg.grant_id:
         base["grant_id"] = msg.grant_id

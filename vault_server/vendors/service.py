@@ -80,6 +80,21 @@ def register(
     return app, secret
 
 
+def rotate_secret(*, session: Session, client_id: str, owner_account_id: str) -> tuple[VendorApp, str]:
+    """Replace the client secret of an owner's app (the old one stops working at once); returns the app and
+    the new secret, shown once. Apps that authenticate with private_key_jwt have no secret to rotate."""
+    app = get_or_raise(session=session, client_id=client_id)
+    if app.owner_account_id != owner_account_id:
+        raise NotFound("no such vendor app")
+    if app.token_endpoint_auth_method != AuthMethod.client_secret_basic.value:
+        raise ValidationFailed("this app signs its token requests with its own key (private_key_jwt): no secret")
+    secret = new_client_secret()
+    app.client_secret_hash = _hash(secret)
+    session.add(app)
+    session.flush()
+    return app, secret
+
+
 def secret_matches(app: VendorApp, secret: str) -> bool:
     """Constant-time comparison of the SHA-256 of a presented secret with the stored one."""
     if not app.client_secret_hash:

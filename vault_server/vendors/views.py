@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from vault_server.audit import service as audit
 from vault_server.context import VaultContext
-from vault_server.errors import Forbidden, VaultError
+from vault_server.errors import Forbidden, NotFound, VaultError
 from vault_server.vendors import service as vendors
 from vault_server.vendors.models import VendorStatus
 from vault_server.vendors.schemas import AppOut, AppRegistration
@@ -87,14 +87,42 @@ def api_admin_suspend(client_id: str, principal: CurrentPrincipal, ctx: Ctx) -> 
 
 
 # ---- pages -------------------------------------------------------------------------------------
+GRANT_COUNT_CAP = 500
+
+
+def portal_context(ctx: VaultContext, owner_id: str) -> dict[str, Any]:
+    """The portal's view of a vendor's apps: status, live grants (a count), offers sent and questions asked with
+    their aggregate answers. Nothing here reads a consumer's signals (that is the audited feed)."""
+    from vault_server.feed import offers, questions
+    from vault_server.grants import service as grants
+
+    apps = []
+    with ctx.db.session() as s:
+        for app in vendors.list_apps(session=s, owner_account_id=owner_id):
+            live = len(grants.live_for_vendor(session=s, vendor_id=app.id, limit=GRANT_COUNT_CAP))
+            asked = [
+                questions.results(session=s, ctx=ctx, vendor_id=app.id, question_id=q["id"])
+                for q in questions.list_for_vendor(session=s, vendor_id=app.id, limit=20)
+            ]
+            apps.append(
+                {
+                    "app": app,
+                    "grants": f"{live}+" if live >= GRANT_COUNT_CAP else str(live),
+                    "offers": offers.vendor_offers(session=s, ctx=ctx, vendor_id=app.id, limit=20),
+                    "questions": asked,
+                }
+            )
+    return {"apps": apps}
+
+
 @router.get("/vendor", response_class=HTMLResponse, include_in_schema=False)
 def portal(request: Request, ctx: Ctx) -> Response:
     principal = page_principal(request, ctx, "vendor")
     if isinstance(principal, Response):
         return principal
-    with ctx.db.session() as s:
-        apps = vendors.list_apps(session=s, owner_account_id=principal.account.id)
-    return render_page(request, ctx, principal, "vendor.html", apps=apps, created=None, form={})
+    return render_page(
+        request, ctx, principal, "vendor.html", created=None, form={}, **portal_context(ctx, principal.account.id)
+    )
 
 
 @router.post("/vendor/apps", include_in_schema=False)
@@ -138,14 +166,70 @@ def portal_register(
         errors = plain_form_errors(exc, REGISTRATION_LABELS)
     except VaultError as exc:
         errors = [exc.detail]
-    with ctx.db.session() as s:
-        apps = vendors.list_apps(session=s, owner_account_id=principal.account.id)
     response = render_page(
-        request, ctx, principal, "vendor.html", apps=apps, created=created, form={} if created else form, errors=errors
+        request,
+        ctx,
+        principal,
+        "vendor.html",
+        created=created,
+        form={} if created else form,
+        errors=errors,
+        **portal_context(ctx, principal.account.id),
     )
     if errors:
         response.status_code = 422
     return response
+
+
+@router.post("/vendor/apps/{client_id}/rotate", include_in_schema=False)
+def portal_rotate(
+    client_id: str,
+    request: Request,
+    ctx: Ctx,
+    csrf_token: Annotated[str, Form()] = "",
+    confirmed: Annotated[str, Form()] = "",
+) -> Response:
+    """Rotate an app's client secret after a confirmation step; the new secret is shown once."""
+    principal = form_principal(request, ctx, csrf_token, "vendor")
+    if isinstance(principal, Response):
+        return principal
+    with ctx.db.session() as s:
+        app = vendors.get_or_raise(session=s, client_id=client_id)
+        if app.owner_account_id != principal.account.id:
+            raise NotFound("no such vendor app")
+        name = app.name
+    if confirmed != "yes":
+        return confirm_page(
+            request,
+            ctx,
+            principal,
+            question=f"Rotate the client secret of {name}?",
+            consequence="The current secret stops working at once: your servers need the new one before they can "
+            "get tokens again. The new secret is shown once.",
+            yes="Rotate the secret",
+            back="/vendor",
+        )
+    with ctx.db.session() as s:
+        app, secret = vendors.rotate_secret(session=s, client_id=client_id, owner_account_id=principal.account.id)
+        rotated = vendors.public_view(app, secret)
+        audit.record(
+            session=s,
+            ctx=ctx,
+            kind="vendor.secret_rotated",
+            actor=f"vendor:{app.id}",
+            consumer_id=None,
+            details={"vendor_id": app.id},
+        )
+    return render_page(
+        request,
+        ctx,
+        principal,
+        "vendor.html",
+        created=None,
+        rotated=rotated,
+        form={},
+        **portal_context(ctx, principal.account.id),
+    )
 
 
 @router.get("/admin", include_in_schema=False)
