@@ -10,6 +10,7 @@ from vault_server.grants import models as _grants  # noqa: F401
 from vault_server.intents import models as _intents  # noqa: F401
 from vault_server.oauth import models as _oauth  # noqa: F401
 from vault_server.reports import models as _reports  # noqa: F401
+from vault_server.terms import models as _terms  # noqa: F401
 from vault_server.vendors import models as _vendors  # noqa: F401
 
 metadata = SQLModel.metadata

@@ -35,6 +35,7 @@ from vault_server.oauth.resource import router as oauth_resource_router
 from vault_server.oauth.views import router as oauth_router
 from vault_server.reports.pages import router as reports_pages
 from vault_server.reports.views import router as reports_router
+from vault_server.terms.views import router as terms_router
 from vault_server.vendors.views import router as vendors_router
 from vault_server.web import health, pages, problems
 from vault_server.web.deps import RateLimiter, personal_token_resolver
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, *, ctx: VaultContext | None = N
     app.include_router(feed_pages)
     app.include_router(reports_router)
     app.include_router(reports_pages)
+    app.include_router(terms_router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "web" / "static")), name="static")
     app.add_middleware(StaticDocumentsMiddleware, documents=static_documents(ctx))

@@ -195,6 +195,7 @@ def _add_optional_groups() -> None:
         ("vault_server.vendors.cli", "vendors"),
         ("vault_server.grants.cli", "receipt"),
         ("vault_server.grants.cli", "grants"),
+        ("vault_server.terms.cli", "agreement"),
         ("vault_server.feed.cli", "worker"),
         ("vault_server.audit.cli", "audit"),
     ):

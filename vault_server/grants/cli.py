@@ -28,7 +28,8 @@ def _read_receipt(path: Path) -> str:
     return text
 
 
-def _jwks(source: str | None, database_url: str | None) -> dict[str, Any]:
+def load_jwks(source: str | None, database_url: str | None) -> dict[str, Any]:
+    """A JWK set from a URL or file, or (no source) this vault's own published keys."""
     if source is None:
         from vault_server.context import build_context
         from vault_server.db import check_migrated
@@ -67,7 +68,7 @@ def verify(file: Path, jwks_source: str | None, database_url: str | None) -> Non
 
     token = _read_receipt(file)
     try:
-        doc = verify_receipt(token, _jwks(jwks_source, database_url))
+        doc = verify_receipt(token, load_jwks(jwks_source, database_url))
     except ReceiptInvalid as exc:
         fail(f"receipt {file} is NOT valid: {exc}")
         return

@@ -146,6 +146,9 @@ def narrow(
     _require_live(grant)
     if not rar.is_within(details, grant.authorization_details):
         raise ValidationFailed("a grant can only be narrowed: the change asks for more than was granted")
+    agreement = next((d["agreement"] for d in grant.authorization_details if d.get("agreement")), None)
+    if agreement is not None:  # the agreement in force stays attached, whatever the client sent back
+        details = [{**d, "agreement": agreement} for d in details]
     new_scope = grant.scope.split() if scope is None else [s for s in grant.scope.split() if s in set(scope)]
     if "signals:read" in grant.scope.split() and "signals:read" not in new_scope:
         details = []  # the details are what signals:read may read: dropping the scope drops them

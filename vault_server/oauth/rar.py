@@ -21,6 +21,9 @@ MAX_CATEGORIES = 50
 DEFAULT_MIN_STAGE = "awareness"
 DEFAULT_FREQUENCY = "daily"
 _COMMON_KEYS = {"locations", "actions", "datatypes", "identifier", "privileges"}  # RFC 9396 §2.2, accepted, unused
+#: set by the vault on granted details (the IEEE 7012 agreement in force, docs/TERMS.md); accepted when a grant's
+#: own details are sent back (narrowing) but never taken from the request: the vault attaches it itself
+VAULT_KEYS = {"agreement"}
 _KEYS = {"type", "categories", "min_stage", "fields", "purpose", "retention_days", "frequency"}
 
 FIELD_LABELS = {
@@ -92,7 +95,7 @@ def _one(item: Any, policy: Policy) -> dict[str, Any]:
         raise InvalidDetails("each authorization_details entry must be a JSON object")
     if item.get("type") != TYPE:
         raise InvalidDetails(f"unknown authorization_details type {item.get('type')!r}; supported: {TYPE}")
-    unknown = sorted(set(item) - _KEYS - _COMMON_KEYS)
+    unknown = sorted(set(item) - _KEYS - _COMMON_KEYS - VAULT_KEYS)
     if unknown:
         raise InvalidDetails(f"unknown member(s) in {TYPE}: {', '.join(unknown)}")
     spec = _detail_type(policy)

@@ -17,12 +17,13 @@ from vault_server.accounts import service as accounts
 from vault_server.accounts.service import Window
 from vault_server.context import VaultContext
 from vault_server.db import utcnow
-from vault_server.errors import RateLimited
+from vault_server.errors import RateLimited, VaultError
 from vault_server.grants import service as grants
 from vault_server.oauth import authorize, consent, device, introspection, metadata, registration, revocation, token
 from vault_server.oauth.clientauth import authenticate_client
 from vault_server.oauth.errors import OAuthError
 from vault_server.oauth.scopes import SCOPE_LABELS
+from vault_server.terms import service as terms
 from vault_server.vendors import service as vendors
 from vault_server.web.deps import Ctx, Principal, check_form_csrf, get_ctx, resolve_principal
 from vault_server.web.pages import page_principal, render_page
@@ -88,6 +89,7 @@ def authorize_get(request: Request, ctx: Ctx) -> Response:
             return _error_page(request, ctx, principal, "Sign in with a consumer account to share your signals.", 403)
         req = authorize.start(session=s, account_id=principal.account.id, req=valid)
         model = consent.view_model(session=s, ctx=ctx, req=req, app=valid.app)
+        model["terms"] = terms.resolution_for(session=s, ctx=ctx, account_id=principal.account.id, app=valid.app)
     return render_page(request, ctx, principal, "consent.html", **model)
 
 
@@ -118,6 +120,19 @@ def _decide(request: Request, ctx: VaultContext, items: list[tuple[str, Any]]) -
             err = OAuthError("access_denied", "the consumer declined")
             return RedirectResponse(authorize.error_redirect(ctx, req.redirect_uri, err, req.state), status_code=303)
         details, scopes, identity, days = consent.decision(items, req)
+        # IEEE 7012: the consumer's terms, the vendor's answer, and the agreement in force bounding the grant
+        resolution = terms.resolution_for(session=s, ctx=ctx, account_id=principal.account.id, app=app)
+        if resolution is not None:
+            if resolution.outcome == "declined" or resolution.agreement is None:
+                terms.record_declined(
+                    session=s, ctx=ctx, account_id=principal.account.id, app=app, proffer=resolution.proffered
+                )
+                err = OAuthError("access_denied", "the client accepts none of the agreements the consumer proffers")
+                return RedirectResponse(authorize.error_redirect(ctx, req.redirect_uri, err, req.state), 303)
+            if resolution.outcome == "countered" and values.get("terms") != "counter":
+                err = OAuthError("access_denied", "the consumer refused the client's counter-proposal")
+                return RedirectResponse(authorize.error_redirect(ctx, req.redirect_uri, err, req.state), 303)
+            details, scopes = terms.bound(details, scopes, resolution.agreement)
         if not details and not scopes:
             err = OAuthError("access_denied", "the consumer approved nothing of what was asked")
             return RedirectResponse(authorize.error_redirect(ctx, req.redirect_uri, err, req.state), status_code=303)
@@ -132,6 +147,8 @@ def _decide(request: Request, ctx: VaultContext, items: list[tuple[str, Any]]) -
             identity_fields=identity,
             expires_at=utcnow() + timedelta(days=days),
         )
+        if resolution is not None:
+            terms.record_agreement(session=s, ctx=ctx, grant=grant, app=app, resolution=resolution)
         code = authorize.issue_code(session=s, req=req, grant_id=grant.id)
         url = authorize.redirect_with(ctx, req.redirect_uri, {"code": code, "state": req.state})
     return RedirectResponse(url, status_code=303)
@@ -320,7 +337,18 @@ def _register(ctx: VaultContext, body: Any, client_ip: str) -> dict[str, Any]:
                              headers=exc.headers) from None  # fmt: skip
         accounts.throttle_hit(session=s, key=key, window=REGISTRATION_WINDOW)
     with ctx.db.session() as s:
-        return registration.register(session=s, metadata=body)
+        out = registration.register(session=s, metadata=body)
+        accepted = body.get("accepted_agreements") if isinstance(body, dict) else None
+        if accepted is not None:  # IEEE 7012: the roster agreements this client accepts (docs/TERMS.md)
+            if not isinstance(accepted, list) or not all(isinstance(a, str) for a in accepted) or len(accepted) > 20:
+                raise OAuthError("invalid_client_metadata", "accepted_agreements must be an array of roster ids")
+            try:
+                out["accepted_agreements"] = terms.set_vendor_terms(
+                    session=s, ctx=ctx, vendor_id=out["client_id"], accepted=accepted
+                )
+            except VaultError as exc:
+                raise OAuthError("invalid_client_metadata", exc.detail) from None
+        return out
 
 
 @router.post("/oauth/register", status_code=201, summary="Dynamic client registration (RFC 7591)")

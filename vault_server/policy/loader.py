@@ -22,10 +22,12 @@ from pydantic import BaseModel, ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from vault_server.policy.models import (
+    OPTIONAL_POLICY_FILES,
     POLICY_FILES,
     REQUIRED_GESTURES,
     SIGNAL_FIELDS,
     STAGES,
+    AgreementsFile,
     CategoryNode,
     GestureRule,
     GesturesFile,
@@ -90,6 +92,7 @@ class Policy:
         retention: RetentionFile,
         scopes: ScopesFile,
         directory: Path | None = None,
+        agreements: AgreementsFile | None = None,
     ) -> None:
         self.taxonomy = taxonomy
         self.gestures = gestures
@@ -97,6 +100,9 @@ class Policy:
         self.sensitive = sensitive
         self.retention = retention
         self.scopes = scopes
+        #: the IEEE 7012 roster (agreements.yaml), None when the deployment has none (not part of the hash:
+        #: agreements bound grants, they never change how signals are scored)
+        self.agreements = agreements
         self.directory = directory
         self.nodes: dict[str, CategoryNode] = {n.id: n for n in taxonomy.categories}
         parents = {n.parent for n in taxonomy.categories if n.parent is not None}
@@ -434,6 +440,24 @@ def _check_scopes(doc: YamlDoc, sc: ScopesFile) -> list[PolicyProblem]:
     return out
 
 
+def _check_agreements(doc: YamlDoc, roster: AgreementsFile) -> list[PolicyProblem]:
+    items = list(enumerate(roster.agreements))
+    out = _duplicates(doc, ((a.id, ("agreements", i, "id")) for i, a in items), "agreement")
+    if roster.default not in {a.id for a in roster.agreements}:
+        out.append(doc.problem(("default",), f"default agreement '{roster.default}' is not in the roster"))
+    for i, agreement in items:
+        if not agreement.permits.service_delivery and (
+            agreement.permits.analytics or agreement.permits.intentcasting or agreement.permits.third_party_sharing
+        ):
+            out.append(
+                doc.problem(
+                    ("agreements", i, "permits", "service_delivery"),
+                    f"agreement '{agreement.id}' permits other uses but not service delivery",
+                )
+            )
+    return out
+
+
 def _load(directory: Path) -> tuple[Policy | None, list[PolicyProblem]]:
     problems: list[PolicyProblem] = []
     if not directory.is_dir():
@@ -470,7 +494,21 @@ def _load(directory: Path) -> tuple[Policy | None, list[PolicyProblem]]:
         elif isinstance(model, ScopesFile):
             problems += _check_scopes(doc, model)
 
-    order = {name: i for i, name in enumerate(POLICY_FILES)}
+    optional: dict[str, BaseModel] = {}
+    for name, schema in OPTIONAL_POLICY_FILES.items():
+        if not (directory / name).exists():
+            continue
+        doc, found = _read(directory, name)
+        problems += found
+        if doc is None:
+            continue
+        model, found = _validate(doc, schema)
+        problems += found
+        if isinstance(model, AgreementsFile):
+            problems += _check_agreements(doc, model)
+            optional[name] = model
+
+    order = {name: i for i, name in enumerate([*POLICY_FILES, *OPTIONAL_POLICY_FILES])}
     problems = sorted(set(problems), key=lambda p: (order.get(p.file, -1), p.line, p.message))
     if problems or len(models) != len(POLICY_FILES):
         return None, problems
@@ -482,6 +520,7 @@ def _load(directory: Path) -> tuple[Policy | None, list[PolicyProblem]]:
         retention=_as(models["retention.yaml"], RetentionFile),
         scopes=_as(models["scopes.yaml"], ScopesFile),
         directory=directory,
+        agreements=_as(optional["agreements.yaml"], AgreementsFile) if "agreements.yaml" in optional else None,
     )
     return policy, []
 

@@ -195,6 +195,40 @@ class ScopesFile(_Strict):
     authorization_details: list[AuthorizationDetailType] = Field(default_factory=list)
 
 
+# --- agreements.yaml (optional) -----------------------------------------------------------------
+
+
+class AgreementPermits(_Strict):
+    """What an agreement lets the second party (the vendor) do with what the person shares."""
+
+    service_delivery: bool
+    analytics: bool
+    intentcasting: bool
+    third_party_sharing: bool
+    retention_days: Annotated[int, Field(ge=0, le=3650)]
+
+
+class Agreement(_Strict):
+    """One agreement of the IEEE 7012 roster the person may proffer."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
+    version: Version
+    title: Annotated[str, StringConstraints(min_length=1, max_length=120)]
+    text: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    url: Annotated[str, StringConstraints(pattern=r"^https://\S+$", max_length=500)]
+    permits: AgreementPermits
+
+
+class AgreementsFile(_Strict):
+    version: Version
+    default: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    agreements: Annotated[list[Agreement], Field(min_length=1)]
+
+
+#: Policy files a deployment may leave out (the feature they configure is then off).
+OPTIONAL_POLICY_FILES: dict[str, type[BaseModel]] = {"agreements.yaml": AgreementsFile}
+
+
 #: File name -> schema, in the order files are loaded and reported.
 POLICY_FILES: dict[str, type[BaseModel]] = {
     "taxonomy.yaml": TaxonomyFile,

@@ -60,6 +60,9 @@ class AppRegistration(BaseModel):
     token_endpoint_auth_method: str = Field(default="client_secret_basic")
     jwks: dict[str, Any] | None = None
     scope: str = Field(default="", max_length=500)
+    accepted_agreements: list[str] = Field(
+        default_factory=list, max_length=20, description="IEEE 7012 roster agreements the app accepts, preferred first"
+    )
 
     @field_validator("redirect_uris")
     @classmethod

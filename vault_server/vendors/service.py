@@ -58,6 +58,7 @@ def register(
         jwks = check_jwks(body.jwks)
     else:
         secret = new_client_secret()
+        jwks = check_jwks(body.jwks) if body.jwks else None  # e.g. to countersign agreement records
     app = VendorApp(
         id=new_client_id(),
         owner_account_id=owner_account_id,

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from vault_server.audit import service as audit
 from vault_server.context import VaultContext
 from vault_server.errors import Forbidden, NotFound, VaultError
+from vault_server.terms import service as terms
 from vault_server.vendors import service as vendors
 from vault_server.vendors.models import VendorStatus
 from vault_server.vendors.schemas import AppOut, AppRegistration
@@ -57,6 +58,8 @@ def api_register(body: AppRegistration, principal: CurrentPrincipal, ctx: Ctx) -
     owner = _vendor(principal)
     with ctx.db.session() as s:
         app, secret = vendors.register(session=s, body=body, owner_account_id=owner, via="portal")
+        if body.accepted_agreements:
+            terms.set_vendor_terms(session=s, ctx=ctx, vendor_id=app.id, accepted=body.accepted_agreements)
         return vendors.public_view(app, secret)
 
 
