@@ -19,3 +19,8 @@ def seed_room_data(ctx: VaultContext, accounts_by_role: dict[Role, Account]) -> 
     from vault_server.feed import demo as feed_demo
 
     yield from feed_demo.seed(ctx, accounts_by_role.get(Role.consumer))
+    from vault_server.reports import demo as reports_demo
+
+    yield from reports_demo.seed(ctx, accounts_by_role.get(Role.consumer))
+    base = ctx.settings.base_url
+    yield f"Your terms (IEEE 7012): the consumer chooses the agreement to proffer at {base}/terms"

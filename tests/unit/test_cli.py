@@ -98,6 +98,9 @@ def test_demo_is_idempotent_and_prints_logins(env: dict[str, str]) -> None:
     assert "consumer@example.com" in first.output and "auditor@example.com" in first.output
     second = run("demo")
     assert second.exit_code == 0 and second.output.count("consumer@example.com") == 1
+    export = json.loads(run("export", "--consumer", "consumer@example.com").output)
+    assert export["demand_statistics"]["opted_in"] is True  # the demo consumer shows what reports count
+    assert export["terms"]["choices"]["default"] == "cc-sd-offers"
 
 
 def test_keys_rotate_keeps_export_readable(env: dict[str, str]) -> None:

@@ -43,8 +43,9 @@ def room_exporters() -> list[Exporter]:
     from vault_server.grants.flows import export_grants
     from vault_server.intents.flows import export_sections as intent_sections
     from vault_server.reports.flows import export_participation
+    from vault_server.terms.flows import export_terms
 
-    return [_export_tokens, *intent_sections(), export_grants, export_inbox, export_participation]
+    return [_export_tokens, *intent_sections(), export_grants, export_inbox, export_participation, export_terms]
 
 
 def room_deleters() -> list[Deleter]:

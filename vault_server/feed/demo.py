@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlmodel import select
+from sqlmodel import Session, col, select
 
 from vault_server.accounts.models import Account
 from vault_server.context import VaultContext
 from vault_server.db import utcnow
 from vault_server.feed import offers, questions
-from vault_server.feed.models import Intentcast, Question
+from vault_server.feed.models import CastRecipient, Intentcast, Question
 from vault_server.vendors.models import VendorApp
 
 DEMO_VENDOR = "ivc_demo_outfitters"
@@ -41,6 +41,7 @@ def seed(ctx: VaultContext, consumer: Account | None) -> Iterator[str]:
             ),
         )  # fmt: skip
         if cast["recipients"]:
+            _release_now(s, cast["id"])
             offers.make_offer(
                 session=s,
                 ctx=ctx,
@@ -64,3 +65,18 @@ def seed(ctx: VaultContext, consumer: Account | None) -> Iterator[str]:
                                           choices=["This week", "This month", "Just looking"]),
             )  # fmt: skip
     yield "Feed demo: an anonymous intentcast with an offer from Demo Outfitters (see /inbox)"
+
+
+def _release_now(session: Session, cast_id: str) -> None:
+    """Demo only: tell the vendors of the demo cast at once instead of at the next anonymous batch
+    (feed/release.py), so the seeded offer can answer it. Real casts always wait for their batch."""
+    from vault_server.feed.release import ANONYMOUS
+    from vault_server.feed.service import emit
+
+    for row in session.exec(
+        select(CastRecipient).where(CastRecipient.cast_id == cast_id, col(CastRecipient.released_at).is_(None))
+    ).all():
+        row.released_at = utcnow()
+        session.add(row)
+        emit(session, vendor_id=row.vendor_id, subject=row.handle, grant_id=ANONYMOUS, kind="intent.declared",
+             ref_id=cast_id)  # fmt: skip
