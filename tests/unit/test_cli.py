@@ -140,7 +140,7 @@ def test_commands_refuse_an_uninitialised_vault(env: dict[str, str]) -> None:
 def test_serve_refuses_then_serves(env: dict[str, str]) -> None:
     port = free_port()
     cmd = [sys.executable, "-m", "vault_server", "serve", "--port", str(port)]
-    refused = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=os.environ.copy())
+    refused = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=os.environ.copy())
     assert refused.returncode == 1 and "intent-vault init" in refused.stderr and "Traceback" not in refused.stderr
     assert run("init").exit_code == 0
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
