@@ -257,3 +257,16 @@ def test_dropping_signals_read_ends_signal_access(setup: Setup) -> None:
     r = setup.consumer.patch(f"/v1/grants/{gid}", json={"scope": []}, headers=setup.csrf())
     assert r.status_code == 200 and r.json()["state"] == "revoked"  # nothing left: the grant ends
     assert setup.read().status_code == 401
+
+
+def test_receipt_verify_outside_a_vault_asks_for_the_published_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a vendor's folder: no var/kek.json, no database
+    for name in ("VAULT_KEK_FILE", "VAULT_KEK", "VAULT_DATABASE_URL", "VAULT_DATABASE_SCHEMA"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "receipt.jws").write_text("eyJhbGciOiJFZERTQSJ9.e30.c2ln")
+    result = CliRunner().invoke(main, ["receipt", "verify", "receipt.jws"])
+    assert result.exit_code == 1
+    assert "--jwks URL" in result.output and "intent-vault init" not in result.output
+    assert "Traceback" not in result.output

@@ -33,8 +33,17 @@ def load_jwks(source: str | None, database_url: str | None) -> dict[str, Any]:
     if source is None:
         from vault_server.context import build_context
         from vault_server.db import check_migrated
+        from vault_server.errors import ConfigError
 
-        ctx = build_context(load_settings(database_url=database_url))
+        try:
+            ctx = build_context(load_settings(database_url=database_url))
+        except ConfigError:
+            # a vendor or auditor checking a receipt has no vault here: point at the published keys instead
+            fail(
+                "no vault in this folder to take the signing keys from; pass the vault's published keys with "
+                "--jwks URL (e.g. https://vault.example/.well-known/jwks.json) or --jwks FILE"
+            )
+            raise  # fail() exits; this only satisfies the type checker
         try:
             check_migrated(ctx.db)
             return ctx.keyset.jwks()
