@@ -476,3 +476,29 @@ def test_a_worker_whose_lease_ran_out_cannot_overwrite_the_new_owner(client: Tes
         [row] = deliveries(ctx)
         assert (row.status, row.attempts, row.last_status) == ("delivered", 1, 204)
         assert len(rx.requests) == 1
+
+
+def test_the_worker_loop_sends_full_batches_back_to_back_and_stops_cleanly(
+    client: TestClient, ctx: VaultContext
+) -> None:
+    """``run_forever`` claims the next batch while one is on the wire: every message still arrives exactly once,
+    and setting ``stop`` ends the loop with nothing left claimed."""
+    vendor, secret = make_vendor(ctx)
+    with receiver() as rx:
+        register(client, (vendor, secret), rx.url, ["grant.created"])
+        for _ in range(11):
+            make_grant(ctx, make_consumer(ctx), vendor, [detail(["electronics"])])
+        stop = threading.Event()
+        loop = threading.Thread(
+            target=tasks.run_forever, args=(ctx,), kwargs={"interval": 0.05, "batch": 3, "concurrency": 2, "stop": stop}
+        )
+        loop.start()
+        deadline = time.monotonic() + 60
+        while {d.status for d in deliveries(ctx)} != {"delivered"} and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        loop.join(timeout=30)
+        assert not loop.is_alive()
+        ids = [r["headers"]["webhook-id"] for r in rx.requests]
+        assert sorted(ids) == sorted(d.id for d in deliveries(ctx)) and len(ids) == 11
+    assert all(d.status == "delivered" and d.leased_until is None for d in deliveries(ctx))

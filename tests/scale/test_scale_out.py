@@ -36,8 +36,8 @@ from .support import (
 )
 
 pytestmark = needs_postgres
-CONSUMERS = 6
-BATCHES = 4  # gesture batches per consumer, each posted to both servers (the second post is a client retry)
+CONSUMERS = 4
+BATCHES = 3  # gesture batches per consumer, each posted to both servers (the second post is a client retry)
 
 
 @pytest.fixture

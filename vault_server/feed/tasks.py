@@ -155,23 +155,38 @@ def run_forever(
 
 
 async def _forever(ctx: VaultContext, *, interval: float, batch: int, concurrency: int, stop: threading.Event) -> None:
+    """The worker loop. After a full batch more is probably due, so the next batch is claimed and built (in a
+    thread) while this one is on the wire; on stop, a batch already claimed is still sent and recorded."""
     next_purge = 0.0
+    ahead: asyncio.Future[_Claimed] | None = None
     async with webhooks.http_session(concurrency=concurrency) as http:
-        while not stop.is_set():
-            if time.monotonic() >= next_purge:
+        while not stop.is_set() or ahead is not None:
+            if ahead is None and time.monotonic() >= next_purge:
                 try:
                     await asyncio.to_thread(purge, ctx)
                 except Exception as exc:  # retried next hour
                     log.warning("purge failed: %s", type(exc).__name__)
                 next_purge = time.monotonic() + 3600
             try:
-                result = await tick(ctx, http=http, batch=batch, concurrency=concurrency)
+                claimed = await (ahead or asyncio.to_thread(_claim_and_prepare, ctx, batch))
             except Exception as exc:  # keep the worker alive across database hiccups
-                log.error("worker tick failed: %s", type(exc).__name__)
-                result = TickResult()
+                log.error("worker claim failed: %s", type(exc).__name__)
+                claimed = _Claimed(TickResult(), [], [])
+            ahead = None
+            if len(claimed.rows) == batch and not stop.is_set():
+                ahead = asyncio.ensure_future(asyncio.to_thread(_claim_and_prepare, ctx, batch))
+            result = claimed.result
+            if claimed.rows:
+                try:
+                    outcomes = await _send(
+                        claimed, allow_private=ctx.settings.allow_private_webhooks, http=http, concurrency=concurrency
+                    )
+                    result = await asyncio.to_thread(_finish, ctx, claimed, outcomes)
+                except Exception as exc:  # the leases expire and another tick retries: nothing is lost
+                    log.error("worker tick failed: %s", type(exc).__name__)
             if result.claimed:
                 log.info(
                     "webhooks: %d delivered, %d failed, %d skipped", result.delivered, result.failed, result.skipped
                 )
-            if result.claimed < batch:
+            if result.claimed < batch and ahead is None:
                 await asyncio.to_thread(stop.wait, interval)
