@@ -46,7 +46,8 @@ def _spec(i: int, consumer_id: str | None) -> audit.AuditSpec:
 
 
 @contextmanager
-def _statements(ctx: VaultContext) -> Iterator[list[str]]:
+def statements(ctx: VaultContext) -> Iterator[list[str]]:
+    """Every SQL statement the engine sends while the block runs (executemany counts once)."""
     seen: list[str] = []
 
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -140,7 +141,7 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(ctx: VaultContext) 
         audit.record(session=s, ctx=ctx, kind="admin.policy_change", actor="admin:a", consumer_id=None, details={})
     counts = []
     for k in (3, 60):
-        with ctx.db.session() as s, _statements(ctx) as seen:
+        with ctx.db.session() as s, statements(ctx) as seen:
             audit.record_many(session=s, ctx=ctx, entries=[_spec(i, ids[i % 6]) for i in range(k)])
         counts.append(len(seen))
     assert counts[0] == counts[1], counts

@@ -225,7 +225,7 @@ def test_no_audit_entry_no_data(client: TestClient, ctx: VaultContext, monkeypat
     def broken(**_: Any) -> None:
         raise RuntimeError("audit store unavailable")
 
-    monkeypatch.setattr(audit, "record", broken)
+    monkeypatch.setattr(audit, "record_many", broken)
     failing = TestClient(client.app, raise_server_exceptions=False)
     r = failing.get("/v1/feed", auth=(vendor, secret))
     assert r.status_code == 500

@@ -94,16 +94,20 @@ def _cipher(ring: KeyRing, account_id: str, wrapped: bytes) -> ConsumerCipher:
     return cipher
 
 
+def data_keys(*, session: Session, account_ids: Collection[str]) -> list[DataKey]:
+    """The wrapped data keys of many accounts in one query (shredded accounts have none). While the caller holds
+    the rows, :func:`cipher_for` for these accounts is answered by the session's identity map, without a query."""
+    wanted = sorted(set(account_ids))
+    if not wanted:
+        return []
+    return list(session.exec(select(DataKey).where(col(DataKey.account_id).in_(wanted))).all())
+
+
 def ciphers_for(*, session: Session, ring: KeyRing, account_ids: Collection[str]) -> dict[str, ConsumerCipher]:
     """Ciphers of many accounts from one query for their wrapped keys; accounts without a key (shredded) are
     absent from the result. Unwrapping goes through the short-lived cache of :class:`_UnwrappedKeys`."""
-    wanted = sorted(set(account_ids))
-    if not wanted:
-        return {}
-    rows = session.execute(
-        select(col(DataKey.account_id), col(DataKey.wrapped)).where(col(DataKey.account_id).in_(wanted))
-    ).all()
-    return {str(account_id): _cipher(ring, str(account_id), wrapped) for account_id, wrapped in rows}
+    rows = data_keys(session=session, account_ids=account_ids)
+    return {row.account_id: _cipher(ring, row.account_id, row.wrapped) for row in rows}
 
 
 def cipher_for(*, session: Session, ring: KeyRing, account_id: str) -> ConsumerCipher:

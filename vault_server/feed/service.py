@@ -213,10 +213,13 @@ def _position_column(session: Session) -> Any:
 
 
 def head_position(session: Session, vendor_id: str) -> int:
-    """The newest readable position of a vendor's feed (0 when empty)."""
+    """The newest readable position of a vendor's feed (0 when empty): one index lookup."""
     position = _position_column(session)
     row = session.exec(
-        select(position).where(FeedChange.vendor_id == vendor_id, position.is_not(None)).order_by(position.desc())
+        select(position)
+        .where(FeedChange.vendor_id == vendor_id, position.is_not(None))
+        .order_by(position.desc())
+        .limit(1)
     ).first()
     return int(row) if row is not None else 0
 
@@ -258,6 +261,7 @@ class Page:
     next_cursor: str
     has_more: bool
     audits: list[dict[str, Any]] = field(default_factory=list)
+    etag: str = ""
 
     def body(self) -> dict[str, Any]:
         return {"items": self.items, "next_cursor": self.next_cursor, "has_more": self.has_more}
@@ -269,17 +273,29 @@ def fields_of(shaped: Sequence[dict[str, Any]]) -> list[str]:
     return sorted(f for f, key in FIELD_KEYS.items() if key in present)
 
 
+def shaped_for_grants(
+    *, session: Session, ctx: VaultContext, grants: Sequence[Grant]
+) -> dict[str, list[dict[str, Any]]]:
+    """Grant id -> the consumer's signals evaluated now and narrowed to exactly what that grant allows now.
+
+    One ``signals_for_many`` for every consumer of ``grants`` (the union of each consumer's granted categories),
+    then narrowed per grant: the same statements for one grant or a page of them."""
+    from vault_server.signals.service import signals_for_many
+
+    policy = rar.policy_for(ctx)
+    wanted: dict[str, set[str]] = {}
+    for grant in grants:
+        categories = rar.categories_of(grant.authorization_details or [])
+        wanted.setdefault(grant.account_id, set()).update(rar.leaves_under(policy, categories))
+    states = signals_for_many(session=session, ctx=ctx, wanted=wanted) if wanted else {}
+    return {g.id: rar.shape(states.get(g.account_id, []), g.authorization_details or [], policy) for g in grants}
+
+
 def shaped_signals(*, session: Session, ctx: VaultContext, grant: Grant) -> list[dict[str, Any]]:
     """The consumer's signals evaluated now and narrowed to exactly what the grant allows now."""
-    from vault_server.signals.service import signals_for
-
-    details = grant.authorization_details or []
-    if not details:
+    if not grant.authorization_details:
         return []
-    policy = rar.policy_for(ctx)
-    leaves = rar.leaves_under(policy, rar.categories_of(details))
-    signals = signals_for(session=session, ctx=ctx, account_id=grant.account_id, categories=leaves)
-    return rar.shape(signals, details, policy)
+    return shaped_for_grants(session=session, ctx=ctx, grants=[grant])[grant.id]
 
 
 def narrowed_to(grant: Grant) -> dict[str, Any]:
@@ -292,39 +308,86 @@ def grant_is_live(grant: Grant | None, now: datetime | None = None) -> bool:
     return grant is not None and grant.revoked_at is None and grant.expires_at > when
 
 
+def page_etag(ctx: VaultContext, vendor_id: str, after: int, head: int, limit: int) -> str:
+    """The weak validator of a feed page: (cursor position, the vendor's head position, limit), keyed.
+
+    Two requests with the same cursor and limit and no new change in the vendor's feed get the same items (values
+    evaluated at read time, such as a signal's score decaying, may differ slightly: hence weak, RFC 9110 §8.8.1).
+    HMAC-keyed and bound to the vendor, so a tag reveals no position and never matches another vendor's page."""
+    msg = f"etag\x00{vendor_id}\x00{after}\x00{head}\x00{limit}".encode()
+    mac = hmac.new(_cursor_key(ctx), msg, hashlib.sha256).digest()[:18]
+    return 'W/"' + base64.urlsafe_b64encode(mac).decode() + '"'
+
+
+def not_modified(
+    *, session: Session, ctx: VaultContext, vendor_id: str, cursor: str | None, limit: int, if_none_match: str | None
+) -> str | None:
+    """The page's current ETag when ``If-None-Match`` still matches it (answer 304), else None: one index lookup
+    for the head, nothing built, nothing audited."""
+    if not if_none_match:
+        return None
+    after = decode_cursor(ctx, vendor_id, cursor)
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    etag = page_etag(ctx, vendor_id, after, head_position(session, vendor_id), limit)
+    return etag if etag_matches(if_none_match, etag) else None
+
+
 def read_page(
     *, session: Session, ctx: VaultContext, vendor_id: str, cursor: str | None, limit: int = DEFAULT_LIMIT
 ) -> Page:
     """One page of a vendor's feed after ``cursor``. Data items are built for live grants only; the audit
-    entries to write before sending are in ``page.audits`` (see :func:`record_reads`)."""
+    entries to write before sending are in ``page.audits`` (see :func:`record_reads`).
+
+    A constant number of statements whatever the page size: the rows, their grants, the signal states (and data
+    keys) of every grant with a signal item, the referenced objects of each event kind (events.build_many)."""
+    from vault_server.feed import events, replica
+
     after = decode_cursor(ctx, vendor_id, cursor)
     limit = max(1, min(int(limit), MAX_LIMIT))
-    from vault_server.feed import replica
-
     # the change log may come from the read replica (feed/replica.py); everything else below reads the primary
     rows = replica.change_rows(session=session, ctx=ctx, vendor_id=vendor_id, after=after, limit=limit + 1)
     has_more = len(rows) > limit
     rows = list(rows[:limit])
-    last = after
-    # one data item per grant per page, placed at its newest change
+    positions = [int(row.pos if row.pos is not None else row.seq or 0) for row in rows]
+    last = positions[-1] if rows else after
+    # one data item per grant per page, placed at its newest change (a narrowing keeps its own item)
     newest_data: dict[str, int] = {}
     for i, row in enumerate(rows):
         if row.kind in FOLDED_KINDS:
             newest_data[row.grant_id] = i
-    items: list[dict[str, Any]] = []
-    audits: list[dict[str, Any]] = []
     wanted = sorted({r.grant_id for r in rows if r.kind not in TOMBSTONE_KINDS and r.grant_id})
-    grants: dict[str, Grant | None] = (
+    grants: dict[str, Grant] = (
         {g.id: g for g in session.exec(select(Grant).where(col(Grant.id).in_(wanted))).all()} if wanted else {}
     )
     now = utcnow()
-    from vault_server.feed import events
+    live = {gid: g for gid, g in grants.items() if grant_is_live(g, now) and g.vendor_id == vendor_id}
 
-    for i, row in enumerate(rows):
-        pos = int(row.pos if row.pos is not None else row.seq or 0)
-        last = pos
+    def shown(i: int, row: FeedChange) -> bool:
+        """A row that becomes an item (before its data is known)."""
+        if row.kind in TOMBSTONE_KINDS:
+            return True
+        if row.kind in EVENT_KINDS and not row.grant_id:  # an anonymous intentcast or its offer.accepted
+            return True
+        if row.grant_id not in live:
+            return False  # ended since: its tombstone is in the feed
+        return row.kind not in FOLDED_KINDS or newest_data.get(row.grant_id) == i
+
+    rows_shown = [(i, row) for i, row in enumerate(rows) if shown(i, row)]
+    signal_grants = {row.grant_id: live[row.grant_id] for _, row in rows_shown if row.kind in SIGNAL_KINDS}
+    shaped_of = shaped_for_grants(session=session, ctx=ctx, grants=list(signal_grants.values()))
+    event_rows = [row for _, row in rows_shown if row.kind in EVENT_KINDS]
+    built = iter(
+        events.build_many(
+            session=session,
+            ctx=ctx,
+            refs=[events.EventRef(r.kind, r.ref_id, vendor_id, live.get(r.grant_id)) for r in event_rows],
+        )
+    )
+    items: list[dict[str, Any]] = []
+    audits: list[dict[str, Any]] = []
+    for i, row in rows_shown:
         base = {
-            "pos": pos,
+            "pos": positions[i],
             "type": row.kind,
             "subject": row.subject,
             "grant_id": row.grant_id or None,
@@ -333,45 +396,35 @@ def read_page(
         if row.kind in TOMBSTONE_KINDS:
             items.append({**base, "forget": True})
             continue
-        if row.kind in FOLDED_KINDS and newest_data.get(row.grant_id) != i:
+        if row.kind in EVENT_KINDS:
+            event = next(built)
+            if event is not None:
+                items.append({**base, **event[0]})
+                if event[1] is not None:
+                    audits.append(event[1])
             continue
-        if row.kind in EVENT_KINDS and not row.grant_id:  # an anonymous intentcast or its offer.accepted
-            anonymous = events.build(
-                session=session, ctx=ctx, grant=None, kind=row.kind, ref_id=row.ref_id, vendor_id=vendor_id
-            )
-            if anonymous is not None:
-                items.append({**base, **anonymous[0]})
-                if anonymous[1] is not None:
-                    audits.append(anonymous[1])
+        grant = live[row.grant_id]
+        shaped = shaped_of[grant.id]
+        if not shaped and row.kind == "signal.updated":
             continue
-        grant = grants.get(row.grant_id)
-        if not grant_is_live(grant, now) or grant is None or grant.vendor_id != vendor_id:
-            continue  # ended since: its tombstone is in the feed
-        if row.kind in SIGNAL_KINDS:
-            shaped = shaped_signals(session=session, ctx=ctx, grant=grant)
-            if not shaped and row.kind == "signal.updated":
-                continue
-            item = {**base, "grant_version": grant.version, "signals": shaped}
-            if row.kind == "grant.narrowed":  # what the vendor may still hold: delete the rest
-                item.update(narrowed_to(grant))
-            items.append(item)
-            audits.append(
-                {
-                    "kind": "vendor.read",
-                    "consumer_id": grant.account_id,
-                    "details": read_details(vendor_id, grant, shaped, endpoint="/v1/feed"),
-                    "private": {"signals": shaped},
-                }
-            )
-            continue
-        event = events.build(session=session, ctx=ctx, grant=grant, kind=row.kind, ref_id=row.ref_id)
-        if event is None:
-            continue
-        data, audit_entry = event
-        items.append({**base, **data})
-        if audit_entry is not None:
-            audits.append(audit_entry)
-    return Page(items=items, next_cursor=encode_cursor(ctx, vendor_id, last), has_more=has_more, audits=audits)
+        item = {**base, "grant_version": grant.version, "signals": shaped}
+        if row.kind == "grant.narrowed":  # what the vendor may still hold: delete the rest
+            item.update(narrowed_to(grant))
+        items.append(item)
+        audits.append(
+            {
+                "kind": "vendor.read",
+                "consumer_id": grant.account_id,
+                "details": read_details(vendor_id, grant, shaped, endpoint="/v1/feed"),
+                "private": {"signals": shaped},
+            }
+        )
+    # validator: the page holds every change up to ``last`` (all of them when it is not full), so it is the same
+    # page while the feed's head stays at ``last``; a page cut short (full, or a lagging replica) never matches
+    etag = page_etag(ctx, vendor_id, after, last, limit)
+    return Page(
+        items=items, next_cursor=encode_cursor(ctx, vendor_id, last), has_more=has_more, audits=audits, etag=etag
+    )
 
 
 def read_details(vendor_id: str, grant: Grant, shaped: Sequence[dict[str, Any]], *, endpoint: str) -> dict[str, Any]:
@@ -404,30 +457,29 @@ def json_safe(value: Any) -> Any:
 
 
 def record_reads(*, session: Session, ctx: VaultContext, vendor_id: str, audits: Sequence[dict[str, Any]]) -> None:
-    """Append the page's audit entries in the caller's transaction (commit before sending: fail closed). What was
-    sent goes in the entry's encrypted ``private`` part."""
-    for entry in audits:
-        private = entry.get("private")
-        audit.record(
-            session=session,
-            ctx=ctx,
-            kind=entry["kind"],
-            actor=f"vendor:{vendor_id}",
-            consumer_id=entry["consumer_id"],
-            details=entry["details"],
-            private=json_safe(private) if private is not None else None,
-        )
-
-
-def etag_of(body: dict[str, Any]) -> str:
-    """A strong validator of the exact page body (RFC 9110 §8.8.3)."""
-    raw = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
-    return '"' + hashlib.sha256(raw).hexdigest()[:32] + '"'
+    """Append the page's audit entries in the caller's transaction, as one batch (commit before sending: fail
+    closed). What was sent goes in the entry's encrypted ``private`` part."""
+    actor = f"vendor:{vendor_id}"
+    audit.record_many(
+        session=session,
+        ctx=ctx,
+        entries=[
+            audit.AuditSpec(
+                kind=entry["kind"],
+                actor=actor,
+                consumer_id=entry["consumer_id"],
+                details=entry["details"],
+                private=json_safe(entry["private"]) if entry.get("private") is not None else None,
+            )
+            for entry in audits
+        ],
+    )
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
-    """RFC 9110 §13.1.2: weak comparison of ``If-None-Match`` against the current tag."""
+    """RFC 9110 §13.1.2: weak comparison (opaque parts equal, ``W/`` ignored) of ``If-None-Match`` and ``etag``."""
     if not if_none_match:
         return False
     tags = [t.strip() for t in if_none_match.split(",")]
-    return "*" in tags or any(hmac.compare_digest(t.removeprefix("W/"), etag) for t in tags)
+    mine = etag.removeprefix("W/")
+    return "*" in tags or any(hmac.compare_digest(t.removeprefix("W/").encode(), mine.encode()) for t in tags)

@@ -62,14 +62,16 @@ def feed(
 ) -> Response:
     service.stamp_now(ctx)
     with ctx.db.session() as s:
-        page = service.read_page(session=s, ctx=ctx, vendor_id=vendor.id, cursor=cursor, limit=limit)
-        body = page.body()
-        etag = service.etag_of(body)
-        if service.etag_matches(if_none_match, etag):
+        # a validator from a previous page: compare (cursor, the feed's head, limit) before building anything
+        etag = service.not_modified(
+            session=s, ctx=ctx, vendor_id=vendor.id, cursor=cursor, limit=limit, if_none_match=if_none_match
+        )
+        if etag is not None:
             return Response(status_code=304, headers={"ETag": etag, **NO_STORE})
+        page = service.read_page(session=s, ctx=ctx, vendor_id=vendor.id, cursor=cursor, limit=limit)
         service.record_reads(session=s, ctx=ctx, vendor_id=vendor.id, audits=page.audits)
     # the audit entries are committed: only now may the data leave
-    return JSONResponse(body, headers={"ETag": etag, **NO_STORE})
+    return JSONResponse(page.body(), headers={"ETag": page.etag, **NO_STORE})
 
 
 # ---- webhooks (vendor) ----------------------------------------------------------------------------------------------

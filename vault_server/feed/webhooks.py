@@ -37,10 +37,8 @@ from vault_server.errors import NotFound, ValidationFailed
 from vault_server.feed import events, ssrf
 from vault_server.feed.models import WebhookDelivery, WebhookEndpoint
 from vault_server.feed.outbox import Outcome
-from vault_server.feed.service import grant_is_live, json_safe, narrowed_to, read_details
+from vault_server.feed.service import grant_is_live, json_safe, narrowed_to, read_details, shaped_for_grants
 from vault_server.grants.models import Grant
-from vault_server.oauth import rar
-from vault_server.signals.service import signals_for_many
 
 EVENT_TYPES = (
     "signal.updated",
@@ -301,18 +299,6 @@ def payload_data(
     return {**base, **data}, [event_audit]
 
 
-def _shaped_for(session: Session, ctx: VaultContext, grants: Sequence[Grant]) -> dict[str, list[dict[str, Any]]]:
-    """Grant id -> the consumer's signals narrowed to that grant now: one query for every consumer of the batch
-    (``signals_for_many``, the union of each consumer's granted categories), then narrowed per grant."""
-    policy = rar.policy_for(ctx)
-    wanted: dict[str, set[str]] = {}
-    for grant in grants:
-        categories = rar.categories_of(grant.authorization_details or [])
-        wanted.setdefault(grant.account_id, set()).update(rar.leaves_under(policy, categories))
-    states = signals_for_many(session=session, ctx=ctx, wanted=wanted) if wanted else {}
-    return {g.id: rar.shape(states.get(g.account_id, []), g.authorization_details or [], policy) for g in grants}
-
-
 def prepare_batch(*, session: Session, ctx: VaultContext, messages: Sequence[WebhookDelivery]) -> list[Built]:
     """Build the signed request bodies of claimed messages and write their audit entries in this transaction
     (the caller commits before sending: no audit entry, no data). One query each for the endpoints and the
@@ -334,7 +320,7 @@ def prepare_batch(*, session: Session, ctx: VaultContext, messages: Sequence[Web
         and m.grant_id in grants
         and grant_is_live(grants[m.grant_id])
     }
-    shaped = _shaped_for(session, ctx, list(wanted.values()))
+    shaped = shaped_for_grants(session=session, ctx=ctx, grants=list(wanted.values()))
     secrets_of: dict[str, str] = {}
     results: list[Built] = []
     audits: list[audit.AuditSpec] = []

@@ -20,7 +20,7 @@ from sqlmodel import Session
 from vault_server.context import VaultContext
 from vault_server.crypto.envelope import ConsumerCipher
 from vault_server.crypto.keyring import KeyRing
-from vault_server.crypto.service import cipher_for
+from vault_server.crypto.service import DataKeyGone, ciphers_for
 from vault_server.db import utcnow
 from vault_server.signals.engine import SignalState, evaluate
 from vault_server.signals.models import SignalRow
@@ -150,8 +150,12 @@ def price_band(extras: dict[str, Any], declared: dict[str, Any] | None) -> str |
 
 
 def _ciphers(session: Session, ring: KeyRing, account_ids: Iterable[str]) -> dict[str, ConsumerCipher]:
-    """The data keys of several consumers; raises DataKeyGone for a shredded one."""
-    return {a: cipher_for(session=session, ring=ring, account_id=a) for a in account_ids}
+    """The data keys of several consumers (one query); raises DataKeyGone for a shredded one."""
+    wanted = set(account_ids)
+    found = ciphers_for(session=session, ring=ring, account_ids=wanted)
+    for account_id in sorted(wanted - found.keys()):
+        raise DataKeyGone(f"no data key for account {account_id}")
+    return found
 
 
 def _signal_out(
