@@ -22,6 +22,9 @@ What a vendor integration needs, and nothing else::
     for cast in vault.intentcasts(): vault.post_offer(cast["id"], Offer(...))
     vault.ask("Which size?", choices=["55", "65"])
 
+    # 5. countersign the consumers' IEEE 7012 agreement records with the key you registered (needs `cryptography`)
+    vault.countersign_pending(private_key, kid="your-key-1")
+
 Vendor-wide calls (feed, webhooks, offers, questions) authenticate with the client credentials (HTTP Basic);
 per-consumer calls (``subject_signals``) use that consumer's access token. Run ``python vendor_client.py --help``
 for a command-line demo.
@@ -54,6 +57,7 @@ __all__ = [
     "TokenSet",
     "VaultError",
     "VendorClient",
+    "ed25519_jws",
     "verify_webhook",
 ]
 
@@ -174,6 +178,19 @@ def verify_webhook(
             event["webhook_id"] = msg_id
             return event
     raise InvalidWebhook("no signature matches")
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def ed25519_jws(document: Mapping[str, Any], private_key: Any, kid: str) -> str:
+    """Compact JWS (RFC 7515, alg EdDSA) over the canonical JSON of ``document`` (sorted keys, no spaces, UTF-8):
+    what the vault checks a countersignature against. ``private_key`` is a ``cryptography`` Ed25519PrivateKey."""
+    header = _b64(json.dumps({"alg": "EdDSA", "kid": kid}, separators=(",", ":")).encode())
+    payload = _b64(json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())
+    signature = private_key.sign(f"{header}.{payload}".encode("ascii"))
+    return f"{header}.{payload}.{_b64(signature)}"
 
 
 class VendorClient:
@@ -322,6 +339,26 @@ class VendorClient:
 
     def question_results(self, question_id: str) -> dict[str, Any]:
         return dict(self._call("GET", f"/v1/vendor/questions/{question_id}/results").json())
+
+    # ---- the consumers' terms (IEEE 7012) ---------------------------------------------------------------------------
+    def agreement_records(self, *, pending: bool = False) -> list[dict[str, Any]]:
+        """Agreement records with your consumers, newest first (``pending``: not countersigned by you yet)."""
+        params = {"pending": "true"} if pending else {}
+        return list(self._call("GET", "/v1/terms/records", params=params).json()["records"])
+
+    def countersign(self, record: Mapping[str, Any], private_key: Any, kid: str) -> dict[str, Any]:
+        """Countersign one record (as downloaded) with your Ed25519 key (a ``cryptography`` private key) whose
+        public half is in the JWKS you registered under ``kid``; returns the record with both signatures."""
+        token = ed25519_jws(record["record"], private_key, kid)
+        path = f"/v1/terms/records/{record['record']['recordId']}/countersign"
+        return dict(self._call("POST", path, json={"jws": token}).json())
+
+    def countersign_pending(self, private_key: Any, kid: str) -> int:
+        """Countersign every record still waiting for you; returns how many."""
+        pending = self.agreement_records(pending=True)
+        for record in pending:
+            self.countersign(record, private_key, kid)
+        return len(pending)
 
 
 def _demo() -> None:  # pragma: no cover - a manual walk-through

@@ -144,3 +144,32 @@ def test_example_vendor_client_end_to_end(live_server: LiveServer, ctx: VaultCon
             assert hook["type"] == "question.answered"
             results = vault.question_results(asked["id"])
             assert {c["choice"]: c["count"] for c in results["choices"]} == {"55": 0, "65": 1}
+
+
+def test_example_vendor_client_countersigns_agreement_records(live_server: LiveServer, ctx: VaultContext) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from joserfc.jwk import OKPKey
+
+    from vault_server.terms.service import verify_download
+
+    from .test_oauth_support import approve, browser, register_vendor
+
+    vc = load_client()
+    key = Ed25519PrivateKey.generate()
+    public = OKPKey.import_key(key.public_key()).as_dict(private=False)  # type: ignore[arg-type]
+    jwks = {"keys": [{**public, "kid": "shop-1", "use": "sig", "alg": "EdDSA"}]}
+    registered = register_vendor(
+        browser(live_server.url), redirect_uris=[REDIRECT], jwks=jwks, accepted_agreements=["cc-sd-offers"]
+    )
+    approve(ctx, registered["client_id"])
+    consumer = consumer_browser(live_server.url)
+    with vc.VendorClient(live_server.url, registered["client_id"], registered["client_secret"]) as vault:
+        request = vault.authorization_request(REDIRECT, details=DETAILS, scope="signals:read")
+        params = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
+        approve_consent(consumer, params)
+        assert vault.countersign_pending(key, "shop-1") == 1
+        assert vault.countersign_pending(key, "shop-1") == 0  # nothing left to sign
+        [record] = vault.agreement_records()
+    assert record["countersigned"] is True
+    mine = consumer.get(f"/v1/me/agreements/{record['record']['recordId']}").json()
+    assert verify_download(mine)["agreement"]["id"] == "cc-sd-offers"  # both signatures check out offline
