@@ -31,6 +31,7 @@ from .test_oauth_support import (
     consent_page,
     consumer_browser,
     exchange,
+    forms,
     pkce_pair,
     post_form,
     register_vendor,
@@ -270,3 +271,18 @@ def test_choices_and_registration_reject_unknown_agreements(live_server: LiveSer
     assert consumer.get("/v1/me/terms").json() == {"default": "cc-sd-offers", "vendors": {}}
     page = consumer.get("/terms")
     assert page.status_code == 200 and "Service delivery only" in page.text
+
+
+def test_the_terms_page_sets_a_choice_for_one_vendor(live_server: LiveServer, ctx: VaultContext) -> None:
+    _, vendor, _ = vendor_with_terms(live_server, ctx, ["cc-sd-offers"])
+    consumer = consumer_browser(live_server.url)
+    page = consumer.get("/terms")
+    form = next(f for f in forms(page.text) if any(c.get("name") == "vendor_id" for c in f["controls"]))
+    values = submit_values(form, set_values={"vendor_id": vendor["client_id"], "agreement_id": "cc-sd-base"})
+    assert post_form(consumer, "/terms", [v for v in values if v[0] != "csrf_token"]).status_code == 403
+    r = post_form(consumer, "/terms", values)
+    assert r.status_code == 303, r.text
+    assert consumer.get("/v1/me/terms").json()["vendors"] == {vendor["client_id"]: "cc-sd-base"}
+    # the vendor accepts only its own agreement: the consumer's per-vendor choice now meets a counter-proposal
+    params = authorize_params(vendor["client_id"], pkce_pair()[1], scope=SCOPE, details=DETAILS)
+    assert 'data-testid="terms-countered"' in consent_page(consumer, params).text

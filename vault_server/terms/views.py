@@ -122,7 +122,7 @@ def terms_page(request: Request, ctx: Ctx, notice: str = "") -> Response:
         roster = service.roster_view(ctx)
         chosen = service.choices(session=s, ctx=ctx, account_id=principal.account.id)
         records = service.records_for_account(session=s, account_id=principal.account.id)
-        names = {a.id: a.name for a in vendors.list_apps(session=s)}
+        names = {a.id: a.name for a in vendors.list_apps(session=s, status="approved")}
     return render_page(
         request, ctx, principal, "terms.html", roster=roster, chosen=chosen, records=records, names=names,
         notice="Saved." if notice == "saved" else "",
@@ -154,7 +154,7 @@ def terms_choose(
             roster = service.roster_view(ctx)
             chosen = service.choices(session=s, ctx=ctx, account_id=principal.account.id)
             records = service.records_for_account(session=s, account_id=principal.account.id)
-            names = {a.id: a.name for a in vendors.list_apps(session=s)}
+            names = {a.id: a.name for a in vendors.list_apps(session=s, status="approved")}
         response = render_page(
             request, ctx, principal, "terms.html", roster=roster, chosen=chosen, records=records, names=names,
             errors=[exc.detail],
