@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -231,7 +232,10 @@ def test_explanation_names_contributions_and_policy() -> None:
                          POLICY), T0 + timedelta(minutes=5), POLICY)  # fmt: skip
     assert sig.policy_hash == POLICY.hash
     assert sig.explanation[0].startswith(f"stage {sig.stage}")
-    assert any(line.startswith("1 cart add") and line.endswith(("+0.85", "+0.84")) for line in sig.explanation)
+    rule = POLICY.gesture_rules["cart_add"]
+    sat = rule.repetition.saturation
+    share = f"+{rule.weight * sat * (1 - math.exp(-1 / sat)):.2f}"  # one cart add, no value, not yet decayed
+    assert any(line.startswith("1 cart add") and line.endswith(share) for line in sig.explanation)
     assert any("LG OLED55" in line for line in sig.explanation)
     assert sig.last_seen == T0 + timedelta(minutes=3)
 

@@ -356,6 +356,14 @@ def _check_gestures(doc: YamlDoc, ges: GesturesFile) -> list[PolicyProblem]:
                     f"gesture '{rule.type}': unknown stage '{rule.stage}' (stages: {_stage_list()})",
                 )
             )
+        if rule.visit is not None and rule.weight > 0:
+            out.append(
+                doc.problem(
+                    ("gestures", i, "visit"),
+                    f"gesture '{rule.type}': a visit damping needs a weight <= 0 "
+                    "(a positive gesture must never lower a score)",
+                )
+            )
     for required in REQUIRED_GESTURES:
         if required not in defined:
             out.append(doc.problem(("gestures",), f"missing required gesture type '{required}'"))

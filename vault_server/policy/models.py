@@ -79,6 +79,22 @@ class ScrollBonus(_Strict):
     max_bonus: Annotated[float, Field(ge=0, le=5)]
 
 
+class ValueBonus(_Strict):
+    """Multiplier bonus for the money at stake (the event's ``value``, else its product's price):
+    ``max_bonus * (1 - exp(-value / reference))``, in the shop's own currency."""
+
+    reference: Annotated[float, Field(gt=0, le=1e6)]
+    max_bonus: Annotated[float, Field(ge=0, le=5)]
+
+
+class VisitDamping(_Strict):
+    """After this gesture, the positive gestures of the same category on the same origin count ``factor``
+    times (and their time on page too) for ``hours``: the visit it starts weighs less."""
+
+    factor: Annotated[float, Field(gt=0, le=1)]
+    hours: Annotated[float, Field(gt=0, le=48)]
+
+
 class GestureRule(_Strict):
     type: Slug
     weight: Annotated[float, Field(ge=-5, le=5)]
@@ -87,6 +103,8 @@ class GestureRule(_Strict):
     repetition: Repetition = Repetition()
     dwell: DwellBonus | None = None
     scroll: ScrollBonus | None = None
+    value: ValueBonus | None = None
+    visit: VisitDamping | None = None
 
 
 class Pattern(_Strict):

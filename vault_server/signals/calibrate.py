@@ -6,7 +6,8 @@ exactly. A logistic regression constrained to non-negative coefficients (active 
 negative feature and refit; a positive gesture must never lower a score) gives the new weights,
 rescaled so the mean ``raw`` on the
 training subjects stays the same (stage thresholds keep their meaning). Gestures with negative
-weights damp evidence rather than add to it and are left as they are. The proposal is written by
+weights damp evidence rather than add to it and are left as they are, and so are gestures that damp
+their visit (``visit`` in gestures.yaml). The proposal is written by
 editing the numbers in the original file (comments and layout survive, the diff is reviewable),
 then checked with the policy loader. AUC before/after is reported on the training subjects and on a
 holdout share chosen by a hash of the subject name.
@@ -118,7 +119,7 @@ def calibrate(
 ) -> list[str]:
     """Fit, write ``output`` and return the report lines (before/after table, AUCs, check result)."""
     np, logistic_regression = _require_sklearn()
-    positive = [g for g, r in policy.gesture_rules.items() if r.weight >= 0]
+    positive = [g for g, r in policy.gesture_rules.items() if r.weight >= 0 and r.visit is None]
     names = positive + [f"patterns.{p}" for p in ("visit_days", "origins", "dwell_minutes")]
     feats, before_scores = _collect(results(policy), policy, names)
     subjects = sorted(labels)
@@ -179,7 +180,7 @@ def calibrate(
         before = float(old[names.index(k)])
         lines.append(f"{k:<28}{before:>9.3f}{proposed[k]:>9.3f}")
     for g, r in policy.gesture_rules.items():
-        if r.weight < 0:
+        if r.weight < 0 or r.visit is not None:
             lines.append(f"{g:<28}{r.weight:>9.3f}{r.weight:>9.3f}  (damping, not fitted)")
     for title, group in (("training", train), ("holdout", test)):
         if not group or len({labels[s] for s in group}) < 2:

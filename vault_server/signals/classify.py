@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from vault_server.policy.loader import Policy
-from vault_server.signals.schema import GestureEvent
+from vault_server.signals.schema import GestureEvent, parse_ts
 
 # Source weights: how much a matching term in each field counts.
 HINT_PATH_WEIGHT = 8.0
@@ -252,3 +253,137 @@ def _classify(
         if best is None or key < best:
             best = key
     return best[1] if best is not None else None
+
+
+# --- context: gestures that name no product inherit the category of their shop visit -------------
+
+SESSION_GAP_S = 30 * 60  # gestures on one origin less than this apart belong to one visit
+CONTEXT_MAX_AGE_S = 30 * 86400  # how long a shop's last category is remembered across visits
+
+
+def inherits_context(event: GestureEvent | Mapping[str, Any]) -> bool:
+    """Whether ``event`` says nothing of its own about what is wanted (no explicit category, product or
+    query): a return visit, an account or information page. Only such gestures take their category from
+    the visit they belong to; a gesture that names something and does not classify stays unclassified."""
+    if _str(_field(event, "category")) or _field(event, "product") is not None or _str(_field(event, "query")):
+        return False
+    return bool(_field(event, "type") != "declared_intent")
+
+
+def _epoch(event: GestureEvent | Mapping[str, Any]) -> float | None:
+    if isinstance(event, GestureEvent):
+        return event.epoch
+    ts = event.get("ts")
+    if isinstance(ts, str):
+        try:
+            return parse_ts(ts).timestamp()
+        except ValueError:
+            return None
+    return None
+
+
+def _origin(event: GestureEvent | Mapping[str, Any]) -> str | None:
+    origin = _str(_field(event, "origin"))
+    return origin.lower() if origin else None
+
+
+@dataclass
+class VisitContext:
+    """Classified gestures per origin, so that a gesture naming no product can take the category of the
+    shop visit it belongs to.
+
+    A visit is a run of gestures on one origin, each less than ``SESSION_GAP_S`` after the previous one.
+    A context-free gesture (:func:`inherits_context`) gets the category most gestures of its visit were
+    classified into (ties: the one nearest in time, then the category id). Without a classified gesture in
+    its visit it falls back to ``known``: per origin, the category last seen there and when (e.g. from the
+    consumer's stored states, :func:`origin_context`), if that was less than ``CONTEXT_MAX_AGE_S`` before.
+    A return visit to a shop where the person looked at televisions counts for the television intent.
+    """
+
+    known: Mapping[str, tuple[float, str]] = field(default_factory=dict)
+    _seen: dict[str, list[tuple[float, str]]] = field(default_factory=dict, repr=False)
+    _dirty: set[str] = field(default_factory=set, repr=False)
+
+    def note(self, origin: str, ts: float, category: str) -> None:
+        """Record a classified gesture."""
+        self._seen.setdefault(origin.lower(), []).append((ts, category))
+        self._dirty.add(origin.lower())
+
+    def category_for(self, origin: str, ts: float) -> str | None:
+        """The category a context-free gesture on ``origin`` at ``ts`` inherits, or None."""
+        origin = origin.lower()
+        seen = self._seen.get(origin)
+        if seen:
+            if origin in self._dirty:
+                seen.sort()
+                self._dirty.discard(origin)
+            found = _visit_category(seen, ts)
+            if found is not None:
+                return found
+        last = self.known.get(origin)
+        if last is not None and -SESSION_GAP_S <= ts - last[0] <= CONTEXT_MAX_AGE_S:
+            return last[1]
+        return None
+
+
+def _visit_category(seen: list[tuple[float, str]], ts: float) -> str | None:
+    """Majority category of the visit around ``ts`` in the time-sorted ``seen`` (None if ``ts`` is in no visit)."""
+    i = bisect_left(seen, (ts, ""))  # seen[i - 1] is before ts, seen[i] at or after it
+    left = i > 0 and ts - seen[i - 1][0] < SESSION_GAP_S
+    right = i < len(seen) and seen[i][0] - ts < SESSION_GAP_S
+    if not (left or right):
+        return None
+    lo = i - 1 if left else i  # the visit is seen[lo:hi]
+    hi = i + 1 if right else i
+    while lo > 0 and seen[lo][0] - seen[lo - 1][0] < SESSION_GAP_S:
+        lo -= 1
+    while hi < len(seen) and seen[hi][0] - seen[hi - 1][0] < SESSION_GAP_S:
+        hi += 1
+    counts: dict[str, int] = {}
+    nearest: dict[str, float] = {}
+    for t, category in seen[lo:hi]:
+        counts[category] = counts.get(category, 0) + 1
+        nearest[category] = min(nearest.get(category, float("inf")), abs(t - ts))
+    return min(counts, key=lambda c: (-counts[c], nearest[c], c))
+
+
+def origin_context(states: Iterable[Any]) -> dict[str, tuple[float, str]]:
+    """Per origin, (last seen, category) over signal states (anything with ``category`` and ``origins``,
+    origin -> last seen epoch): the shop's most recent category, for :class:`VisitContext`'s ``known``."""
+    out: dict[str, tuple[float, str]] = {}
+    for state in states:
+        for origin, seen in state.origins.items():
+            current = out.get(origin)
+            if current is None or (float(seen), state.category) > current:
+                out[origin] = (float(seen), state.category)
+    return out
+
+
+def with_context(
+    events: Sequence[GestureEvent | Mapping[str, Any]],
+    taxonomy: Policy | TaxonomyIndex,
+    *,
+    known: Mapping[str, tuple[float, str]] | None = None,
+    direct: Sequence[str | None] | None = None,
+) -> list[str | None]:
+    """The category of each event, in order: :func:`classify`, and for a gesture naming no product
+    (:func:`inherits_context`) that does not classify, the category of its shop visit within ``events``
+    or, failing that, ``known`` (see :class:`VisitContext`). ``direct`` passes categories already computed
+    by :func:`classify` (same length as ``events``) so the ingest path does not classify twice."""
+    index = taxonomy if isinstance(taxonomy, TaxonomyIndex) else index_for(taxonomy)
+    cats = list(direct) if direct is not None else [classify(e, index) for e in events]
+    if len(cats) != len(events):
+        raise ValueError("direct must have one category per event")
+    context = VisitContext(known=known or {})
+    for event, category in zip(events, cats, strict=True):
+        origin, ts = _origin(event), _epoch(event)
+        if category is not None and origin is not None and ts is not None:
+            context.note(origin, ts, category)
+    out: list[str | None] = []
+    for event, category in zip(events, cats, strict=True):
+        if category is None and inherits_context(event):
+            origin, ts = _origin(event), _epoch(event)
+            if origin is not None and ts is not None:
+                category = context.category_for(origin, ts)
+        out.append(category)
+    return out

@@ -24,8 +24,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from vault_server.policy.loader import Policy
-from vault_server.policy.models import Condition
-from vault_server.signals.classify import classify
+from vault_server.policy.models import Condition, GestureRule
+from vault_server.signals.classify import classify, origin_context, with_context
 from vault_server.signals.schema import GestureEvent
 
 MAX_DAYS = 120  # distinct activity days kept (older ones weigh < 0.3% at a 14-day half-life)
@@ -34,6 +34,7 @@ MAX_SEEN = 512  # recent event ids kept for idempotency; older duplicates must b
 TOP_N = 5  # strongest single gestures kept for the explanation
 MAX_PRICES = 20  # most recent product prices kept (price band)
 MAX_BRANDS = 16  # brands kept by decayed count
+MAX_VISITS = 8  # damped visits kept (the most recent); an older one no longer damps late arrivals
 DAY = 86400.0
 STATE_VERSION = 1
 
@@ -63,6 +64,7 @@ class SignalState:
     top: list[list[Any]] = field(default_factory=list)  # [contribution, ts, type, label], strongest first
     prices: list[list[Any]] = field(default_factory=list)  # [ts, price, currency], oldest first
     brands: dict[str, float] = field(default_factory=dict)  # brand -> decayed count
+    visits: list[list[Any]] = field(default_factory=list)  # [origin, from, until, factor]: damped visits
     seen: list[str] = field(default_factory=list)  # recent event ids, oldest first
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,6 +85,7 @@ class SignalState:
             "top": [list(t) for t in self.top],
             "prices": [list(p) for p in self.prices],
             "brands": dict(self.brands),
+            "visits": [list(v) for v in self.visits],
             "seen": list(self.seen),
         }
 
@@ -106,6 +109,7 @@ class SignalState:
             top=[list(t) for t in data.get("top", [])],
             prices=[list(p) for p in data.get("prices", [])],
             brands={str(k): float(v) for k, v in dict(data.get("brands", {})).items()},
+            visits=[list(v) for v in data.get("visits", [])],
             seen=[str(s) for s in data.get("seen", [])],
         )
 
@@ -183,20 +187,29 @@ def category_of(event: GestureEvent, policy: Policy) -> str | None:
 
 
 def group_by_category(
-    events: Iterable[EventLike], policy: Policy, *, opted_in: Iterable[str] = ()
+    events: Iterable[EventLike],
+    policy: Policy,
+    *,
+    opted_in: Iterable[str] = (),
+    known: Mapping[str, tuple[float, str]] | None = None,
 ) -> tuple[dict[str, list[GestureEvent]], list[tuple[GestureEvent, str]]]:
     """Split events by leaf category. Returns (groups, dropped) where dropped pairs each event left out
-    with the reason: unknown type/category, unclassified, or sensitive and not opted in."""
+    with the reason: unknown type/category, unclassified, or sensitive and not opted in.
+
+    A gesture that names no product (a return visit, an account page) takes the category of its shop
+    visit in the batch, else the shop's last category in ``known`` (:func:`classify.with_context`)."""
     allowed = frozenset(opted_in)
     groups: dict[str, list[GestureEvent]] = {}
     dropped: list[tuple[GestureEvent, str]] = []
+    valid: list[GestureEvent] = []
     for raw in events:
         event = as_event(raw)
         problem = check_event(event, policy)
         if problem is not None:
             dropped.append((event, problem))
             continue
-        category = category_of(event, policy)
+        valid.append(event)
+    for event, category in zip(valid, with_context(valid, policy, known=known), strict=True):
         if category is None:
             dropped.append((event, "no category matched"))
             continue
@@ -225,9 +238,11 @@ def fold(
     """Fold one accepted batch of a consumer into their per-category states (the ingest hot path).
 
     ``states`` holds the consumer's current states by category (load only the categories the batch
-    touches, or all); the result has a new state for every category the batch touched.
+    touches, or all); the result has a new state for every category the batch touched. The shops seen in
+    ``states`` are the context for gestures that name no product (a return visit counts for the
+    category last looked at in that shop).
     """
-    groups, dropped = group_by_category(events, policy, opted_in=opted_in)
+    groups, dropped = group_by_category(events, policy, opted_in=opted_in, known=origin_context(states.values()))
     changed = {
         category: apply(states.get(category) or new_state(category), batch, policy)
         for category, batch in sorted(groups.items())
@@ -242,7 +257,34 @@ def _multiplier(event: GestureEvent, policy: Policy) -> float:
         m += rule.dwell.max_bonus * min(event.dwell_ms / rule.dwell.reference_ms, 1.0)
     if rule.scroll is not None and event.scroll:
         m += rule.scroll.max_bonus * event.scroll
+    if rule.value is not None:
+        value = event.value if event.value is not None and event.value > 0 else None
+        if value is None and event.product is not None and event.product.price:
+            value = event.product.price
+        if value:
+            m += rule.value.max_bonus * (1.0 - math.exp(-value / rule.value.reference))
     return m
+
+
+def _visit_factor(state: SignalState, origin: str, t: float) -> float:
+    """How much a positive gesture at ``t`` on ``origin`` counts: the smallest factor of the damped visits
+    (``visit`` in gestures.yaml) it falls in, else 1."""
+    factor = 1.0
+    for v_origin, start, until, f in state.visits:
+        if v_origin == origin and float(start) <= t <= float(until):
+            factor = min(factor, float(f))
+    return factor
+
+
+def _add_visit(state: SignalState, origin: str, t: float, rule: GestureRule) -> None:
+    if rule.visit is None:
+        return
+    entry = [origin, t, t + rule.visit.hours * 3600.0, rule.visit.factor]
+    if entry in state.visits:
+        return
+    state.visits.append(entry)
+    state.visits.sort(key=lambda v: (float(v[1]), str(v[0]), float(v[3])))
+    del state.visits[: max(0, len(state.visits) - MAX_VISITS)]
 
 
 def _label(event: GestureEvent) -> str:
@@ -310,6 +352,8 @@ def _apply_one(state: SignalState, event: GestureEvent, policy: Policy) -> None:
     _decay_to(state, t, policy)
     age_factor = math.exp(-policy.decay_rate * (state.updated - t))
     m = _multiplier(event, policy)
+    visit = _visit_factor(state, event.origin, t) if rule.weight > 0 else 1.0
+    m *= visit
     if rule.weight < 0:
         # Damp what came before (carts emptied, goods returned); the count is kept for the explanation.
         damp = math.exp(rule.weight * age_factor)
@@ -320,7 +364,8 @@ def _apply_one(state: SignalState, event: GestureEvent, policy: Policy) -> None:
     state.counts[event.type] = state.counts.get(event.type, 0.0) + m * age_factor
     state.totals[event.type] = state.totals.get(event.type, 0) + 1
     if event.dwell_ms:
-        state.dwell_ms += event.dwell_ms * age_factor
+        state.dwell_ms += event.dwell_ms * age_factor * visit
+    _add_visit(state, event.origin, t, rule)
     _add_bounded_day(state, int(t // DAY))
     _add_origin(state, event.origin, t)
     state.first_seen = t if state.first_seen is None else min(state.first_seen, t)
@@ -329,7 +374,7 @@ def _apply_one(state: SignalState, event: GestureEvent, policy: Policy) -> None:
         if state.last_purchase is None or t > state.last_purchase:
             state.last_purchase = t
             state.after_purchase = 0.0
-    elif state.last_purchase is not None and t > state.last_purchase and rule.weight > 0:
+    elif state.last_purchase is not None and t > state.last_purchase and rule.weight >= 0:
         state.after_purchase += age_factor
     if event.type == "declared_intent" and (state.declared is None or t >= float(state.declared.get("ts", 0.0))):
         info = event.intent

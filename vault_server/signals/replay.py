@@ -1,10 +1,14 @@
 """Offline replay: stream gesture events (JSON lines with a ``subject``) through the engine.
 
 Nothing is stored. Each subject is a separate consumer; per subject the engine keeps one state per
-category. Memory: by default the input must be grouped by subject (all lines of a subject together,
-in any time order); a subject is scored and forgotten as soon as the next one starts, so memory is
-bounded by the largest subject, not the file. ``grouped=False`` keeps every subject until the end
-(memory grows with subjects x categories plus every event id, for dedup).
+category. A gesture that names no product (a return visit, an account page) takes the category of its
+shop visit (:class:`vault_server.signals.classify.VisitContext`), as in the live ingest; a subject's
+events are folded in time order once the subject is complete.
+
+Memory: by default the input must be grouped by subject (all lines of a subject together, in any time
+order); a subject is scored and forgotten as soon as the next one starts, so memory is bounded by the
+largest subject, not the file. ``grouped=False`` keeps every subject until the end (memory grows with
+subjects x categories plus every event id, for dedup; events are folded in chunks of ``CHUNK``).
 """
 
 from __future__ import annotations
@@ -18,12 +22,12 @@ from typing import Annotated
 from pydantic import StringConstraints, ValidationError
 
 from vault_server.policy.loader import Policy
+from vault_server.signals.classify import VisitContext, index_for, inherits_context
 from vault_server.signals.classify import classify as classify_event
-from vault_server.signals.classify import index_for
 from vault_server.signals.engine import Signal, SignalState, apply, evaluate, new_state
 from vault_server.signals.schema import GestureEvent
 
-CHUNK = 256  # events buffered per (subject, category) before they are folded into the state
+CHUNK = 256  # --ungrouped: events buffered per (subject, category) before they are folded into the state
 ACTION_STAGES = frozenset({"action", "relationship"})
 
 
@@ -73,18 +77,37 @@ class _Subject:
     states: dict[str, SignalState] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
     last_ts: float = 0.0
+    context: VisitContext = field(default_factory=VisitContext)
+    pending: list[GestureEvent] = field(default_factory=list)  # name no product: category from their visit
+    chunk: int | None = None  # fold a category's buffer when it is this long (None: once, at the end)
 
     def add(self, event: GestureEvent, category: str, policy: Policy) -> None:
+        self.context.note(event.origin, event.epoch, category)
         buf = self.buffers.setdefault(category, [])
         buf.append(event)
         self.last_ts = max(self.last_ts, event.epoch)
-        if len(buf) >= CHUNK:
+        if self.chunk is not None and len(buf) >= self.chunk:
             self._fold(category, policy)
 
     def _fold(self, category: str, policy: Policy) -> None:
         buf = self.buffers.pop(category, [])
         if buf:
             self.states[category] = apply(self.states.get(category) or new_state(category), buf, policy)
+
+    def resolve(self, policy: Policy, stats: ReplayStats, include_sensitive: bool) -> None:
+        """Give each pending gesture the category of its shop visit (or count it unclassified)."""
+        for event in self.pending:
+            category = self.context.category_for(event.origin, event.epoch)
+            if category is None:
+                stats.unclassified += 1
+            elif not include_sensitive and policy.is_sensitive(category):
+                stats.sensitive += 1
+            else:
+                stats.events += 1
+                buf = self.buffers.setdefault(category, [])
+                buf.append(event)
+                self.last_ts = max(self.last_ts, event.epoch)
+        self.pending = []
 
     def finish(self, policy: Policy, at: float | None) -> SubjectResult:
         for category in list(self.buffers):
@@ -163,10 +186,10 @@ def replay(
                 on_error(exc)
             continue
         category = classify_event(event, index)
-        if category is None:
+        if category is None and not inherits_context(event):
             st.unclassified += 1
             continue
-        if not include_sensitive and policy.is_sensitive(category):
+        if category is not None and not include_sensitive and policy.is_sensitive(category):
             st.sensitive += 1
             continue
         t = event.epoch
@@ -182,21 +205,26 @@ def replay(
                 if current is not None:
                     done.add(current.name)
                     st.subjects += 1
+                    current.resolve(policy, st, include_sensitive)
                     yield current.finish(policy, at)
                 current = _Subject(name)
             subject = current
         else:
-            subject = pending.setdefault(name, _Subject(name))
+            subject = pending.setdefault(name, _Subject(name, chunk=CHUNK))
         eid = event.id_str
         if eid in subject.seen:
             st.duplicates += 1
             continue
         subject.seen.add(eid)
+        if category is None:
+            subject.pending.append(event)
+            continue
         st.events += 1
         subject.add(event, category, policy)
     remaining = [current] if grouped and current is not None else list(pending.values())
     for subject in remaining:
         st.subjects += 1
+        subject.resolve(policy, st, include_sensitive)
         yield subject.finish(policy, at)
 
 

@@ -1,0 +1,135 @@
+"""Context and visit rules of the signals: gestures that name no product take the category of their shop
+visit (live ingest and replay alike), a return visit makes its visit weigh less, a cart's value counts."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from vault_server.policy import load_policy
+from vault_server.signals import apply, evaluate, fold, group_by_category, new_state
+from vault_server.signals.classify import VisitContext, origin_context, with_context
+from vault_server.signals.cli import signals
+
+REPO = Path(__file__).resolve().parents[2]
+POLICY = load_policy(REPO / "policies")
+T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+SHOP = "https://shop.example"
+OTHER = "https://other.example"
+TV = {"name": "LG OLED55 television", "price": 899.0, "currency": "EUR"}
+SOFA = {"name": "Ecksofa grau", "price": 499.0, "currency": "EUR"}
+
+
+def ev(kind: str, minutes: float, origin: str = SHOP, **extra: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {"id": str(uuid.uuid4()), "type": kind, "ts": (T0 + timedelta(minutes=minutes)).isoformat(),
+                             "origin": origin, "path": extra.pop("path", "/p/{id}")}  # fmt: skip
+    event.update(extra)
+    return event
+
+
+def test_a_return_visit_and_an_account_page_take_the_category_of_their_visit() -> None:
+    batch = [ev("return_visit", 0, path="/"), ev("product_view", 1, product=TV), ev("product_view", 3, product=TV),
+             ev("page_view", 5, path="/account"), ev("product_view", 6, product=SOFA)]  # fmt: skip
+    cats = with_context(batch, POLICY)
+    assert cats == ["electronics.tv", "electronics.tv", "electronics.tv", "electronics.tv", "furniture.sofa"]
+
+
+def test_context_stays_within_one_shop_and_one_visit() -> None:
+    batch = [ev("product_view", 0, product=TV), ev("page_view", 2, origin=OTHER, path="/account"),
+             ev("page_view", 90, path="/account"), ev("page_view", 10, path="/info/{page}")]  # fmt: skip
+    # Other shop: nothing known there. 90 minutes later: a new visit. 10 minutes later: the same visit.
+    assert with_context(batch, POLICY) == ["electronics.tv", None, None, "electronics.tv"]
+
+
+def test_a_gesture_that_names_something_unknown_does_not_inherit() -> None:
+    batch = [ev("product_view", 0, product=TV), ev("product_view", 1, product={"name": "Zqxv 3000"}),
+             ev("search", 2, query="zqxv"), ev("declared_intent", 3)]  # fmt: skip
+    assert with_context(batch, POLICY) == ["electronics.tv", None, None, None]
+
+
+def test_the_stored_states_say_what_a_shop_was_about_on_an_earlier_day() -> None:
+    tv = apply(new_state("electronics.tv"), [ev("product_view", 0, product=TV)], POLICY)
+    sofa = apply(new_state("furniture.sofa"), [ev("product_view", 60, origin=OTHER, product=SOFA)], POLICY)
+    known = origin_context([tv, sofa])
+    later = [ev("return_visit", 3 * 24 * 60, path="/"), ev("return_visit", 3 * 24 * 60, origin=OTHER, path="/"),
+             ev("return_visit", 60 * 24 * 60, path="/")]  # fmt: skip
+    # Three days later both shops are remembered; two months later the shop's old category is not.
+    assert with_context(later, POLICY, known=known) == ["electronics.tv", "furniture.sofa", None]
+    result = fold({"electronics.tv": tv, "furniture.sofa": sofa}, later, POLICY)
+    assert sorted(result.states) == ["electronics.tv", "furniture.sofa"]
+    assert [reason for _, reason in result.dropped] == ["no category matched"]
+
+
+def test_the_visit_majority_wins_and_ties_go_to_the_nearest() -> None:
+    ctx = VisitContext()
+    for minutes, cat in ((0, "a.x"), (1, "a.x"), (2, "b.y")):
+        ctx.note(SHOP, minutes * 60.0, cat)
+    assert ctx.category_for(SHOP, 2.5 * 60) == "a.x"
+    tie = VisitContext()
+    tie.note(SHOP, 0.0, "a.x")
+    tie.note(SHOP, 600.0, "b.y")
+    assert tie.category_for(SHOP, 550.0) == "b.y"
+    assert tie.category_for("https://SHOP.example", 10.0) == "a.x"
+
+
+def test_group_by_category_keeps_what_it_could_only_place_by_context() -> None:
+    batch = [ev("return_visit", 0, path="/"), ev("product_view", 1, product=TV), ev("page_view", 200, path="/")]
+    groups, dropped = group_by_category(batch, POLICY)
+    assert [e.type for e in groups["electronics.tv"]] == ["return_visit", "product_view"]
+    assert [(e.type, reason) for e, reason in dropped] == [("page_view", "no category matched")]
+
+
+def _score(events: list[dict[str, Any]], minutes: float) -> float:
+    state = apply(new_state("electronics.tv"), events, POLICY)
+    return evaluate(state, T0 + timedelta(minutes=minutes), POLICY).score
+
+
+def _views(start: float, n: int) -> list[dict[str, Any]]:
+    return [ev("product_view", start + i, product=TV, dwell_ms=60_000) for i in range(n)]
+
+
+def test_a_visit_that_starts_as_a_return_visit_weighs_less() -> None:
+    first = _views(1, 10)
+    returning = [ev("return_visit", 0, path="/", category="electronics.tv"), *_views(1, 10)]
+    assert _score(returning, 20) < _score(first, 20)
+    # The damping lasts `hours` and stays in its shop: a later visit or another shop counts in full.
+    hours = POLICY.gesture_rules["return_visit"].visit
+    assert hours is not None
+    later = hours.hours * 60 + 30
+    assert _score([returning[0], *_views(later, 10)], later + 20) == _score(_views(later, 10), later + 20)
+    elsewhere = [{**e, "origin": OTHER} for e in _views(1, 10)]
+    assert _score([returning[0], *elsewhere], 20) >= _score(elsewhere, 20)
+
+
+def test_a_return_visit_after_a_purchase_is_still_engagement() -> None:
+    bought = [ev("purchase", 0, category="electronics.tv", value=899.0)]
+    back = [ev("return_visit", 60 * 24 * d, path="/", category="electronics.tv") for d in (3, 5)]
+    state = apply(new_state("electronics.tv"), [*bought, *back], POLICY)
+    assert state.after_purchase > 1.0
+
+
+def test_a_fuller_cart_counts_more() -> None:
+    cheap = [ev("cart_add", 0, category="electronics.tv", product={**TV, "price": 2.0})]
+    dear = [ev("cart_add", 0, category="electronics.tv", product=TV)]
+    valued = [ev("cart_add", 0, category="electronics.tv", value=899.0)]
+    assert _score(cheap, 1) < _score(dear, 1) == _score(valued, 1)
+
+
+def test_replay_places_context_gestures_and_counts_the_rest_unclassified(tmp_path: Path) -> None:
+    visit = [ev("return_visit", 0, path="/"), ev("product_view", 1, product=TV), ev("page_view", 2, path="/account")]
+    rows = [{"subject": "a", **e} for e in (*visit, ev("page_view", 300, path="/"))]
+    rows += [{"subject": "b", **ev("page_view", 0, path="/account")}]
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = CliRunner().invoke(signals, ["replay", "--no-progress", "--input", str(path)])
+    assert result.exit_code == 0, result.output
+    out = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
+    assert [(o["subject"], o["category"]) for o in out] == [("a", "electronics.tv")]
+    assert any(line.startswith("1 page view") for line in out[0]["explanation"])
+    assert "replayed 3 events" in result.output
+    assert "2 unclassified" in result.output
