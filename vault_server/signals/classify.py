@@ -374,6 +374,8 @@ def with_context(
     cats = list(direct) if direct is not None else [classify(e, index) for e in events]
     if len(cats) != len(events):
         raise ValueError("direct must have one category per event")
+    if all(c is not None for c in cats):
+        return cats
     context = VisitContext(known=known or {})
     for event, category in zip(events, cats, strict=True):
         origin, ts = _origin(event), _epoch(event)
