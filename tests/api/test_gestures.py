@@ -290,3 +290,18 @@ def test_declared_intent_gesture_from_the_extension_becomes_an_intent(
     assert [(i["category"], i["text"]) for i in intents] == [("electronics.tv", "65 inch tv under 900")]
     s = signal(client, bearer, "electronics.tv")
     assert s is not None and STAGES.index(s["stage"]) >= STAGES.index("motivation")
+
+
+def test_a_return_visit_and_an_account_page_count_for_the_category_of_their_visit(
+    client: TestClient, bearer: dict[str, str]
+) -> None:
+    back = ev("return_visit", minutes_ago=20, path="/")
+    account = ev("page_view", minutes_ago=12, path="/account", dwell_ms=60_000)
+    elsewhere = ev("page_view", minutes_ago=12, path="/account", origin="https://other.example")
+    out = post(client, bearer, [back, tv(minutes_ago=19), tv(minutes_ago=15), account, elsewhere])
+    categories = {r["id"]: r["category"] for r in out["results"]}
+    assert out["accepted"] == 5
+    assert categories[back["id"]] == categories[account["id"]] == "electronics.tv"
+    assert categories[elsewhere["id"]] is None  # nothing was looked at in that shop
+    sig = signal(client, bearer, "electronics.tv")
+    assert sig is not None and any(line.startswith("1 page view") for line in sig["explanation"])

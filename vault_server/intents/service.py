@@ -33,6 +33,7 @@ from vault_server.intents.models import ConsumerSettings, DeclaredIntent, Gestur
 from vault_server.intents.schemas import BatchResult, EventResult, IntentIn, IntentPatch
 from vault_server.policy.loader import Policy
 from vault_server.signals import state as signal_state
+from vault_server.signals.classify import with_context
 from vault_server.signals.engine import SignalState, apply, category_of, check_event, new_state
 from vault_server.signals.models import SignalRow
 from vault_server.signals.schema import DeclaredIntentInfo, GestureEvent
@@ -175,6 +176,13 @@ def ingest(*, session: Session, ctx: VaultContext, account_id: str, events: Sequ
             results[i] = _declare_from_event(session, ctx, account_id, event, category)
             continue
         candidates.append(_Candidate(i, event, category))
+
+    # Gestures that name no product (return visits, account pages) take the category of their shop visit in
+    # the batch (signals room: classify.with_context); never a sensitive one, which needs the gesture's own word.
+    in_context = with_context([c.event for c in candidates], policy, direct=[c.category for c in candidates])
+    for cand, category in zip(candidates, in_context, strict=True):
+        if cand.category is None and category is not None and not policy.is_sensitive(category):
+            cand.category = category
 
     rows: list[dict[str, Any]] = []
     indexes: dict[str, str] = {}
