@@ -36,11 +36,12 @@ from vault_server.signals.engine import feature_vector
 from vault_server.signals.metrics import roc_auc
 from vault_server.signals.replay import read_labels, replay
 
-# Variants tried in the nested choice: (gesture or pattern, field path, values).
-GRID: dict[str, tuple[str, tuple[str, ...], tuple[float, ...]]] = {
-    "return_visit.visit.factor": ("return_visit", ("visit", "factor"), (1.0, 0.5, 0.3, 0.2)),
-    "patterns.dwell_minutes.weight": ("dwell_minutes", ("weight",), (0.5, 1.0, 2.0)),
-    "cart_add.value.max_bonus": ("cart_add", ("value", "max_bonus"), (0.0, 2.5, 5.0)),
+# Variants tried in the nested choice, per question: (gesture or pattern, field path, values).
+Grid = dict[str, tuple[str, tuple[str, ...], tuple[float, ...]]]
+VISIT: Grid = {"return_visit.visit.factor": ("return_visit", ("visit", "factor"), (1.0, 0.5, 0.3, 0.2))}
+GRID: dict[bool, Grid] = {  # browse_only -> grid
+    True: VISIT | {"patterns.dwell_minutes.weight": ("dwell_minutes", ("weight",), (0.5, 1.0, 2.0))},
+    False: VISIT | {"cart_add.value.max_bonus": ("cart_add", ("value", "max_bonus"), (0.0, 2.5, 5.0))},
 }
 
 
@@ -74,10 +75,10 @@ def auc(labels: dict[str, int], score: dict[str, float], subjects: list[str]) ->
     return float("nan") if value is None else value
 
 
-def variant(base: Path, changes: dict[str, float], tmp: Path) -> Policy:
+def variant(base: Path, grid: Grid, changes: dict[str, float], tmp: Path) -> Policy:
     doc = yaml.safe_load((base / "gestures.yaml").read_text(encoding="utf-8"))
     for key, value in changes.items():
-        name, fields, _ = GRID[key]
+        name, fields, _ = grid[key]
         node: Any = (
             doc["patterns"].get(name)
             if name in doc["patterns"]
@@ -87,7 +88,7 @@ def variant(base: Path, changes: dict[str, float], tmp: Path) -> Policy:
             empty = {"hours": 4, "factor": 1.0} if f == "visit" else {"reference": 20, "max_bonus": 0}
             node = node.setdefault(f, empty)
         node[fields[-1]] = value
-    out = tmp / "-".join(f"{v:g}" for v in changes.values())
+    out = tmp / "-".join(f"{k}={v:g}" for k, v in changes.items())
     out.mkdir(parents=True, exist_ok=True)
     for f in base.iterdir():
         if f.suffix == ".yaml":
@@ -141,11 +142,13 @@ def main() -> int:
         if args.no_grid:
             continue
         with tempfile.TemporaryDirectory() as tmp:
-            keys = list(GRID)
+            grid = GRID[browse_only]
+            keys = list(grid)
             results = []
-            for values in itertools.product(*(GRID[k][2] for k in keys)):
+            for values in itertools.product(*(grid[k][2] for k in keys)):
                 changes = dict(zip(keys, values, strict=True))
-                score, _ = scores(variant(args.policy, changes, Path(tmp)), args.events, browse_only=browse_only)
+                policy = variant(args.policy, grid, changes, Path(tmp))
+                score, _ = scores(policy, args.events, browse_only=browse_only)
                 results.append((changes, score))
             chosen = []
             for k, fold in enumerate(folds):

@@ -34,6 +34,7 @@ MAX_SEEN = 512  # recent event ids kept for idempotency; older duplicates must b
 TOP_N = 5  # strongest single gestures kept for the explanation
 MAX_PRICES = 20  # most recent product prices kept (price band)
 MAX_BRANDS = 16  # brands kept by decayed count
+DWELL_CAP_MS = 600_000  # time on one page counted at most (a tab left open for an hour is not an hour read)
 MAX_VISITS = 8  # damped visits kept (the most recent); an older one no longer damps late arrivals
 DAY = 86400.0
 STATE_VERSION = 1
@@ -364,7 +365,7 @@ def _apply_one(state: SignalState, event: GestureEvent, policy: Policy) -> None:
     state.counts[event.type] = state.counts.get(event.type, 0.0) + m * age_factor
     state.totals[event.type] = state.totals.get(event.type, 0) + 1
     if event.dwell_ms:
-        state.dwell_ms += event.dwell_ms * age_factor * visit
+        state.dwell_ms += min(event.dwell_ms, DWELL_CAP_MS) * age_factor * visit
     _add_visit(state, event.origin, t, rule)
     _add_bounded_day(state, int(t // DAY))
     _add_origin(state, event.origin, t)
