@@ -166,7 +166,7 @@ def _token(request: Request, ctx: VaultContext, form: dict[str, str]) -> dict[st
     if handler is None:
         raise OAuthError("unsupported_grant_type", f"grant_type must be one of: {', '.join(handlers)}")
     deferred: OAuthError | None = None
-    with ctx.db.session() as s:
+    with ctx.db.writer(), ctx.db.session() as s:  # SQLite: queue on a lock, not in the busy handler
         client = authenticate_client(request=request, form=form, session=s, ctx=ctx, allow_public=True)
         if client.first_party and grant_type == "authorization_code":
             raise OAuthError("unauthorized_client", "this client may only use the device grant")
