@@ -1,5 +1,6 @@
 // node-oidc-provider configured like the vault's token endpoint: client_secret_basic, PKCE S256, refresh rotation,
-// EdDSA JWT access tokens for one resource, introspection and revocation. In-memory adapter (its default).
+// EdDSA JWT access tokens for one resource, introspection and revocation. An in-memory adapter without eviction
+// (its default one is an LRU of 1000 entries, which a few seconds of load outgrow).
 // Bench-only route POST /bench/mint?n=N&challenge=C mints N authorization codes (the consent UI is not measured).
 import { generateKeyPairSync } from 'node:crypto';
 import http from 'node:http';
@@ -11,7 +12,22 @@ const RESOURCE = 'urn:intent-vault:bench';
 const { privateKey } = generateKeyPairSync('ed25519');
 const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'bench', alg: 'EdDSA', use: 'sig' };
 
+const stores = new Map();
+class MemoryAdapter {
+  constructor(name) { this.name = name; if (!stores.has(name)) stores.set(name, new Map()); this.store = stores.get(name); }
+  async upsert(id, payload) { this.store.set(id, payload); }
+  async find(id) { return this.store.get(id); }
+  async findByUserCode(code) { for (const p of this.store.values()) if (p.userCode === code) return p; return undefined; }
+  async findByUid(uid) { for (const p of this.store.values()) if (p.uid === uid) return p; return undefined; }
+  async consume(id) { const p = this.store.get(id); if (p) p.consumed = Math.floor(Date.now() / 1000); }
+  async destroy(id) { this.store.delete(id); }
+  async revokeByGrantId(grantId) {
+    for (const store of stores.values()) for (const [id, p] of store) if (p.grantId === grantId) store.delete(id);
+  }
+}
+
 const provider = new Provider(issuer, {
+  adapter: MemoryAdapter,
   clients: [{
     client_id: 'bench', client_secret: 'bench-secret-bench-secret-bench-secret', redirect_uris: ['https://shop.example/cb'],
     grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'],
