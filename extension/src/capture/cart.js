@@ -5,15 +5,16 @@
 import { clean, inPeripheral } from './dom.js';
 import { parsePrice } from './price.js';
 
-export const CART_PATH = /(^|\/)(cart|carts|basket|shopping-?bag|bag|trolley|warenkorb|einkaufswagen|panier|carrito|cesta|carrello|winkelwagen|winkelmand(je)?|koszyk|kosik|košík|kosarica|košarica|kosarica|carrinho|sacola|kundvagn|varukorg|handlekurv|indkobskurv|indkøbskurv|kurv|ostoskori|kosar|kosár|cos|cos-de-cumparaturi|sepet|sepetim|korzina|корзина|gwk|viewcart|view-cart|shoppingcart|shopping-cart)(\/|\.|$|\?)/i;
-const NOT_CART = /(confirmation|success|thank)/i;
-const CHECKOUT_WORD = /(checkout|kasse|caisse|commande|afrekenen|kassa|pago|cassa)/gi;
+export const CART_PATH = /(^|\/)(cart|carts|basket|shopping-?bag|bag|trolley|warenkorb|einkaufswagen|panier|carrito|cesta|carrello|winkelwagen|winkelmand(je)?|koszyk|kosik|košík|kosarica|košarica|kosarica|carrinho|sacola|kundvagn|varukorg|handlekurv|indkobskurv|indkøbskurv|kurv|ostoskori|kosar|kosár|cos|cos-de-cumparaturi|sepet|sepetim|korzina|корзина|gwk|viewcart|view-cart|shoppingcart|shopping-cart)(\/|\.|$|\?)/;
+const NOT_CART = /(confirmation|success|thank)/;
+const CHECKOUT_WORD = /(checkout|kasse|caisse|commande|afrekenen|kassa|pago|cassa)/g;
+// URL patterns match the lower-cased path without the i flag: cheap to compile in every tab (first.js).
 
 /** A cart page: a cart word in the path that comes after any checkout word ("/checkout/cart/" is a cart). */
 export function isCartUrl(url) {
   let u;
   try { u = new URL(url); } catch { return false; }
-  const path = u.pathname;
+  const path = u.pathname.toLowerCase();
   const m = CART_PATH.exec(path);
   if (!m || NOT_CART.test(path)) return false;
   let lastCheckout = -1;

@@ -1,13 +1,13 @@
 /** Content-script extractor: comparison pages (URL patterns, or a comparison table of products). */
 import { queryPairs } from './search.js';
 
-export const COMPARE_PATH = /(^|\/|-)(compare|comparison|vergleich|vergleichen|produktvergleich|comparer|comparateur|comparatif|comparar|comparador|comparativa|confronta|confronto|vergelijk|vergelijken|porownaj|porównaj|porownanie|porovnat|porovnanie|porovnání|jamfor|jämför|sammenlign|vertaa|vertailu|karsilastir|karşılaştır|sravnenie|сравнение|compara)(\/|\.|$|-|\?)/i;
+export const COMPARE_PATH = /(^|\/|-)(compare|comparison|vergleich|vergleichen|produktvergleich|comparer|comparateur|comparatif|comparar|comparador|comparativa|confronta|confronto|vergelijk|vergelijken|porownaj|porównaj|porownanie|porovnat|porovnanie|porovnání|jamfor|jämför|sammenlign|vertaa|vertailu|karsilastir|karşılaştır|sravnenie|сравнение|compara)(\/|\.|$|-|\?)/; // lower-cased path, no i flag
 
 /** A comparison URL (path words or a compare parameter). */
 export function isCompareUrl(url) {
   let u;
   try { u = new URL(url); } catch { return false; }
-  if (COMPARE_PATH.test(u.pathname)) return true;
+  if (COMPARE_PATH.test(u.pathname.toLowerCase())) return true;
   for (const [k] of queryPairs(u.search)) if (/^(compare|comparison|vergleich|products_compare)$/i.test(k)) return true;
   return false;
 }

@@ -26,7 +26,8 @@ const OFFER_MARKUP = [
 const PRODUCT_MARKUP = '[itemtype*="schema.org/Product" i], [typeof~="Product" i], [typeof*="schema:Product" i], meta[property^="product:" i]';
 const ARTICLE_META = 'meta[property^="article:" i], meta[property="og:type" i][content^="article" i], [itemtype*="Article" i], [itemtype*="BlogPosting" i]';
 /** Elements that say "price" in their class or id, in the languages the visible-price fallback reads. */
-const PRICE_WORD = /price|preis|prix|precio|prezzo|preco|preço|prijs|cijena|hinta|fiyat|цена|ціна/i;
+// No i flag (a case-insensitive regex with non-ASCII words is costly to compile): the usual spellings.
+const PRICE_WORD = /price|Price|PRICE|preis|Preis|prix|Prix|precio|Precio|prezzo|preco|preço|prijs|cijena|hinta|fiyat|цена|ціна/;
 const PRICE_ATTR = '[price], [data-price], [data-product-price], [data-sku], [data-product-id]';
 const CART_FORM = 'form[action*="cart" i], form[action*="basket" i], form[action*="warenkorb" i], form[action*="panier" i], form[action*="carrito" i], [name*="add-to-cart" i], [name*="addtocart" i]';
 const CONTROLS = 'button, input[type=submit], input[type=button], input[type=image], [role=button]';
@@ -42,7 +43,7 @@ export function shoppingUrl(url) {
     && detectSearch(url)) return 'search-url';
   if (isPriceComparison(url)) return 'price-comparison';
   if (isPurchaseUrl(url) || isCheckoutUrl(url) || isCartUrl(url)) return 'order-url';
-  if (COMPARE_PATH.test(u.pathname) || isReviewUrl(url)) return 'compare-or-review-url';
+  if (COMPARE_PATH.test(u.pathname.toLowerCase()) || isReviewUrl(url)) return 'compare-or-review-url';
   return null;
 }
 

@@ -3,10 +3,10 @@
  * page that stays in view for a while (IntersectionObserver; reported by the caller).
  */
 
-export const REVIEW_PATH = /(^|\/|-|#)(reviews?|customer-reviews|product-reviews|bewertungen|kundenbewertungen|rezensionen|avis|avis-clients|opiniones|opiniao|opiniões|opinioni|recensioni|recensies|beoordelingen|reviews-en-ervaringen|opinie|opinia|recenze|hodnoceni|avaliacoes|avaliações|recensioner|anmeldelser|arvostelut|yorumlar|degerlendirmeler|otzyvy|отзывы|product-reviews)(\/|\.|$|-|\?)/i;
+export const REVIEW_PATH = /(^|\/|-|#)(reviews?|customer-reviews|product-reviews|bewertungen|kundenbewertungen|rezensionen|avis|avis-clients|opiniones|opiniao|opiniões|opinioni|recensioni|recensies|beoordelingen|reviews-en-ervaringen|opinie|opinia|recenze|hodnoceni|avaliacoes|avaliações|recensioner|anmeldelser|arvostelut|yorumlar|degerlendirmeler|otzyvy|отзывы|product-reviews)(\/|\.|$|-|\?)/; // lower-cased path, no i flag
 
 export function isReviewUrl(url) {
-  try { const u = new URL(url); return REVIEW_PATH.test(u.pathname) || /^#(reviews?|customer-?reviews|bewertungen|avis)/i.test(u.hash); } catch { return false; }
+  try { const u = new URL(url); return REVIEW_PATH.test(u.pathname.toLowerCase()) || /^#(reviews?|customer-?reviews|bewertungen|avis)/.test(u.hash.toLowerCase()); } catch { return false; }
 }
 
 /** The element holding reviews on a product page, if any. */
