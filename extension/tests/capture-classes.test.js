@@ -103,3 +103,36 @@ describe('pages without any markup: the visible-price fallback, without a recogn
     expect(r.observations).toEqual([]);
   });
 });
+
+describe('brand from store links and labels, in many shapes and languages', () => {
+  it.each([
+    ['Visit the Anker Store', 'Anker'], ['Besuchen Sie den Bosch-Store', 'Bosch'], ['Visita lo Store di Philips', 'Philips'],
+    ['Visitez la boutique SEB', 'SEB'], ['Marke: Tefal', 'Tefal'], ['Hersteller: Miele', 'Miele'], ['品牌：小米', '小米'],
+    ['More from Nordwood', 'Nordwood'], ['Anker Official Store', 'Anker'], ['Brand: 365 by Whole Foods Market', '365 by Whole Foods Market'],
+  ])('%s -> %s', async (text, brand) => {
+    const { brandName } = await import('../src/capture/product.js');
+    expect(brandName(text)).toBe(brand);
+  });
+  it('a store link on a product page gives the brand; the shop\'s own name or the title never does', () => {
+    const html = (brandHtml) => `<html><head><meta property="og:site_name" content="Nordic Home">${ldProduct().replace(',"brand":{"@type":"Brand","name":"Nordwood"}', '')}</head>
+      <body><h1>Oak sideboard</h1>${brandHtml}<button>Add to cart</button></body></html>`;
+    const url = 'https://www.nordichome.example/p/oak-sideboard-123';
+    const brandOf = (h) => detectProduct(fromHtml(html(h), url).doc, url).product.brand;
+    expect(brandOf('<a class="brand-link" href="/brands/nordwood">Visit the Nordwood Store</a>')).toBe('Nordwood');
+    expect(brandOf('<div class="product-brand">Marke: Nordwood</div>')).toBe('Nordwood');
+    expect(brandOf('<div class="brand">Nordic Home</div>')).toBe('');
+    expect(brandOf('<div class="brand">nordichome</div>')).toBe('');
+    expect(brandOf('<div class="brand">Oak sideboard</div>')).toBe('');
+  });
+});
+
+describe('cart controls: the site header\'s cart link adds nothing, and one item\'s buttons count once', () => {
+  it('a deal page with several option buttons for one item is a product, not a listing', async () => {
+    const { countControls } = await import('../src/capture/patterns.js');
+    const opts = Array.from({ length: 6 }, (_, i) => `<a href="#" class="buy" data-id="380" data-option="${i}">Add to cart</a>`).join('');
+    const { doc } = fromHtml(`<header><a href="/cart">Add to cart</a></header><nav><a href="/cart">Cart</a></nav><h1>Deal</h1>${opts}`, 'https://shop.example/deal-380');
+    expect(countControls(doc).cart).toBe(1);
+    const items = Array.from({ length: 8 }, (_, i) => `<button data-product-id="${i}">Add to cart</button>`).join('');
+    expect(countControls(fromHtml(items).doc).cart).toBe(8);
+  });
+});

@@ -76,22 +76,47 @@ export function countCartControls(doc) {
   return countControls(doc).cart;
 }
 
+/**
+ * Which item a cart control adds: controls for the same item (a desktop and a mobile button, a deal's
+ * option buttons carrying one id) count once, so a product page is not mistaken for a listing.
+ */
+function itemKey(el, i) {
+  const key = el.getAttribute('data-id') || el.getAttribute('data-product-id') || el.getAttribute('data-product')
+    || el.getAttribute('data-sku') || el.getAttribute('data-item-id');
+  if (key) return `id:${key}`;
+  const href = el.getAttribute('href') || '';
+  if (href && !href.startsWith('#') && !/^javascript:/i.test(href)) return `href:${href}`;
+  return `el:${i}`;
+}
+
+/** Page chrome: a cart link in the site header or navigation opens the cart, it adds nothing. */
+function inChrome(el) {
+  if (el.closest('nav, [role=navigation], [role=banner]')) return true;
+  const header = el.closest('header, #header, .header, [class*=site-header i]');
+  if (header && !header.closest('main, article, [itemscope]')) return true;
+  return /(^|[\s_-])header([\s_-]|$)/i.test(typeof el.className === 'string' ? el.className : '');
+}
+
 /** Add-to-cart and wishlist controls on the page, counted in one pass. */
 export function countControls(doc) {
   let n = 0;
   const buttons = [];
+  const items = new Set();
   let wishlist = 0;
   for (const el of doc.querySelectorAll('button, input[type=submit], input[type=button], input[type=image], a, [role=button]')) {
     if (++n > 5000) break;
     if (el.tagName === 'A' && (el.children.length > 6 || offSite(el, doc))) continue;
     const kind = classifyControl(el, ['cart_add', 'wishlist_add']);
-    if (kind === 'cart_add') buttons.push(el);
-    else if (kind === 'wishlist_add' && !el.closest('nav, header, footer, [role=navigation], [role=menu], [id*=nav i]')) wishlist++;
+    if (kind === 'cart_add') {
+      if (inChrome(el)) continue;
+      buttons.push(el);
+      items.add(itemKey(el, n));
+    } else if (kind === 'wishlist_add' && !el.closest('nav, header, footer, [role=navigation], [role=menu], [id*=nav i]')) wishlist++;
   }
   let forms = 0;
   for (const form of doc.querySelectorAll('form[action]')) {
     if (!/(cart|basket|warenkorb|panier|carrito|carrello|koszyk)[/_-]?(add|insert)|add[/_-]?(to[/_-]?)?(cart|basket)/i.test(form.getAttribute('action') || '')) continue;
     if (!buttons.some((b) => form.contains(b))) forms++;
   }
-  return { cart: buttons.length + Math.min(forms, 1), wishlist };
+  return { cart: items.size + Math.min(forms, 1), wishlist };
 }

@@ -32,13 +32,49 @@ export function looksLikeArticleLayout(doc) {
   return dated && (long || h1Inside);
 }
 
-export function brandFromDom(doc) {
+/** Phrases around a brand name in store links and labels, in many languages and shapes. */
+const BRAND_BEFORE = /^(?:visit(?: the)?|besuchen sie(?: den| die| das)?|visita(?: lo| la| el| il)?|visitez(?: la| le)?|bezoek(?: de| het)?|odwiedź|navštivte|látogasson el|посетите|more (?:products )?from|mehr (?:artikel |produkte )?von|plus de(?: produits)?|más de|altri(?: prodotti)? di|meer van|więcej od|alle (?:produkte|artikel) von|all (?:products|items) (?:from|by)|view all|see all|shop all|voir tout|ver todo|vedi tutto|alles van|zobacz wszystkie)\s+(?:(?:store|shop|boutique|tienda|negozio|winkel|sklep|obchod|magasin|loja|mağaza)\s+(?:de|di|du|des|von|van|of)?\s*|(?:de|di|du|des|von|van|of)\s+)?/i;
+const BRAND_AFTER = /(?:[\s-]+|'s\s+)(?:official\s+)?(?:brand\s+)?(?:store|shop|boutique|tienda|negozio|winkel|sklep|obchod|magasin|loja|mağaza|markenshop|shop-in-shop)(?:\s+(?:page|seite))?$/i;
+const BRAND_LABEL = /^(?:brand|marke|marque|marca|merk|marka|märke|merkki|mærke|značka|brend|márka|бренд|марка|производитель|hersteller|fabricant|fabricante|produttore|producent|výrobce|manufacturer|make|品牌|ブランド|브랜드)\s*[:：]\s*/i;
+
+/** A brand from a store link or label, without the phrase around it ("Visit the X Store", "X-Shop", "Brand: X"). */
+export function brandName(raw) {
+  let t = clean(raw, 80);
+  for (let i = 0; i < 2; i++) t = t.replace(BRAND_LABEL, '').replace(BRAND_BEFORE, '').replace(BRAND_AFTER, '').trim();
+  return t.replace(/^[\s"'“”«»]+|[\s"'“”«»,:;]+$/g, '');
+}
+
+/** The shop's own name (og:site_name, application-name, the host's main label): never a product's brand. */
+export function shopNames(doc, url) {
+  const out = new Set();
+  for (const k of ['og:site_name', 'application-name', 'apple-mobile-web-app-title']) {
+    const v = meta(doc, k);
+    if (v) out.add(v.toLowerCase().replace(/[^\p{L}\d]+/gu, ''));
+  }
+  try {
+    const labels = new URL(url).hostname.toLowerCase().split('.').filter((x) => !/^(www\d?|m|shop|store)$/.test(x));
+    if (labels.length >= 2) out.add(labels[labels.length - 2].replace(/[^\p{L}\d]+/gu, ''));
+  } catch { /* no URL */ }
+  out.delete('');
+  return out;
+}
+
+/** A usable brand: a short name, not a template or navigation label, not the shop itself or the page title. */
+export function acceptBrand(value, { shops = new Set(), title = '' } = {}) {
+  const t = brandName(value || '');
+  if (!t || t.length > 40 || /[{}<>$%]|\d{4,}/.test(t) || t.split(' ').length > 5) return '';
+  if (/\b(brands?|marken?|marques?|marcas?|merken|home|startseite|accueil|inicio)\b/i.test(t)) return '';
+  const key = t.toLowerCase().replace(/[^\p{L}\d]+/gu, '');
+  if (!key || shops.has(key)) return '';
+  if (title && key === title.toLowerCase().replace(/[^\p{L}\d]+/gu, '')) return '';
+  return t;
+}
+
+export function brandFromDom(doc, ctx = {}) {
   for (const el of doc.querySelectorAll('[itemprop=brand], [class*=brand i], [id*=brand i], [data-brand], #bylineInfo')) {
     if (inPeripheral(el) || el.children.length > 3 || el.closest('form, select, ul ul, [role=menu], [role=navigation], header')) continue;
-    let t = el.getAttribute('data-brand') || el.getAttribute('content') || clean(el.textContent, 80);
-    t = t.replace(/^(visit the|besuchen sie den|visita lo store di|visitez la boutique|visita la tienda de)\s+/i, '')
-      .replace(/\s+(store|-store|shop)$/i, '').replace(/^(brand|marke|marque|marca|merk|marka|märke|merkki)\s*:\s*/i, '').trim();
-    if (t && t.length <= 40 && !/[{}<>$%]|\d{4,}|\b(brands?|marken?|marques?|marcas?)\b/i.test(t) && t.split(' ').length <= 5) return t;
+    const t = acceptBrand(el.getAttribute('data-brand') || el.getAttribute('content') || clean(el.textContent, 80), ctx);
+    if (t) return t;
   }
   return '';
 }
@@ -65,6 +101,18 @@ function skuFromDom(doc, url) {
     if (m && /\d/.test(m[1])) return m[1];
   } catch { /* no URL */ }
   return '';
+}
+
+/**
+ * The first declared brand (markup: the shop's own statement, which may be its own label), else one read
+ * from the page's store links and labels, which is never the shop itself or the product's title.
+ */
+function pickBrand(doc, url, name, declared) {
+  for (const b of declared) {
+    const t = acceptBrand(b);
+    if (t) return t;
+  }
+  return brandFromDom(doc, { shops: shopNames(doc, url), title: clean(name, 200) });
 }
 
 function pick(...values) {
@@ -168,7 +216,7 @@ export function detectProduct(doc, url) {
   if (!currency && price !== null) currency = currencyFromContext(pageContext(doc, url));
   const product = {
     name: clean(name, 200),
-    brand: pick(ldp.brand, mdp.brand, ogp.brand, brandFromDom(doc), ''),
+    brand: pickBrand(doc, url, name, [ldp.brand, mdp.brand, ogp.brand]),
     price: price === null ? null : price,
     currency: currency || null,
     category_hint: pick(ldp.category_hint, mdp.category_hint, ogp.category_hint, ld.breadcrumbs.slice(0, 6).join(' > '), ''),
