@@ -69,7 +69,7 @@ def by_workers(vault: Vault, workers: list[int], rounds: int, seconds: int) -> d
     return out
 
 
-def plot(sweep: dict[int, list[float]], peer: list[float]) -> None:
+def plot(sweep: dict[int, list[float]]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -87,10 +87,7 @@ def plot(sweep: dict[int, list[float]], peer: list[float]) -> None:
         ],
         marker="o",
         capsize=4,
-        label="vault, AS metadata (median, min-max)",
-    )
-    ax.axhline(
-        statistics.median(peer), color="grey", linestyle="--", label="oidc-provider discovery, one process, one core"
+        label="vault, AS metadata (median, min-max); unpinned, wrk on the same 2 cores",
     )
     ax.set_xlabel("uvicorn worker processes (intent-vault serve --workers N)")
     ax.set_ylabel("requests / s (wrk, 16 connections)")
@@ -127,7 +124,7 @@ def main() -> None:
             {"machine": host, "per_core": runs, "ratios": ratios, "cpu_ratios": cpu_ratios, "workers": sweep}, indent=1
         )
     )
-    plot(sweep, runs["peer metadata"])
+    plot(sweep)
     rel = PLOT.relative_to(ROOT / "docs")
     print(
         f"{host}. {args.rounds} rounds of {args.seconds} s per endpoint; `wrk -t2 -c16`, "
