@@ -257,3 +257,17 @@ def test_the_access_history_says_how_many_anonymous_reports_counted_me(client: T
     assert log["anonymous_reports"] == 2
     assert all(item["kind"] not in ("report.released", "report.served") for item in log["items"])
     assert "counted in 2 anonymous demand" in client.get("/access-log").text
+
+
+def test_the_settings_page_carries_the_opt_in_and_the_terms(client: TestClient, ctx: VaultContext) -> None:
+    sign_up(client, "gus@example.com")
+    log_in(client, "gus@example.com")
+    page = client.get("/settings")
+    assert page.status_code == 200
+    section = page.text.split('data-testid="settings-reports"')[1].split("</section>")[0]
+    assert 'action="/reports/participation"' in section and "checked" not in section  # off by default
+    assert "Service delivery and offers" in page.text  # the roster default the consumer proffers
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    client.post("/reports/participation", data={"opted_in": "on", "csrf_token": token})
+    again = client.get("/settings").text.split('data-testid="settings-reports"')[1].split("</section>")[0]
+    assert "checked" in again

@@ -41,6 +41,11 @@ def _render(
         cipher = cipher_for(session=s, ring=ctx.ring, account_id=principal.account.id)
         opt_ins = set(intents.get_opt_ins(session=s, cipher=cipher))
         tokens = [t for t in accounts.list_tokens(session=s, account_id=principal.account.id) if t.kind == "personal"]
+        from vault_server.reports.service import is_participant
+        from vault_server.terms.service import choices, roster
+
+        counted = is_participant(session=s, account_id=principal.account.id)
+        terms = choices(session=s, ctx=ctx, account_id=principal.account.id) if roster(ctx) is not None else None
     sensitive = [
         {"id": c, "name": ctx.policy.nodes[c].name if c in ctx.policy.nodes else c, "on": c in opt_ins}
         for c in sorted(ctx.policy.sensitive_ids)
@@ -58,6 +63,9 @@ def _render(
         token_scopes=[(s, TOKEN_SCOPE_LABELS.get(s, s)) for s in TOKEN_SCOPES],
         token_labels=TOKEN_SCOPE_LABELS,
         delete_phrase=flows.DELETE_PHRASE,
+        reports_opted_in=counted,
+        terms=terms,
+        agreement_titles={a.id: a.title for a in ctx.policy.agreements.agreements} if ctx.policy.agreements else {},
         **values,
     )
 
