@@ -17,6 +17,7 @@ import argparse
 import random
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 from vault_server.policy.loader import default_policy_dir, load_policy
@@ -81,7 +82,8 @@ def main() -> None:
     policy = load_policy(default_policy_dir())
     rows = []
     print(
-        f"epsilon {args.epsilon}, max {args.max_cells} cells per person, threshold {args.threshold}, {args.runs} runs"
+        f"epsilon {args.epsilon} per report, at most {args.max_cells} cells per person, threshold {args.threshold}; "
+        f"{args.runs} runs per row (median, min-max). Command: `bench/reports/bench_accuracy.py`.\n"
     )
     columns = ["participants", "level", "cells", "released (median)", "median relative error (min-max)"]
     print("| " + " | ".join([*columns, "mass released", "false cells"]) + " |")
@@ -138,7 +140,7 @@ def main() -> None:
         ax.legend()
         fig.tight_layout()
         fig.savefig(args.plot, dpi=110)
-        print(f"plot: {args.plot}")
+        print(f"\n![relative error against participants](img/{Path(args.plot).name})")
 
 
 if __name__ == "__main__":
