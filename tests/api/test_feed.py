@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
+from vault_server.accounts.models import Account
 from vault_server.audit import service as audit
 from vault_server.audit.check import replay
 from vault_server.audit.models import AuditEntry
@@ -34,9 +35,19 @@ from .test_feed_support import (
 
 
 def audit_entries(ctx: VaultContext, kind: str | None = None) -> list[dict[str, Any]]:
+    """The log's entries as their consumer sees them: public details tokenised in the log, opened here with each
+    consumer's key (the clear details are in the encrypted private part)."""
     with ctx.db.session() as s:
         rows = s.exec(select(AuditEntry).order_by(AuditEntry.idx)).all()  # type: ignore[arg-type]
-        entries = [json.loads(r.entry) for r in rows]
+        owners = {audit.subject_pseudonym(ctx.ring, a.id): a.id for a in s.exec(select(Account)).all()}
+        entries = []
+        for r in rows:
+            entry = json.loads(r.entry)
+            owner = owners.get(entry.get("subject") or "")
+            private = audit.read_private(session=s, ctx=ctx, row=r, consumer_id=owner) if owner else None
+            if private and isinstance(private.get("details"), dict):
+                entry["details"] = private["details"]
+            entries.append(entry)
     return [e for e in entries if kind is None or e["kind"] == kind]
 
 

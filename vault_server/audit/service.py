@@ -16,6 +16,7 @@ key is shredded (the payload alone becomes unreadable).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -62,6 +63,47 @@ class ProofUnavailable(NotFound):
 def subject_pseudonym(ring: KeyRing, consumer_id: str) -> str:
     """The consumer's pseudonym in the log: a keyed HMAC, stable, not reversible without the index key."""
     return ring.blind_index(SUBJECT_SCOPE, consumer_id)
+
+
+#: public detail values that would join the log to a consumer's rows (grant, cast, offer, token ids, the pairwise
+#: subject): replaced by per-consumer keyed tokens, consistent within one consumer so ``audit check`` still links them
+DETAIL_TOKEN_KEYS = frozenset(
+    {"grant_id", "subject", "cast_id", "offer_id", "question_id", "token_id", "family_id", "message_id"}
+)
+DETAIL_TOKEN_PURPOSE = "audit-detail-token"  # noqa: S105 (an HKDF label, not a secret)
+
+
+def detail_token(key: bytes, consumer_id: str, name: str, value: str) -> str:
+    """A per-consumer keyed token for one public detail value (HMAC-SHA256, 80 bits shown)."""
+    mac = hmac.new(key, f"{consumer_id}\x00{name}\x00{value}".encode(), hashlib.sha256)
+    return mac.hexdigest()[:20]
+
+
+def category_chain(key: bytes, consumer_id: str, category: str) -> str:
+    """A category as a dotted chain of per-consumer tokens of its prefixes: ``electronics.tv`` becomes
+    ``T(electronics).T(electronics.tv)``, so "a granted category covers its descendants" is still a prefix test."""
+    parts = category.split(".")
+    return ".".join(detail_token(key, consumer_id, "category", ".".join(parts[: i + 1])) for i in range(len(parts)))
+
+
+def public_details(key: bytes, consumer_id: str, details: Mapping[str, Any]) -> dict[str, Any]:
+    """What the log shows publicly about a consumer's entry: category ids and joinable ids replaced by tokens."""
+    out: dict[str, Any] = {}
+    for name, value in details.items():
+        if name == "categories" and isinstance(value, (list, tuple)):
+            out[name] = [category_chain(key, consumer_id, str(c)) for c in value]
+        elif name == "categories" and isinstance(value, str):
+            out[name] = " ".join(category_chain(key, consumer_id, c) for c in value.split())
+        elif name in DETAIL_TOKEN_KEYS and isinstance(value, str):
+            out[name] = "t_" + detail_token(key, consumer_id, name, value)
+        else:
+            out[name] = value
+    return out
+
+
+def token_key(ring: KeyRing) -> bytes:
+    """The key of the public detail tokens (derived from the index key: the database alone cannot map them)."""
+    return ring.derive(DETAIL_TOKEN_PURPOSE)
 
 
 def now_ms() -> int:
@@ -156,7 +198,18 @@ def record_many(*, session: Session, ctx: VaultContext, entries: Sequence[AuditS
     for spec in entries:
         if spec.consumer_id is not None and spec.consumer_id not in subjects:
             subjects[spec.consumer_id] = subject_pseudonym(ctx.ring, spec.consumer_id)
-    needs_key = {spec.consumer_id for spec in entries if spec.private is not None and spec.consumer_id is not None}
+    tokens = token_key(ctx.ring)
+    publics = [
+        public_details(tokens, spec.consumer_id, spec.details) if spec.consumer_id is not None else spec.details
+        for spec in entries
+    ]
+    # the clear details go into the private part (the consumer's key): their own view and export show names
+    clear = {i for i, spec in enumerate(entries) if spec.consumer_id is not None and publics[i] != spec.details}
+    needs_key = {
+        spec.consumer_id
+        for i, spec in enumerate(entries)
+        if spec.consumer_id is not None and (spec.private is not None or i in clear)
+    }
     ciphers = ciphers_for(session=session, ring=ctx.ring, account_ids=needs_key) if needs_key else {}
     rows: list[dict[str, Any]] = []
     leaves: list[bytes] = []
@@ -164,11 +217,14 @@ def record_many(*, session: Session, ctx: VaultContext, entries: Sequence[AuditS
         idx = size + offset
         subject = subjects.get(spec.consumer_id) if spec.consumer_id is not None else None
         private_enc: bytes | None = None
-        if spec.private is not None and spec.consumer_id is not None:
-            cipher = ciphers.get(spec.consumer_id)
+        private = spec.private
+        cipher = ciphers.get(spec.consumer_id) if spec.consumer_id is not None else None
+        if offset in clear and cipher is not None:  # (a shredded key keeps only the tokens)
+            private = {**(private or {}), "details": spec.details}
+        if private is not None and spec.consumer_id is not None:
             if cipher is None:
                 raise DataKeyGone(f"no data key for account {spec.consumer_id}")
-            private_enc = cipher.encrypt(PRIVATE_TABLE, str(idx), canonical_json(spec.private))
+            private_enc = cipher.encrypt(PRIVATE_TABLE, str(idx), canonical_json(private))
         entry: dict[str, Any] = {
             "v": ENTRY_VERSION,
             "index": idx,
@@ -176,12 +232,12 @@ def record_many(*, session: Session, ctx: VaultContext, entries: Sequence[AuditS
             "kind": spec.kind,
             "actor": spec.actor,
             "subject": subject,
-            "details": spec.details,
+            "details": publics[offset],
             "private_sha256": hashlib.sha256(private_enc).hexdigest() if private_enc is not None else None,
         }
         data = canonical_json(entry)
         leaves.append(leaf_hash(data))
-        vendor = spec.details.get("vendor_id")
+        vendor = publics[offset].get("vendor_id")
         rows.append(
             {
                 "idx": idx,

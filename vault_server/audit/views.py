@@ -232,13 +232,15 @@ def access_log(
 
 def _access_item(session: Session, ctx: VaultContext, consumer_id: str, row: AuditEntry, signed: int) -> dict[str, Any]:
     obj = service.entry_object(row)
+    private = service.read_private(session=session, ctx=ctx, row=row, consumer_id=consumer_id) or {}
+    clear = private.pop("details", None)  # the consumer's key opens the names the public log shows as tokens
     return {
         "index": row.idx,
         "at": datetime.fromtimestamp(row.at_ms / 1000, UTC).isoformat(),
         "kind": row.kind,
         "vendor_id": row.vendor_id,
-        "details": obj.get("details", {}),
-        "private": service.read_private(session=session, ctx=ctx, row=row, consumer_id=consumer_id),
+        "details": clear if isinstance(clear, dict) else obj.get("details", {}),
+        "private": private or None,
         "entry": obj,
         "inclusion_proof": service.inclusion(session=session, index=int(row.idx), tree_size=signed)
         if row.idx < signed
