@@ -53,6 +53,7 @@ def test_inbox_page_answers_and_decides_through_forms(
     shop, offer_id = setup_offer_and_question(client, ctx, consumer)
     page = client.get("/inbox")
     assert page.status_code == 200 and "QE65 deal" in page.text and "Size?" in page.text
+    assert "<td>849 EUR</td>" in page.text and '<time datetime="' in page.text  # money and times for people
     token = csrf_of(page.text)
     [q] = client.get("/v1/questions").json()["questions"]
 
@@ -81,7 +82,9 @@ def test_inbox_page_answers_and_decides_through_forms(
     )
     assert r.status_code == 303
     assert client.get("/v1/offers").json()["offers"] == []
-    assert "blocked" in client.get("/inbox").text
+    inbox = client.get("/inbox").text
+    assert "blocked" in inbox
+    assert "<li>Page Shop: blocked" in inbox and f"<li>{shop}:" not in inbox  # the vendor's name, not its id
 
 
 def test_inbox_needs_a_signed_in_consumer(client: TestClient) -> None:

@@ -22,7 +22,7 @@ from vault_server.audit.tasks import maybe_make_sth
 from vault_server.context import VaultContext
 from vault_server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from vault_server.web.deps import Ctx, CurrentPrincipal, Principal
-from vault_server.web.pages import form_principal, page_principal, render_page
+from vault_server.web.pages import form_principal, page_principal, render_page, vendor_names
 
 router = APIRouter(tags=["audit"])
 
@@ -267,7 +267,8 @@ def access_log_page(request: Request, ctx: Ctx) -> Response:
         return principal
     with ctx.db.session() as s:
         log = access_log(s, ctx, principal.account.id, limit=200)
-    return render_page(request, ctx, principal, "access_log.html", log=log)
+    names = vendor_names(ctx, [item.get("vendor_id") for item in log["items"]])
+    return render_page(request, ctx, principal, "access_log.html", log=log, vendor_names=names)
 
 
 # ---- auditor console -----------------------------------------------------------------------------------

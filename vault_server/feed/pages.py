@@ -39,6 +39,8 @@ def _render(request: Request, ctx: VaultContext, principal: Principal, template:
 # ---- consumer inbox -----------------------------------------------------------------------------------------------
 @router.get("/inbox")
 def inbox_page(request: Request, ctx: Ctx, notice: str = "") -> Response:
+    from vault_server.web.pages import vendor_names
+
     principal = _principal(request, ctx, "consumer")
     if isinstance(principal, Response):
         return principal
@@ -58,6 +60,7 @@ def inbox_page(request: Request, ctx: Ctx, notice: str = "") -> Response:
         casts=casts,
         prefs=prefs,
         notice=notice,
+        vendor_names=vendor_names(ctx, [p.vendor_id for p in prefs]),
     )
 
 

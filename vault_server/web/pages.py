@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -58,7 +59,10 @@ def localtime(value: datetime | str | None, style: str = "full") -> Markup:
     """An instant as ``<time>``: UTC text that /static/vault.js rewrites into the reader's locale and time zone."""
     if value is None or value == "":
         return Markup("")
-    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    try:
+        when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    except ValueError:
+        return Markup("{}").format(value)  # not an instant: shown as it is, escaped
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     when = when.astimezone(UTC)
@@ -83,6 +87,16 @@ def from_ms(value: int | None) -> datetime | None:
 TEMPLATES.env.filters["localtime"] = localtime
 TEMPLATES.env.filters["money"] = money
 TEMPLATES.env.filters["from_ms"] = from_ms
+
+
+def vendor_names(ctx: VaultContext, ids: Iterable[str | None]) -> dict[str, str]:
+    """Display names of vendor apps by client id (for pages that would otherwise show ``ivc_…`` ids)."""
+    from vault_server.vendors import service as vendors
+
+    wanted = sorted({i for i in ids if i})
+    with ctx.db.session() as s:
+        apps = {i: vendors.get(session=s, client_id=i) for i in wanted}
+    return {i: app.name for i, app in apps.items() if app is not None}
 
 
 def role_home(role: str | None) -> str:
@@ -180,6 +194,7 @@ def render_page(
         current_path=request.url.path,
         category_name=lambda c: ctx.policy.nodes[c].name if c in ctx.policy.nodes else c,
         stages=STAGES,
+        vendor_names=values.pop("vendor_names", {}),
         stage_labels=STAGE_LABELS,
         **values,
     )
