@@ -106,7 +106,8 @@ def test_admin_suspend_asks_first(client: TestClient, ctx: VaultContext) -> None
     log_in(client, make_account(ctx, "admin"), PASSWORD)
     page = client.get("/admin/vendors").text
     token = form_csrf(page)
-    assert 'class="danger">Suspend</button>' in page
+    assert 'class="danger">Suspend</button>' in page and "Approved" in page
+    assert f"<code>{ctx.keyset.kid}</code>" in page and ctx.policy.hash[:16] in page  # keys and policy in force
     asked = client.post(f"/admin/vendors/{DEMO_CLIENT_ID}/suspend", data={"csrf_token": token})
     assert asked.status_code == 200 and "Suspend " in asked.text and 'data-testid="confirm"' in asked.text
     assert client.get("/v1/admin/vendors").json()[0]["status"] == "approved"

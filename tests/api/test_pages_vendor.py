@@ -146,3 +146,30 @@ def test_auditor_console_reads_as_words_not_json(client: TestClient, ctx: VaultC
     assert '{"' not in page  # no raw JSON
     assert re.search(r'signed <time datetime="\d{4}-[^"]+" data-local="full">', page)
     assert " ms." not in page
+
+
+def test_auditor_checks_an_entry_in_the_page_and_sees_tampering(client: TestClient, ctx: VaultContext) -> None:
+    from vault_server.audit.models import AuditEntry
+    from vault_server.vendors.demo import DEMO_CLIENT_ID, seed
+    from vault_server.vendors.models import VendorStatus
+    from vault_server.vendors.views import set_status
+
+    log_in(client, make_account(ctx, "auditor"))
+    list(seed(ctx, None))
+    token = form_csrf(client.get("/auditor").text)
+    set_status(ctx, DEMO_CLIENT_ID, VendorStatus.suspended, "admin")  # entry #0 of the log
+    unsigned = client.get("/auditor/entries/0").text
+    assert "Not yet" in unsigned
+    client.post("/auditor/sth", data={"csrf_token": token})
+    page = client.get("/auditor").text
+    assert 'href="/auditor/entries/0"' in page
+    good = client.get("/auditor/entries/0")
+    assert good.status_code == 200 and "<strong>Yes.</strong>" in good.text and "vendor.suspended" in good.text
+    with ctx.db.session() as s:
+        row = s.get(AuditEntry, 0)
+        assert row is not None
+        row.entry = row.entry.replace("suspended", "approved")
+        s.add(row)
+    bad = client.get("/auditor/entries/0").text
+    assert "the check failed" in bad and "does not lead to the signed root" in bad
+    assert client.get("/auditor/entries/99", headers=HTML).status_code == 404

@@ -371,3 +371,55 @@ def auditor_sth(request: Request, ctx: Ctx, csrf_token: Annotated[str, Form()] =
         return principal
     maybe_make_sth(ctx, force=True)
     return RedirectResponse("/auditor", status_code=303)
+
+
+@router.get("/auditor/entries/{index}", response_class=HTMLResponse, include_in_schema=False)
+def auditor_entry(index: int, request: Request, ctx: Ctx) -> Response:
+    """ "Check this entry": its inclusion proof against the latest signed head, checked with the independent
+    verifier (the same code as ``intent-vault audit verify``), and the head's signature — the result in words."""
+    from vault_server.audit.verifier import (
+        check_tree_head_signature,
+        entry_leaf_hash,
+        parse_jwks,
+        parse_tree_head,
+        verify_inclusion,
+    )
+
+    principal = page_principal(request, ctx, *AUDITOR_ROLES)
+    if isinstance(principal, Response):
+        return principal
+    with ctx.db.session() as s:
+        row = store.get_entry(s, index)
+        if row is None:
+            raise NotFound(f"the log has no entry #{index}")
+        entry = service.entry_object(row)
+        latest = store.latest_sth(s)
+        sth = service.sth_json(latest) if latest is not None else None
+        proof = (
+            service.inclusion(session=s, index=index, tree_size=sth["tree_size"])
+            if sth is not None and index < sth["tree_size"]
+            else None
+        )
+    result: dict[str, Any] = {"covered": proof is not None}
+    if sth is not None and proof is not None:
+        head = parse_tree_head(sth)
+        result["signature_error"] = check_tree_head_signature(head, parse_jwks(service.jwks(ctx)))
+        result["included"] = verify_inclusion(
+            index,
+            sth["tree_size"],
+            entry_leaf_hash(entry),
+            [bytes.fromhex(h) for h in proof["inclusion_path"]],
+            bytes.fromhex(sth["root_hash"]),
+        )
+    return render_page(
+        request,
+        ctx,
+        principal,
+        "auditor_entry.html",
+        index=index,
+        entry=entry,
+        at=datetime.fromtimestamp(row.at_ms / 1000, UTC),
+        sth=sth,
+        proof=proof,
+        result=result,
+    )

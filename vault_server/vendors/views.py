@@ -251,7 +251,16 @@ def admin_page(request: Request, ctx: Ctx) -> Response:
         return principal
     with ctx.db.session() as s:
         apps = vendors.list_apps(session=s)
-    return render_page(request, ctx, principal, "admin_vendors.html", apps=apps)
+    keyset = ctx.keyset
+    operations = {
+        "policy_hash": ctx.policy.hash,
+        "policy_versions": {name: str(getattr(doc, "version", "")) for name, doc in ctx.policy.files().items()},
+        "signing_kid": keyset.kid,
+        "next_kids": keyset.next_kids(),
+        "kek_active": ctx.ring.active,
+        "kek_count": len(ctx.ring.keks),
+    }
+    return render_page(request, ctx, principal, "admin_vendors.html", apps=apps, operations=operations)
 
 
 @router.post("/admin/vendors/{client_id}/{action}", include_in_schema=False)
