@@ -182,6 +182,13 @@ def render_page(
         label = f"{prof['name']} ({prof['email']})" if prof["name"] else prof["email"]
         values.setdefault("profile", prof)
     status = int(values.pop("status_code", 200))
+    context: dict[str, Any] = {  # a page's own values win over these defaults
+        "category_name": lambda c: ctx.policy.nodes[c].name if c in ctx.policy.nodes else c,
+        "stages": STAGES,
+        "stage_labels": STAGE_LABELS,
+        "vendor_names": {},
+        **values,
+    }
     html = TEMPLATES.get_template(template).render(
         request=request,
         csrf_token=form_csrf(ctx, csrf_binding(request)),
@@ -192,11 +199,7 @@ def render_page(
         current_nav=current_nav(NAV.get(role or "", []), request.url.path),
         home_url=role_home(role),
         current_path=request.url.path,
-        category_name=lambda c: ctx.policy.nodes[c].name if c in ctx.policy.nodes else c,
-        stages=STAGES,
-        vendor_names=values.pop("vendor_names", {}),
-        stage_labels=STAGE_LABELS,
-        **values,
+        **context,
     )
     return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
 
