@@ -124,9 +124,7 @@ def change_password(
     account.password_hash = hasher.hash(new)
     session.add(account)
     keep = token_hash(keep_session) if keep_session else ""
-    session.exec(
-        delete(WebSession).where(col(WebSession.account_id) == account.id, col(WebSession.token_hash) != keep)
-    )
+    session.exec(delete(WebSession).where(col(WebSession.account_id) == account.id, col(WebSession.token_hash) != keep))
 
 
 # ---- sessions ---------------------------------------------------------------------------------
