@@ -19,12 +19,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import opendp.prelude as dp
-
 from vault_server.policy.loader import Policy
 from vault_server.policy.models import STAGES
-
-dp.enable_features("contrib")
 
 #: price bands (upper bounds) a report may break counts down by; the same bands the signals use
 PRICE_BANDS: tuple[int, ...] = (25, 50, 100, 250, 500, 1000, 2500)
@@ -145,29 +141,39 @@ def true_counts(domain: Sequence[Cell], people: Iterable[Sequence[Cell]]) -> lis
     return counts
 
 
-def _space() -> tuple[Any, Any]:
-    return dp.vector_domain(dp.atom_domain(T=int)), dp.l1_distance(T=int)
+def _laplace(scale: float) -> Any:
+    """OpenDP's Laplace measurement on integer vectors under L1 distance (discrete Laplace noise).
+
+    Imported here, not at module import: ``opendp.prelude`` would also load its scikit-learn extras, seconds of
+    start-up for every server and worker process that never builds a report."""
+    from opendp.domains import atom_domain, vector_domain
+    from opendp.measurements import make_laplace
+    from opendp.metrics import l1_distance
+    from opendp.mod import enable_features
+
+    enable_features("contrib")
+    return make_laplace(vector_domain(atom_domain(T=int)), l1_distance(T=int), scale=scale)
 
 
 @lru_cache(maxsize=256)
 def noise_scale(epsilon_micro: int, max_cells: int) -> float:
     """The smallest Laplace scale OpenDP proves epsilon-DP for when one person changes ``max_cells`` counts."""
+    from opendp.mod import binary_search_param
+
     epsilon = epsilon_micro / 1_000_000
-    scale = dp.binary_search_param(lambda s: dp.m.make_laplace(*_space(), scale=s), d_in=max_cells, d_out=epsilon)
-    return float(scale)
+    return float(binary_search_param(_laplace, d_in=max_cells, d_out=epsilon))
 
 
 def privacy_loss(scale: float, max_cells: int) -> float:
     """OpenDP's privacy map: the epsilon spent by one release at ``scale`` with contribution bound ``max_cells``."""
-    return float(dp.m.make_laplace(*_space(), scale=scale).map(max_cells))  # type: ignore[no-untyped-call]
+    return float(_laplace(scale).map(max_cells))
 
 
 def release(counts: Sequence[int], scale: float) -> list[int]:
     """Discrete Laplace noise on every count (OpenDP samples it with a cryptographic RNG)."""
     if not counts:
         return []
-    measurement = dp.m.make_laplace(*_space(), scale=scale)
-    noisy: list[int] = measurement(list(counts))
+    noisy: list[int] = _laplace(scale)(list(counts))
     return noisy
 
 
