@@ -28,6 +28,7 @@ from vault_server.config import Settings
 from vault_server.context import VaultContext, build_context
 from vault_server.crypto.keyring import KeyRing
 from vault_server.db import Database, migrate
+from vault_server.feed import hooks as feed_hooks
 
 BACKEND = os.environ.get("VAULT_TEST_BACKEND", "sqlite")
 PG_URL = os.environ.get("VAULT_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -92,6 +93,7 @@ def settings(base_settings: Settings) -> Settings:
 def ctx(settings: Settings) -> Iterator[VaultContext]:
     """A fresh context on an emptied database."""
     context = build_context(settings)
+    feed_hooks.install(context)  # wired as create_app wires it: signal and grant changes reach the feed
     _truncate(context.db)
     _ = context.keyset  # create the signing key now, never lazily inside another open write transaction
     yield context

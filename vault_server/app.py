@@ -24,6 +24,7 @@ from vault_server.feed.release import release_loop
 from vault_server.feed.views import router as feed_router
 from vault_server.grants.tasks import grant_expiry_loop
 from vault_server.grants.views import router as grants_router
+from vault_server.intents.pages import dashboard_context as intents_dashboard
 from vault_server.intents.pages import router as intents_pages
 from vault_server.intents.tasks import maintenance_loop
 from vault_server.intents.views import router as intents_router
@@ -87,8 +88,10 @@ def create_app(settings: Settings | None = None, *, ctx: VaultContext | None = N
     app.state.background_jobs = [maintenance_loop, sth_scheduler]
     app.state.background_jobs.append(grant_expiry_loop)
     app.state.background_jobs.append(release_loop)  # daily/weekly digests, anonymous cast batches
+    # The rooms' sections of the consumer dashboard (web/pages.py renders them without importing the rooms).
+    app.state.dashboard_sections = [("intents_view", intents_dashboard)]
     problems.install(app)
-    feed_hooks.install()  # grant changes write their feed rows in the same transaction
+    feed_hooks.install(ctx)  # grant and signal changes write their feed rows in the same transaction
     oauth_errors.install(app)
     app.include_router(health.router)
     app.include_router(accounts_router)

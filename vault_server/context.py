@@ -17,6 +17,7 @@ from vault_server.crypto.sealed import install_sealer
 from vault_server.crypto.signing import KeySet, KeySetSource
 from vault_server.db import Database
 from vault_server.policy.loader import Policy, default_policy_dir, load_policy
+from vault_server.signals.hooks import SignalHooks
 
 
 def load_keyring(settings: Settings) -> KeyRing:
@@ -46,6 +47,8 @@ class VaultContext:
     def __post_init__(self) -> None:
         self.keys = KeySetSource(self.db, self.ring)
         self.audit_witness = HeadWitness(self.settings.audit_witness_file)
+
+    signal_hooks: SignalHooks = field(default_factory=SignalHooks, repr=False)
 
     @property
     def keyset(self) -> KeySet:

@@ -19,7 +19,6 @@ from vault_server.accounts import service as accounts
 from vault_server.accounts.models import Role
 from vault_server.context import VaultContext
 from vault_server.db import utcnow
-from vault_server.feed import hooks
 from vault_server.grants import service as grants
 from vault_server.grants.models import Grant
 from vault_server.intents import service as intents
@@ -28,8 +27,6 @@ from vault_server.vendors.models import VendorStatus
 from vault_server.vendors.schemas import AppRegistration
 
 from ..conftest import PASSWORD
-
-hooks.install()
 
 ALL_FIELDS = ["stage", "score", "price_band", "brand", "declared_intent", "last_seen"]
 

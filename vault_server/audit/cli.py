@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from vault_server.cli import db_option, friendly, load_settings
+from vault_server.cli_support import db_option, friendly, load_settings
 from vault_server.context import VaultContext, build_context
 from vault_server.db import check_migrated
 

@@ -10,7 +10,7 @@ import click
 
 from vault_server.feed import hooks
 
-hooks.install()  # any CLI process that changes grants also writes their feed changes
+hooks.install_grant_listeners()  # any CLI process that changes grants also writes their feed changes
 
 
 @click.command()
@@ -23,7 +23,7 @@ hooks.install()  # any CLI process that changes grants also writes their feed ch
 @click.option("--once", is_flag=True, help="one pass over due messages, then exit")
 def worker(database_url: str | None, interval: float, batch: int, concurrency: int, once: bool) -> None:
     """Deliver signed webhooks from the outbox with retries; several workers may run side by side."""
-    from vault_server.cli import fail, load_settings
+    from vault_server.cli_support import fail, load_settings
     from vault_server.context import build_context
     from vault_server.db import check_migrated
     from vault_server.errors import ConfigError

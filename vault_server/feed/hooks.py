@@ -1,8 +1,10 @@
-"""Grant changes reach the feed in the same transaction: ORM listeners on the grants room's ``Grant`` rows.
+"""Changes reach the feed in the same transaction: grant changes through ORM listeners on the grants room's
+``Grant`` rows, signal changes through the signals room's "signals changed" hook.
 
 The grants room writes grants through the ORM (create, narrow, revoke, expire, account deletion); these mapper
 listeners append the matching feed change (and webhook outbox rows) on the flush's own connection, so the change
-log can never disagree with the grant table. ``install()`` is idempotent; ``create_app`` and the CLI call it.
+log can never disagree with the grant table. ``install(ctx)`` is idempotent; ``create_app`` (and the CLI commands that
+change signals) call it with their context.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from typing import Any
 from sqlalchemy import Connection, event, inspect
 from sqlalchemy.orm import Mapper, Session, SessionTransaction, object_session
 
-from vault_server.feed.service import emit
+from vault_server.context import VaultContext
+from vault_server.feed.service import emit, on_signal_changed
 from vault_server.grants.models import Grant
+from vault_server.signals import hooks as signal_hooks
 
 _END_KINDS = {"expired": "grant.expired", "account_deleted": "subject.deleted"}
 
@@ -65,8 +69,14 @@ def _forget_memo(session: Session, transaction: SessionTransaction) -> None:
         session.info.pop("feed_emitted", None)
 
 
-def install() -> None:
-    """Register the listeners once per process."""
+def install(ctx: VaultContext) -> None:
+    """Subscribe the feed to ``ctx``'s signal changes and register the grant listeners (idempotent)."""
+    signal_hooks.subscribe(ctx, on_signal_changed)
+    install_grant_listeners()
+
+
+def install_grant_listeners() -> None:
+    """Register the grant listeners once per process (they are mapper events, so process-wide)."""
     if event.contains(Grant, "after_insert", _after_insert):
         return
     event.listen(Grant, "after_insert", _after_insert)

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from vault_server.cli import db_option, fail, friendly, load_settings
+from vault_server.cli_support import db_option, fail, friendly, load_settings
 
 
 @click.group()

@@ -19,6 +19,7 @@ from vault_server.intents.schemas import IntentIn
 from vault_server.intents.service import GestureFilter
 from vault_server.signals.service import signals_for
 from vault_server.web.deps import Ctx, Principal
+from vault_server.web.pages import form_principal, render_dashboard
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,8 +37,6 @@ def dashboard_context(ctx: VaultContext, account: Account) -> dict[str, Any]:
 
 
 def _signed_in(request: Request, ctx: VaultContext, csrf_token: str) -> Principal | Response:
-    from vault_server.web.pages import form_principal
-
     return form_principal(request, ctx, csrf_token, "consumer")
 
 
@@ -139,8 +138,6 @@ def add_intent(
     currency: Annotated[str, Form()] = "",
     timeframe_days: Annotated[str, Form()] = "",
 ) -> Response:
-    from vault_server.web.pages import render_dashboard
-
     principal = _signed_in(request, ctx, csrf_token)
     if isinstance(principal, Response):
         return principal

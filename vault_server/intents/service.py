@@ -28,10 +28,10 @@ from vault_server.crypto.envelope import ConsumerCipher
 from vault_server.crypto.service import cipher_for
 from vault_server.db import utcnow
 from vault_server.errors import NotFound, ValidationFailed
-from vault_server.feed.service import on_signal_changed
 from vault_server.intents.models import ConsumerSettings, DeclaredIntent, Gesture
 from vault_server.intents.schemas import BatchResult, EventResult, IntentIn, IntentPatch
 from vault_server.policy.loader import Policy
+from vault_server.signals import hooks as signal_hooks
 from vault_server.signals import state as signal_state
 from vault_server.signals.classify import with_context
 from vault_server.signals.engine import SignalState, apply, category_of, check_event, new_state
@@ -307,7 +307,7 @@ def fold_into_signals(
     signal_state.write_states(session, updates, inserts)
     if stale:
         recompute_categories(session=session, ctx=ctx, cipher=cipher, categories=stale)
-    on_signal_changed(session=session, ctx=ctx, account_id=cipher.consumer_id, categories=indexes)
+    signal_hooks.publish(session=session, ctx=ctx, account_id=cipher.consumer_id, categories=indexes)
 
 
 def _intent_event(ctx: VaultContext, intent_id: str, doc: dict[str, Any], when: datetime) -> GestureEvent:
@@ -364,7 +364,7 @@ def recompute_categories(
         )
         signal_state.write_states(session, [values] if row is not None else [], [values] if row is None else [])
         count += 1
-    on_signal_changed(session=session, ctx=ctx, account_id=cipher.consumer_id, categories=wanted)
+    signal_hooks.publish(session=session, ctx=ctx, account_id=cipher.consumer_id, categories=wanted)
     return count
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from vault_server.cli import db_option, friendly, load_settings
+from vault_server.cli_support import db_option, friendly, load_settings
 from vault_server.vendors.models import VendorStatus
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -13,6 +13,7 @@ from markupsafe import Markup
 from pydantic import ValidationError
 
 from vault_server.accounts import service as accounts
+from vault_server.accounts.models import Account
 from vault_server.context import VaultContext
 from vault_server.errors import Forbidden
 from vault_server.oauth.rar import STAGE_LABELS
@@ -145,6 +146,11 @@ def plain_form_errors(exc: ValidationError, labels: dict[str, str]) -> list[str]
     return list(messages.values())
 
 
+# A room's part of the dashboard: (template variable, builder). Rooms' builders are registered by create_app on
+# ``app.state.dashboard_sections``, so this shell never imports a room's pages.
+DashboardSection = tuple[str, Callable[[VaultContext, Account], dict[str, Any]]]
+
+
 def page_principal(request: Request, ctx: VaultContext, *roles: str) -> Principal | Response:
     """The signed-in principal for a page, or a redirect to the login form."""
     principal = resolve_principal(request, ctx)
@@ -214,8 +220,7 @@ def home(request: Request, ctx: Ctx) -> HTMLResponse:
 
 def render_dashboard(request: Request, ctx: VaultContext, principal: Principal, **values: Any) -> HTMLResponse:
     """The consumer dashboard, optionally with the declare-intent form's values and per-field errors."""
-    from vault_server.intents.pages import dashboard_context
-
+    sections: list[DashboardSection] = request.app.state.dashboard_sections
     values.setdefault("intent_form", {})
     values.setdefault("intent_errors", {})
     with ctx.db.session() as s:
@@ -225,7 +230,7 @@ def render_dashboard(request: Request, ctx: VaultContext, principal: Principal, 
         ctx,
         principal,
         "dashboard.html",
-        intents_view=dashboard_context(ctx, principal.account),
+        **{name: build(ctx, principal.account) for name, build in sections},
         **values,
     )
 
