@@ -1,12 +1,19 @@
-"""Ingest throughput through the real HTTP server vs the raw limit of the same machine.
+"""Gesture ingest through the real HTTP server vs the raw limit of the same machine, and one gesture per POST.
 
-For each backend (SQLite file, PostgreSQL schema) and each population (1 consumer, 10,000 consumers):
-start ``intent-vault serve`` (uvicorn, one process) on a fresh vault, POST batches of 100 gesture events
-from a few concurrent client threads, and report events/s. Next to it, in the same run, the raw limit:
-the same number of rows AES-256-GCM-encrypted and inserted with plain ``sqlite3.executemany`` or
-PostgreSQL ``COPY`` (no validation, no dedup, no signals, no HTTP).
+For each backend (SQLite file, PostgreSQL schema): start ``intent-vault serve`` (uvicorn, one process, pinned to
+one core) on a fresh vault with ``--consumers`` accounts, then
 
-    .venv/bin/python bench/ingest/bench_ingest.py [--events 20000] [--backends sqlite,postgres]
+* **batches**: POST batches of 100 gesture events (bodies built before the clock starts) from a few client threads
+  on the other core and report events/s. In the same round, the raw limit: the same number of rows
+  AES-256-GCM-encrypted and inserted with plain ``sqlite3.executemany`` or PostgreSQL ``COPY`` in batches of 100,
+  on the server's core (no HTTP, validation, de-duplication, classification or signal update). The figure is the
+  ratio of the two, median of ``--rounds`` rounds with min and max.
+* **one gesture per POST**: Debian's ``wrk`` (``bench/ingest/one_gesture.lua``), 16 connections, on the other
+  core, against the server on its core: requests/s and p50/p99 latency, median of the rounds.
+
+Prints markdown (for docs/PERFORMANCE.md via bench/run.sh) on stdout, progress on stderr.
+
+    .venv/bin/python bench/ingest/bench_ingest.py [--events 10000] [--rounds 3] [--backends sqlite,postgres]
 """
 
 from __future__ import annotations
@@ -15,14 +22,19 @@ import argparse
 import concurrent.futures
 import json
 import os
+import platform
 import random
+import re
 import secrets
+import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -68,15 +80,26 @@ def make_event(now: datetime) -> dict[str, Any]:
     return event
 
 
+SERVER_CORE = 1
+CLIENT_CORE = 0
+LUA = ROOT / "bench" / "ingest" / "one_gesture.lua"
+
+
+def pin(core: int) -> None:
+    """Run this process (and what it starts from now on) on ``core`` when the machine has two or more."""
+    if (os.cpu_count() or 1) > 1 and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {core})
+
+
 def setup_vault(backend: str, consumers: int, workdir: Path) -> tuple[dict[str, str], list[str]]:
     """A fresh migrated vault with ``consumers`` accounts and one personal token each; returns env and tokens."""
     kek = workdir / "kek.json"
     KeyRing.generate().save(kek)
     env = {
         "VAULT_KEK_FILE": str(kek),
-        "VAULT_LOG_LEVEL": "WARNING",
+        "VAULT_LOG_LEVEL": "INFO",  # the access log stays on, as an operator runs it
         "VAULT_MAINTENANCE_INTERVAL_SECONDS": "0",
-        "VAULT_API_RATE_PER_MINUTE": "10000000",
+        "VAULT_API_RATE_PER_MINUTE": "100000000",
         "VAULT_ARGON2_TIME_COST": "1",
         "VAULT_ARGON2_MEMORY_KIB": "8",
     }
@@ -105,6 +128,7 @@ def setup_vault(backend: str, consumers: int, workdir: Path) -> tuple[dict[str, 
                 )
                 tokens.append(secret)
     ctx.db.dispose()
+    (workdir / "tokens.txt").write_text("\n".join(tokens) + "\n")
     return env, tokens
 
 
@@ -115,46 +139,98 @@ def drop_schema(env: dict[str, str]) -> None:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def run_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vault_server", "serve", "--port", str(port)],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
+def run_server(env: dict[str, str], port: int, workdir: Path) -> subprocess.Popen[bytes]:
+    """``intent-vault serve`` on the server core, its access log in ``workdir``."""
+    cmd = [sys.executable, "-m", "vault_server", "serve", "--port", str(port)]
+    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
+        cmd = ["taskset", "-c", str(SERVER_CORE), *cmd]
+    log = open(workdir / f"server-{port}.log", "wb")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log, stderr=log)
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}; see {log.name}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
                 return proc
         except httpx.TransportError:
-            time.sleep(0.2)
+            time.sleep(0.3)
     proc.kill()
     raise RuntimeError("server did not start")
 
 
-def http_ingest(port: int, tokens: list[str], total: int, batch: int = 100, threads: int = 4) -> float:
-    now = datetime.now(UTC)
-    batches = [[make_event(now) for _ in range(batch)] for _ in range(total // batch)]
-    owners = [random.choice(tokens) for _ in batches]
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
 
-    def send(chunk: list[tuple[str, list[dict[str, Any]]]]) -> int:
+
+def http_ingest(port: int, tokens: list[str], total: int, batch: int = 100, threads: int = 4) -> float:
+    """Events/s through ``POST /v1/gestures`` in batches of ``batch`` (bodies serialised before the clock starts)."""
+    now = datetime.now(UTC)
+    bodies = [json.dumps({"events": [make_event(now) for _ in range(batch)]}).encode() for _ in range(total // batch)]
+    work = [(random.choice(tokens), body) for body in bodies]
+
+    def send(chunk: list[tuple[str, bytes]]) -> int:
         accepted = 0
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as c:
-            for token, events in chunk:
-                r = c.post("/v1/gestures", json={"events": events}, headers={"Authorization": f"Bearer {token}"})
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as c:
+            for token, body in chunk:
+                r = c.post(
+                    "/v1/gestures",
+                    content=body,
+                    headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                )
                 r.raise_for_status()
                 accepted += r.json()["accepted"]
         return accepted
 
-    work = list(zip(owners, batches, strict=True))
     chunks = [work[i::threads] for i in range(threads)]
     start = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
         accepted = sum(pool.map(send, chunks))
     elapsed = time.perf_counter() - start
-    assert accepted == len(batches) * batch, f"only {accepted} accepted"
+    assert accepted == len(bodies) * batch, f"only {accepted} accepted"
     return accepted / elapsed
+
+
+@dataclass(frozen=True)
+class WrkRun:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip())
+    if m is None:
+        return float("nan")
+    return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+
+
+def wrk_one_gesture(port: int, workdir: Path, seconds: int, connections: int = 16) -> WrkRun:
+    """One gesture per POST with wrk on the client core: requests/s, p50 and p99 latency, non-2xx answers."""
+    cmd = [
+        "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(LUA),
+        f"http://127.0.0.1:{port}", "--", str(workdir / "tokens.txt"),
+    ]  # fmt: skip
+    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
+        cmd = ["taskset", "-c", str(CLIENT_CORE), *cmd]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=seconds + 60).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if rps is None or p50 is None or p99 is None:
+        raise RuntimeError("unexpected wrk output:\n" + out)
+    errors = int(bad.group(1)) if bad else 0
+    if socket_errors:
+        errors += sum(int(g) for g in socket_errors.groups())
+    return WrkRun(float(rps.group(1)), _ms(p50.group(1)), _ms(p99.group(1)), errors)
 
 
 def raw_rows(total: int) -> list[tuple[str, str, str, str, str, str, bytes]]:
@@ -215,33 +291,88 @@ def raw_postgres(total: int) -> float:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+def _spread(values: list[float], fmt: str = "{:,.0f}") -> str:
+    """Median (min to max) of a list of figures."""
+    return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))} to {fmt.format(max(values))})"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} vCPU ({cpu}), Python {platform.python_version()}, load average {load} at the end"
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--events", type=int, default=20_000)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--events", type=int, default=10_000, help="events per batch round")
+    parser.add_argument("--consumers", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
     parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--populations", default="1,10000")
+    parser.add_argument("--no-wrk", action="store_true", help="batches only")
     args = parser.parse_args()
-    print("| backend | consumers | events | vault events/s (HTTP, batches of 100) | raw events/s | vault/raw |")
-    print("|---|---:|---:|---:|---:|---:|")
+    use_wrk = not args.no_wrk and shutil.which("wrk") is not None
+    batch_rows: list[str] = []
+    wrk_rows: list[str] = []
     for backend in args.backends.split(","):
-        for consumers in (int(p) for p in args.populations.split(",")):
-            with tempfile.TemporaryDirectory() as tmp:
-                workdir = Path(tmp)
-                print(f"  setting up {backend} with {consumers} consumers...", file=sys.stderr)
-                env, tokens = setup_vault(backend, consumers, workdir)
-                port = 18000 + random.randint(0, 999)
-                proc = run_server(env, port)
-                try:
-                    vault = http_ingest(port, tokens, args.events)
-                finally:
-                    proc.terminate()
-                    proc.wait(timeout=30)
-                    drop_schema(env)
-                raw = raw_sqlite(args.events, workdir) if backend == "sqlite" else raw_postgres(args.events)
-                print(
-                    f"| {backend} | {consumers} | {args.events} | {vault:,.0f} | {raw:,.0f} | {vault / raw:.2f} |",
-                    flush=True,
+        with tempfile.TemporaryDirectory() as tmp:
+            workdir = Path(tmp)
+            print(f"  setting up {backend} with {args.consumers} consumers...", file=sys.stderr)
+            env, tokens = setup_vault(backend, args.consumers, workdir)
+            port = 18000 + random.randint(0, 999)
+            proc = run_server(env, port, workdir)
+            vault: list[float] = []
+            raw: list[float] = []
+            runs: list[WrkRun] = []
+            try:
+                for r in range(args.rounds):
+                    pin(CLIENT_CORE)
+                    vault.append(http_ingest(port, tokens, args.events))
+                    pin(SERVER_CORE)
+                    raw.append(raw_sqlite(args.events, workdir) if backend == "sqlite" else raw_postgres(args.events))
+                    if use_wrk:
+                        runs.append(wrk_one_gesture(port, workdir, args.seconds))
+                    last = f", wrk {runs[-1].rps:,.0f} req/s p99 {runs[-1].p99_ms:.1f} ms" if runs else ""
+                    print(
+                        f"  {backend} round {r + 1}: vault {vault[-1]:,.0f} ev/s, raw {raw[-1]:,.0f} ev/s, "
+                        f"ratio {vault[-1] / raw[-1]:.2f}{last}",
+                        file=sys.stderr,
+                    )
+            finally:
+                stop_server(proc)
+                drop_schema(env)
+            ratios = [v / w for v, w in zip(vault, raw, strict=True)]
+            batch_rows.append(
+                f"| {backend} | {args.consumers} | {args.events:,} x {args.rounds} | {_spread(vault)} | {_spread(raw)} "
+                f"| **{_spread(ratios, '{:.2f}')}** |"
+            )
+            if runs:
+                wrk_rows.append(
+                    f"| {backend} | {_spread([x.rps for x in runs])} | {_spread([x.p50_ms for x in runs], '{:.1f}')} "
+                    f"| {_spread([x.p99_ms for x in runs], '{:.1f}')} | {sum(x.errors for x in runs)} |"
                 )
+    print(f"Machine: {machine()}. Server: `intent-vault serve`, one process pinned to core {SERVER_CORE}; clients")
+    print(f"(httpx threads, wrk) pinned to core {CLIENT_CORE}; the raw insert runs on the server's core.")
+    print()
+    print("Batches of 100 events over HTTP vs the raw encrypted insert, same round (median (min to max)):")
+    print()
+    print("| backend | consumers | events x rounds | vault events/s | raw events/s | vault / raw |")
+    print("|---|---:|---:|---:|---:|---:|")
+    print("\n".join(batch_rows))
+    if wrk_rows:
+        print()
+        print(f"One gesture per POST, `wrk -t1 -c16 -d{args.seconds}s`, {args.rounds} runs (median (min to max)):")
+        print()
+        print("| backend | requests/s | p50 ms | p99 ms | non-2xx or socket errors |")
+        print("|---|---:|---:|---:|---:|")
+        print("\n".join(wrk_rows))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import base64
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy import and_, delete, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from vault_server.accounts.models import Account
@@ -48,18 +49,28 @@ class UnknownCategory(ValidationFailed):
     title = "Unknown category"
 
 
-def _lock_consumer(session: Session, account_id: str) -> Account:
-    """Serialise this consumer's writers (row lock on PostgreSQL, write lock on SQLite); returns the account."""
+def _lock_paused(session: Session, account_id: str) -> bool:
+    """Serialise this consumer's writers (row lock on PostgreSQL, write lock on SQLite) in one statement; returns
+    the locked row's pause flag."""
     paused = session.execute(
         update(Account)
         .where(col(Account.id) == account_id)
         .values(paused=Account.paused)
         .returning(col(Account.paused))
+        .execution_options(synchronize_session=False)
     ).scalar_one_or_none()
-    account = session.get(Account, account_id)
-    if account is None or paused is None:
+    if paused is None:
         raise NotFound("no such account")
-    account.paused = paused  # the locked row's value, not a stale identity-map copy
+    return bool(paused)
+
+
+def _lock_consumer(session: Session, account_id: str) -> Account:
+    """:func:`_lock_paused`, then the account (with the locked row's pause flag, not a stale identity-map copy)."""
+    paused = _lock_paused(session, account_id)
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound("no such account")
+    set_committed_value(account, "paused", paused)
     return account
 
 
@@ -122,18 +133,49 @@ class _Candidate:
     category: str | None
 
 
+def _classifier(policy: Policy) -> Callable[[GestureEvent], str | None]:
+    """``category_of`` memoised for one batch: once per distinct product (what the classifier reads of an event)."""
+    memo: dict[tuple[Any, ...], str | None] = {}
+
+    def category(event: GestureEvent) -> str | None:
+        product = event.product
+        key = (
+            event.category,
+            event.query,
+            event.path,
+            product.name if product else None,
+            product.category_hint if product else None,
+        )
+        if key not in memo:
+            memo[key] = category_of(event, policy)
+        return memo[key]
+
+    return category
+
+
+def _payload(event: GestureEvent, category: str | None) -> bytes:
+    """The stored document of an event: its JSON (no nulls) with the category it counts for."""
+    body = event.model_dump_json(exclude_none=True, exclude={"category"}).encode()
+    tail = b'"category":' + json.dumps(category).encode() + b"}"
+    return body[:-1] + (b"," if len(body) > 2 else b"") + tail
+
+
 def ingest(*, session: Session, ctx: VaultContext, account_id: str, events: Sequence[Any]) -> BatchResult:
     """Validate, de-duplicate, encrypt and store a batch; fold accepted events into the signals.
 
     Returns one result per input event, in order. Nothing is stored twice: a resent batch reports duplicates.
+    Statements per batch do not grow with its size: the data key, the consumer lock, one insert for every new
+    gesture, one read and at most two writes of signal state, the feed's hook.
     """
     policy = ctx.policy
     now = utcnow()
     cipher = cipher_for(session=session, ring=ctx.ring, account_id=account_id)
-    account = _lock_consumer(session, account_id)
+    paused = _lock_paused(session, account_id)
     opt_ins: list[str] | None = None  # read (and decrypted) only when a sensitive category shows up
     results: list[EventResult | None] = [None] * len(events)
     candidates: list[_Candidate] = []
+    category_for = _classifier(policy)
+    newest_allowed = now + FUTURE_SKEW
 
     def reject(i: int, code: str, reason: str, event_id: str | None = None) -> None:
         results[i] = EventResult.model_construct(
@@ -141,7 +183,7 @@ def ingest(*, session: Session, ctx: VaultContext, account_id: str, events: Sequ
         )
 
     for i, raw in enumerate(events):
-        if account.paused:
+        if paused:
             reject(i, "paused", "recording is paused; nothing is stored until it is resumed")
             continue
         try:
@@ -149,29 +191,30 @@ def ingest(*, session: Session, ctx: VaultContext, account_id: str, events: Sequ
         except ValidationError as exc:
             reject(i, "invalid", _first_error(exc))
             continue
-        eid = str(event.id)
+        eid = event.id_str
         problem = check_event(event, policy)
         if problem is not None:
             reject(i, "unknown_type" if problem.startswith("unknown gesture") else "unknown_category", problem, eid)
             continue
-        if event.ts > now + FUTURE_SKEW:
+        if event.ts > newest_allowed:
             reject(i, "future", "timestamp is in the future", eid)
             continue
         keep_days = policy.retention_days(event.type)
         if event.ts < now - timedelta(days=keep_days):
             reject(i, "too_old", f"older than the {keep_days}-day retention for {event.type}", eid)
             continue
-        category = category_of(event, policy)
-        if category is not None and policy.is_sensitive(category) and opt_ins is None:
-            opt_ins = get_opt_ins(session=session, cipher=cipher)
-        if category is not None and policy.is_sensitive(category) and not _opted_in(policy, category, opt_ins or []):
-            reject(
-                i,
-                "sensitive_not_opted_in",
-                f"category {category} is sensitive and you have not opted in: dropped, not stored",
-                eid,
-            )
-            continue
+        category = category_for(event)
+        if category is not None and policy.is_sensitive(category):
+            if opt_ins is None:
+                opt_ins = get_opt_ins(session=session, cipher=cipher)
+            if not _opted_in(policy, category, opt_ins):
+                reject(
+                    i,
+                    "sensitive_not_opted_in",
+                    f"category {category} is sensitive and you have not opted in: dropped, not stored",
+                    eid,
+                )
+                continue
         if event.type == "declared_intent":
             results[i] = _declare_from_event(session, ctx, account_id, event, category)
             continue
@@ -188,7 +231,7 @@ def ingest(*, session: Session, ctx: VaultContext, account_id: str, events: Sequ
     indexes: dict[str, str] = {}
     first_of: dict[str, _Candidate] = {}
     for cand in candidates:
-        eid = str(cand.event.id)
+        eid = cand.event.id_str
         if eid in first_of:  # the same id twice in one batch: only the first counts
             results[cand.position] = EventResult.model_construct(
                 id=eid, status="duplicate", category=cand.category, reason=None, code=None
@@ -196,8 +239,6 @@ def ingest(*, session: Session, ctx: VaultContext, account_id: str, events: Sequ
             continue
         first_of[eid] = cand
         row_id = str(uuid.uuid4())
-        doc = cand.event.model_dump(mode="json", exclude_none=True)
-        doc["category"] = cand.category
         if cand.category is not None and cand.category not in indexes:
             indexes[cand.category] = category_index(ctx, account_id, cand.category)
         rows.append(
@@ -209,7 +250,7 @@ def ingest(*, session: Session, ctx: VaultContext, account_id: str, events: Sequ
                 "category_index": indexes[cand.category] if cand.category else None,
                 "ts": cand.event.ts.astimezone(UTC),
                 "received_at": now,
-                "payload": cipher.encrypt("gesture", row_id, json.dumps(doc, separators=(",", ":")).encode()),
+                "payload": cipher.encrypt("gesture", row_id, _payload(cand.event, cand.category)),
             }
         )
     stored = _insert_new(session, rows)

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
+from sqlmodel import Session
 
 from vault_server.crypto.service import cipher_for
 from vault_server.errors import ValidationFailed
@@ -29,7 +30,7 @@ from vault_server.intents.schemas import (
 from vault_server.intents.service import GestureFilter
 from vault_server.signals.schema import gesture_json_schema
 from vault_server.signals.service import signals_for
-from vault_server.web.deps import Ctx, CurrentPrincipal
+from vault_server.web.deps import Ctx, CurrentPrincipal, Principal, current_principal
 
 router = APIRouter(tags=["gestures, intents and signals"])
 
@@ -44,12 +45,30 @@ def _filter(category: str | None, type_: str | None, since: datetime | None, unt
     return GestureFilter(category=category, type=type_, since=since, until=until)
 
 
-@router.post("/v1/gestures", response_model=BatchResult, summary="Record a batch of gestures (idempotent by id)")
-def post_gestures(body: GestureBatch, principal: CurrentPrincipal, ctx: Ctx) -> Response:
-    """At most 500 events and 256 KiB; each event gets its own result: accepted, duplicate or rejected."""
-    principal.require("gestures:write")
+def ingest_unit(request: Request, ctx: Ctx) -> Iterator[tuple[Session, Principal]]:
+    """One unit of work for a whole ingest request: the caller is resolved in the transaction that ingests.
+
+    Runs before the body is validated (so an anonymous caller gets 401, as everywhere), commits after the view
+    returns and before the response is sent.
+    """
     with ctx.db.session() as s:
-        result = service.ingest(session=s, ctx=ctx, account_id=principal.account.id, events=body.events)
+        request.state.db_session = s  # web.deps' resolvers use it (one connection, one transaction)
+        try:
+            principal = current_principal(request, ctx)
+            principal.require("gestures:write")
+            yield s, principal
+        finally:
+            request.state.db_session = None
+
+
+IngestUnit = Annotated[tuple[Session, Principal], Depends(ingest_unit, scope="function")]
+
+
+@router.post("/v1/gestures", response_model=BatchResult, summary="Record a batch of gestures (idempotent by id)")
+def post_gestures(body: GestureBatch, unit: IngestUnit, ctx: Ctx) -> Response:
+    """At most 500 events and 256 KiB; each event gets its own result: accepted, duplicate or rejected."""
+    session, principal = unit
+    result = service.ingest(session=session, ctx=ctx, account_id=principal.account.id, events=body.events)
     # Serialise once (the hot path): response_model above documents the shape without a second validation.
     return Response(result.model_dump_json(), media_type="application/json")
 

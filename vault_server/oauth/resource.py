@@ -21,7 +21,7 @@ from vault_server.errors import Forbidden, Unauthorized
 from vault_server.grants.models import Grant
 from vault_server.oauth import consent, rar, tokens
 from vault_server.oauth.models import TokenFamily
-from vault_server.web.deps import Ctx, Principal
+from vault_server.web.deps import Ctx, Principal, request_session
 
 router = APIRouter(tags=["vendor API"])
 
@@ -30,7 +30,7 @@ def oauth_bearer_resolver(request: Request, ctx: VaultContext, bearer: str) -> P
     """Device access tokens -> the consumer's Principal (scopes from the token, token_id = family id)."""
     if bearer.count(".") != 2:
         return None
-    with ctx.db.session() as s:
+    with request_session(request, ctx) as s:
         live = tokens.live_access_token(session=s, ctx=ctx, token=bearer)
     if live is None or live.family.kind != "device":
         return None

@@ -5,13 +5,15 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
+from sqlmodel import Session
 from starlette.responses import Response
 
 from vault_server.accounts import service as accounts
@@ -79,6 +81,18 @@ class RateLimiter:
             raise RateLimited("rate limit exceeded for this credential", retry_after=60 - int(time.time() % 60))
 
 
+@contextmanager
+def request_session(request: Request, ctx: VaultContext) -> Iterator[Session]:
+    """The session of a view that runs the whole request as one unit of work (``request.state.db_session``, set
+    e.g. by gesture ingest so the caller is resolved in the transaction that ingests), else a unit of its own."""
+    shared: Session | None = getattr(request.state, "db_session", None)
+    if shared is not None:
+        yield shared
+        return
+    with ctx.db.session() as s:
+        yield s
+
+
 def _bearer(request: Request) -> str | None:
     auth = request.headers.get("authorization", "")
     scheme, _, value = auth.partition(" ")
@@ -103,7 +117,7 @@ def resolve_principal(request: Request, ctx: VaultContext) -> Principal | None:
         )
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        with ctx.db.session() as s:
+        with request_session(request, ctx) as s:
             found = accounts.session_account(session=s, token=cookie)
         if found is not None:
             account, _ = found
@@ -114,7 +128,7 @@ def resolve_principal(request: Request, ctx: VaultContext) -> Principal | None:
 def personal_token_resolver(request: Request, ctx: VaultContext, bearer: str) -> Principal | None:
     if not bearer.startswith(("ivp_", "ivd_")):
         return None
-    with ctx.db.session() as s:
+    with request_session(request, ctx) as s:
         found = accounts.token_principal(session=s, token=bearer)
     if found is None:
         return None
