@@ -254,8 +254,8 @@ def main() -> None:
     db = Database(settings)
     migrate(db)
     db.dispose()
-    hooks.install()
     ctx = build_context(settings)
+    hooks.install(ctx)
     port = free_port()
     rx = f"http://127.0.0.1:{port}"
     receiver: subprocess.Popen[bytes] | None = None

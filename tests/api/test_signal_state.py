@@ -109,3 +109,4 @@ def test_many_consumers_cost_one_state_query(ctx: VaultContext, population: list
         many = signals_for_many(session=s, ctx=ctx, wanted=dict.fromkeys(population))
     assert sum(len(v) for v in many.values()) == 4
     assert sum("signal_state" in q for q in seen) == 1
+    assert sum("data_key" in q for q in seen) == 1  # every consumer's data key in one query too
