@@ -106,7 +106,7 @@ class Database:
         self._read_factory = (
             sessionmaker(self.read_engine, class_=Session, expire_on_commit=False) if self.read_engine else None
         )
-        self._writer = threading.RLock() if self.engine.dialect.name == "sqlite" else None
+        self._writer = threading.Lock() if self.engine.dialect.name == "sqlite" else None
 
     @property
     def has_replica(self) -> bool:
@@ -133,7 +133,10 @@ class Database:
     def writer(self) -> Iterator[None]:
         """Queue this process's busy writers (e.g. gesture ingest) on a lock on SQLite, which runs one write
         transaction at a time anyway: its busy handler sleeps in growing steps (up to 100 ms) while it waits, so
-        16 concurrent writers spend most of their time asleep. Nothing on PostgreSQL (row locks suffice)."""
+        16 concurrent writers spend most of their time asleep. Nothing on PostgreSQL (row locks suffice).
+
+        Not reentrant, and released by whichever thread ends the unit (a view's dependency enters and exits in
+        different worker threads)."""
         if self._writer is None:
             yield
             return

@@ -254,6 +254,8 @@ RAW_DDL = (
 
 
 def raw_sqlite(total: int, workdir: Path) -> float:
+    for leftover in workdir.glob("raw.db*"):
+        leftover.unlink()
     start = time.perf_counter()
     rows = raw_rows(total)
     conn = sqlite3.connect(workdir / "raw.db")

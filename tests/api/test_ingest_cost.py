@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -163,3 +164,17 @@ def test_the_caller_is_checked_before_the_body(client: TestClient, bearer: dict[
     )
     r = client.post("/v1/gestures", json={"events": []}, headers=bearer)
     assert r.status_code == 422
+
+
+def test_concurrent_posts_all_land(client: TestClient, ctx: VaultContext, bearer: dict[str, str]) -> None:
+    """Many writers at once (queued on ``ctx.db.writer()`` on SQLite): every gesture is stored exactly once."""
+    sent = [batch(1) for _ in range(12)]
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(
+            pool.map(lambda events: client.post("/v1/gestures", json={"events": events}, headers=bearer), sent)
+        )
+    assert [r.status_code for r in answers] == [200] * 12
+    assert sum(r.json()["accepted"] for r in answers) == 12
+    with ctx.db.session() as s:
+        stored = s.exec(select(Gesture.event_id)).all()
+    assert sorted(stored) == sorted(events[0]["id"] for events in sent)

@@ -49,9 +49,9 @@ def ingest_unit(request: Request, ctx: Ctx) -> Iterator[tuple[Session, Principal
     """One unit of work for a whole ingest request: the caller is resolved in the transaction that ingests.
 
     Runs before the body is validated (so an anonymous caller gets 401, as everywhere), commits after the view
-    returns and before the response is sent.
+    returns and before the response is sent. On SQLite the process's ingests queue on ``ctx.db.writer()``.
     """
-    with ctx.db.session() as s:
+    with ctx.db.writer(), ctx.db.session() as s:
         request.state.db_session = s  # web.deps' resolvers use it (one connection, one transaction)
         try:
             principal = current_principal(request, ctx)
