@@ -46,6 +46,7 @@ bench reports 600 "$PY" bench/reports/bench_accuracy.py --runs ${ROUNDS:-3} --pl
 bench webhooks 900 "$PY" bench/webhooks/bench_webhooks.py --messages 2000 --runs ${ROUNDS:-3}
 bench extension 1500 "$PY" bench/extension/bench_pages.py --runs 1
 bench extractors 900 node bench/extractors/run.mjs
+bench ingest 1500 "$PY" bench/ingest/bench_ingest.py --events 5000 --rounds ${ROUNDS:-2} --seconds 10 --consumers 100
 
 "$PY" bench/splice.py docs/PERFORMANCE.md "$OUT"
 if ((${#FAILED[@]})); then
