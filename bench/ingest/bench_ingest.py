@@ -22,13 +22,11 @@ import argparse
 import concurrent.futures
 import json
 import os
-import platform
 import random
 import re
 import secrets
 import shutil
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,6 +46,10 @@ from vault_server.config import Settings
 from vault_server.context import build_context
 from vault_server.crypto.keyring import KeyRing
 from vault_server.db import migrate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from wrkload import machine, spread
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("VAULT_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -293,24 +295,6 @@ def raw_postgres(total: int) -> float:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-def _spread(values: list[float], fmt: str = "{:,.0f}") -> str:
-    """Median (min to max) of a list of figures."""
-    return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))} to {fmt.format(max(values))})"
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return f"{os.cpu_count()} vCPU ({cpu}), Python {platform.python_version()}, load average {load} at the end"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--events", type=int, default=10_000, help="events per batch round")
@@ -352,25 +336,25 @@ def main() -> None:
                 drop_schema(env)
             ratios = [v / w for v, w in zip(vault, raw, strict=True)]
             batch_rows.append(
-                f"| {backend} | {args.consumers} | {args.events:,} x {args.rounds} | {_spread(vault)} | {_spread(raw)} "
-                f"| **{_spread(ratios, '{:.2f}')}** |"
+                f"| {backend} | {args.consumers} | {args.events:,} x {args.rounds} | {spread(vault)} | {spread(raw)} "
+                f"| **{spread(ratios, 2)}** |"
             )
             if runs:
                 wrk_rows.append(
-                    f"| {backend} | {_spread([x.rps for x in runs])} | {_spread([x.p50_ms for x in runs], '{:.1f}')} "
-                    f"| {_spread([x.p99_ms for x in runs], '{:.1f}')} | {sum(x.errors for x in runs)} |"
+                    f"| {backend} | {spread([x.rps for x in runs])} | {spread([x.p50_ms for x in runs], 1)} "
+                    f"| {spread([x.p99_ms for x in runs], 1)} | {sum(x.errors for x in runs)} |"
                 )
     print(f"Machine: {machine()}. Server: `intent-vault serve`, one process pinned to core {SERVER_CORE}; clients")
     print(f"(httpx threads, wrk) pinned to core {CLIENT_CORE}; the raw insert runs on the server's core.")
     print()
-    print("Batches of 100 events over HTTP vs the raw encrypted insert, same round (median (min to max)):")
+    print("Batches of 100 events over HTTP vs the raw encrypted insert, same round (median (min-max)):")
     print()
     print("| backend | consumers | events x rounds | vault events/s | raw events/s | vault / raw |")
     print("|---|---:|---:|---:|---:|---:|")
     print("\n".join(batch_rows))
     if wrk_rows:
         print()
-        print(f"One gesture per POST, `wrk -t1 -c16 -d{args.seconds}s`, {args.rounds} runs (median (min to max)):")
+        print(f"One gesture per POST, `wrk -t1 -c16 -d{args.seconds}s`, {args.rounds} runs (median (min-max)):")
         print()
         print("| backend | requests/s | p50 ms | p99 ms | non-2xx or socket errors |")
         print("|---|---:|---:|---:|---:|")
