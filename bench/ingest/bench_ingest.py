@@ -49,7 +49,7 @@ from vault_server.db import migrate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from wrkload import machine, spread
+from wrkload import machine, spread, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("VAULT_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -159,15 +159,6 @@ def run_server(env: dict[str, str], port: int, workdir: Path) -> subprocess.Pope
             time.sleep(0.3)
     proc.kill()
     raise RuntimeError("server did not start")
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 def http_ingest(port: int, tokens: list[str], total: int, batch: int = 100, threads: int = 4) -> float:
@@ -332,7 +323,7 @@ def main() -> None:
                         file=sys.stderr,
                     )
             finally:
-                stop_server(proc)
+                stop(proc)
                 drop_schema(env)
             ratios = [v / w for v, w in zip(vault, raw, strict=True)]
             batch_rows.append(
