@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from vault_server.cli import fail, friendly
+from vault_server.cli_support import fail, friendly
 from vault_server.grants.cli import load_jwks
 
 
