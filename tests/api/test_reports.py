@@ -188,6 +188,13 @@ def test_the_three_roles_see_their_own_pages(client: TestClient, ctx: VaultConte
     log_in(client, "shop@example.com")
     page = client.get("/vendor/reports")
     assert page.status_code == 200 and "<svg" in page.text and "Televisions" in page.text
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    bad = client.post(
+        "/vendor/reports", data={"csrf_token": token, "app_id": vendor[0], "level": "1", "epsilon": "lots"}
+    )
+    assert bad.status_code == 422 and "Epsilon must be a number" in bad.text and 'value="lots"' in bad.text
+    other = client.post("/vendor/reports", data={"csrf_token": token, "app_id": "not-mine", "level": "1"})
+    assert other.status_code == 422 and "Choose one of your apps" in other.text
     assert client.get("/v1/audit/reports").status_code == 403
     log_in(client, "audit@example.com")
     page = client.get("/auditor/reports")

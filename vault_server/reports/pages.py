@@ -93,11 +93,10 @@ def vendor_request(
         except VaultError as exc:
             errors.append(exc.detail)
     apps, reports = _vendor_view(ctx, principal.account.id)
-    response = render_page(
-        request, ctx, principal, "reports_vendor.html", apps=apps, reports=reports, form=form, errors=errors
-    )
-    response.status_code = 422
-    return response
+    return render_page(
+        request, ctx, principal, "reports_vendor.html", apps=apps, reports=reports, form=form, errors=errors,
+        status_code=422,
+    )  # fmt: skip
 
 
 @router.get("/auditor/reports")

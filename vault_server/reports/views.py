@@ -8,9 +8,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from vault_server.errors import Forbidden
-from vault_server.feed.views import Vendor
+from vault_server.feed.views import Vendor, consumer
 from vault_server.reports import service
-from vault_server.web.deps import Ctx, CurrentPrincipal, Principal
+from vault_server.web.deps import Ctx, CurrentPrincipal
 
 router = APIRouter(tags=["reports"])
 AUDITOR_ROLES = ("auditor", "admin")
@@ -22,22 +22,16 @@ class ParticipationIn(BaseModel):
     opted_in: bool
 
 
-def _consumer(principal: Principal, scope: str) -> str:
-    principal.require(scope)
-    principal.require_role("consumer")
-    return principal.account.id
-
-
 @router.get("/v1/me/reports", summary="Whether I am counted in anonymous demand statistics, and my privacy budget")
 def my_status(principal: CurrentPrincipal, ctx: Ctx) -> dict[str, Any]:
-    account_id = _consumer(principal, "account:read")
+    account_id = consumer(principal, "account:read")
     with ctx.db.session() as s:
         return service.consumer_status(session=s, ctx=ctx, account_id=account_id)
 
 
 @router.put("/v1/me/reports/participation", summary="Opt in to (or out of) anonymous demand statistics")
 def put_participation(body: ParticipationIn, principal: CurrentPrincipal, ctx: Ctx) -> dict[str, Any]:
-    account_id = _consumer(principal, "account:admin")
+    account_id = consumer(principal, "account:admin")
     with ctx.db.session() as s:
         service.set_participation(session=s, ctx=ctx, account_id=account_id, opted_in=body.opted_in)
         return service.consumer_status(session=s, ctx=ctx, account_id=account_id)

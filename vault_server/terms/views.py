@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from vault_server.errors import VaultError
-from vault_server.feed.views import Vendor
+from vault_server.feed.views import Vendor, consumer
 from vault_server.terms import service
 from vault_server.vendors import service as vendors
 from vault_server.web.deps import Ctx, CurrentPrincipal, Principal
@@ -39,12 +39,6 @@ class CountersignIn(BaseModel):
     jws: str = Field(min_length=10, max_length=20_000, description="compact JWS over the record, by your key")
 
 
-def _consumer(principal: Principal, scope: str) -> str:
-    principal.require(scope)
-    principal.require_role("consumer")
-    return principal.account.id
-
-
 @router.get("/v1/terms/roster", summary="The IEEE 7012 agreements this vault proffers (public)")
 def get_roster(ctx: Ctx) -> dict[str, Any]:
     return service.roster_view(ctx)
@@ -52,14 +46,14 @@ def get_roster(ctx: Ctx) -> dict[str, Any]:
 
 @router.get("/v1/me/terms", summary="The agreement you proffer by default and per vendor")
 def get_choices(principal: CurrentPrincipal, ctx: Ctx) -> dict[str, Any]:
-    account_id = _consumer(principal, "account:read")
+    account_id = consumer(principal, "account:read")
     with ctx.db.session() as s:
         return service.choices(session=s, ctx=ctx, account_id=account_id)
 
 
 @router.put("/v1/me/terms", summary="Choose the agreement you proffer (default, or for one vendor)")
 def put_choice(body: ChoiceIn, principal: CurrentPrincipal, ctx: Ctx) -> dict[str, Any]:
-    account_id = _consumer(principal, "account:admin")
+    account_id = consumer(principal, "account:admin")
     with ctx.db.session() as s:
         return service.choose(
             session=s, ctx=ctx, account_id=account_id, agreement_id=body.agreement_id, vendor_id=body.vendor_id
@@ -68,7 +62,7 @@ def put_choice(body: ChoiceIn, principal: CurrentPrincipal, ctx: Ctx) -> dict[st
 
 @router.get("/v1/me/agreements", summary="Your signed agreement records")
 def my_records(principal: CurrentPrincipal, ctx: Ctx) -> dict[str, Any]:
-    account_id = _consumer(principal, "account:read")
+    account_id = consumer(principal, "account:read")
     with ctx.db.session() as s:
         rows = service.records_for_account(session=s, account_id=account_id)
         return {"records": [service.download(session=s, ctx=ctx, row=r) for r in rows]}
@@ -76,7 +70,7 @@ def my_records(principal: CurrentPrincipal, ctx: Ctx) -> dict[str, Any]:
 
 @router.get("/v1/me/agreements/{record_id}", summary="One agreement record, with both signatures and their keys")
 def my_record(record_id: str, principal: CurrentPrincipal, ctx: Ctx) -> dict[str, Any]:
-    account_id = _consumer(principal, "account:read")
+    account_id = consumer(principal, "account:read")
     with ctx.db.session() as s:
         row = service.get_record(session=s, record_id=record_id, account_id=account_id)
         return service.download(session=s, ctx=ctx, row=row)
@@ -118,15 +112,24 @@ def terms_page(request: Request, ctx: Ctx, notice: str = "") -> Response:
     principal = page_principal(request, ctx, "consumer")
     if isinstance(principal, Response):
         return principal
+    return _render(request, ctx, principal, notice="Saved." if notice == "saved" else "")
+
+
+def _render(request: Request, ctx: Ctx, principal: Principal, status_code: int = 200, **values: Any) -> Response:
+    """The terms page: the roster, the consumer's choices and records, the vendors one may choose for."""
     with ctx.db.session() as s:
-        roster = service.roster_view(ctx)
-        chosen = service.choices(session=s, ctx=ctx, account_id=principal.account.id)
-        records = service.records_for_account(session=s, account_id=principal.account.id)
-        names = {a.id: a.name for a in vendors.list_apps(session=s, status="approved")}
-    return render_page(
-        request, ctx, principal, "terms.html", roster=roster, chosen=chosen, records=records, names=names,
-        notice="Saved." if notice == "saved" else "",
-    )  # fmt: skip
+        return render_page(
+            request,
+            ctx,
+            principal,
+            "terms.html",
+            status_code=status_code,
+            roster=service.roster_view(ctx),
+            chosen=service.choices(session=s, ctx=ctx, account_id=principal.account.id),
+            records=service.records_for_account(session=s, account_id=principal.account.id),
+            names={a.id: a.name for a in vendors.list_apps(session=s, status="approved")},
+            **values,
+        )
 
 
 @router.post("/terms", include_in_schema=False)
@@ -150,15 +153,5 @@ def terms_choose(
                 vendor_id=vendor_id or None,
             )
     except VaultError as exc:
-        with ctx.db.session() as s:
-            roster = service.roster_view(ctx)
-            chosen = service.choices(session=s, ctx=ctx, account_id=principal.account.id)
-            records = service.records_for_account(session=s, account_id=principal.account.id)
-            names = {a.id: a.name for a in vendors.list_apps(session=s, status="approved")}
-        response = render_page(
-            request, ctx, principal, "terms.html", roster=roster, chosen=chosen, records=records, names=names,
-            errors=[exc.detail],
-        )  # fmt: skip
-        response.status_code = exc.status
-        return response
+        return _render(request, ctx, principal, status_code=exc.status, errors=[exc.detail])
     return RedirectResponse("/terms?notice=saved", status_code=303)
