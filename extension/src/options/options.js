@@ -22,6 +22,17 @@ function renderPairing(p) {
   byId('pairing-state').textContent = 'Waiting for you to approve in the vault…';
 }
 
+/** Links to the choices the vault keeps (demand statistics, terms): hidden until a valid vault address is set. */
+function renderVaultLinks(vaultUrl) {
+  let base = null;
+  try { base = vaultUrl ? new URL(vaultUrl) : null; } catch { base = null; }
+  const usable = base !== null && (base.protocol === 'https:' || base.protocol === 'http:');
+  byId('vault-choices').hidden = !usable;
+  if (!usable) return;
+  byId('link-reports').href = new URL('/reports', base).href;
+  byId('link-terms').href = new URL('/terms', base).href;
+}
+
 function render(s) {
   state = s;
   byId('vault-url').value = s.vault_url || '';
@@ -31,6 +42,7 @@ function render(s) {
   byId('unpair-button').hidden = !s.paired;
   byId('pair-button').textContent = s.paired ? 'Pair again' : 'Pair with vault';
   renderPairing(s.pairing);
+  renderVaultLinks(s.vault_url);
   const list = byId('never-record-list');
   clear(list);
   for (const site of s.never_record) {

@@ -99,4 +99,10 @@ describe('options page', () => {
     expect(JSON.parse(pre.textContent)).toEqual({ events: [{ id: 'e1', type: 'search', query: '<b>tv</b>' }] });
     expect(pre.querySelector('b')).toBeNull();
   });
+
+  it('links to the choices the vault keeps, on the vault the extension is set to', () => {
+    expect(document.querySelector('[data-testid=vault-choices]').hidden).toBe(false);
+    expect(document.querySelector('[data-testid=link-reports]').href).toBe('http://127.0.0.1:8000/reports');
+    expect(document.querySelector('[data-testid=link-terms]').href).toBe('http://127.0.0.1:8000/terms');
+  });
 });
