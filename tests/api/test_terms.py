@@ -20,6 +20,7 @@ from vault_server.audit.models import AuditEntry
 from vault_server.cli import main
 from vault_server.context import VaultContext
 from vault_server.grants.models import Grant
+from vault_server.terms.models import AgreementRecord
 
 from ..conftest import LiveServer
 from .test_oauth_support import (
@@ -109,6 +110,12 @@ def test_accepted_terms_bound_the_grant_and_travel_with_it(live_server: LiveServ
     assert granted["agreement"] == {"id": "cc-sd-base", "version": "1.0"}
     assert tokens["scope"] == "signals:read"
     assert "agreement.accepted" in audit_kinds(ctx)
+    # the public audit details name the record by a keyed token: the database alone cannot join it to the account
+    with ctx.db.session() as s:
+        entries = [json.loads(r.entry) for r in s.exec(select(AuditEntry)).all()]
+        [record] = s.exec(select(AgreementRecord)).all()
+    [accepted] = [e for e in entries if e["kind"] == "agreement.accepted"]
+    assert accepted["details"]["record_id"].startswith("t_") and record.id not in json.dumps(entries)
 
 
 def test_a_counter_proposal_taken_is_the_agreement_in_force(live_server: LiveServer, ctx: VaultContext) -> None:

@@ -68,7 +68,7 @@ def subject_pseudonym(ring: KeyRing, consumer_id: str) -> str:
 #: public detail values that would join the log to a consumer's rows (grant, cast, offer, token ids, the pairwise
 #: subject): replaced by per-consumer keyed tokens, consistent within one consumer so ``audit check`` still links them
 DETAIL_TOKEN_KEYS = frozenset(
-    {"grant_id", "subject", "cast_id", "offer_id", "question_id", "token_id", "family_id", "message_id"}
+    {"grant_id", "subject", "cast_id", "offer_id", "question_id", "token_id", "family_id", "message_id", "record_id"}
 )
 DETAIL_TOKEN_PURPOSE = "audit-detail-token"  # noqa: S105 (an HKDF label, not a secret)
 
