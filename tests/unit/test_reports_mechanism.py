@@ -118,3 +118,16 @@ def test_release_adds_integer_noise_and_suppression_drops_small_counts() -> None
     ]
     assert dropped == 3 - len(kept)
     assert m.error_bound(2.0) == 6  # 2 * ln 20 = 5.99
+
+
+def test_the_threshold_rises_with_the_domain_so_empty_cells_stay_rare() -> None:
+    scale = m.noise_scale(500_000, 3)  # epsilon 0.5, 3 cells: scale 6
+    small, large = m.release_threshold(20, scale, 100), m.release_threshold(20, scale, 20_000)
+    assert 20 <= small < large
+    assert m.release_threshold(500, scale, 100) == 500  # the configured floor is kept
+    # a domain of pure noise: at most a few cells in 20 such reports pass (expected 0.05 per report)
+    empty = [0] * 2_000
+    threshold = m.release_threshold(20, scale, len(empty))
+    passed = sum(len(m.suppress([("c", "interest", "any")] * len(empty), m.release(empty, scale), threshold)[0])
+                 for _ in range(20))  # fmt: skip
+    assert passed <= 4  # P(> 4) is below one in ten thousand at an expected 1

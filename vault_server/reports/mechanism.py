@@ -182,6 +182,20 @@ def error_bound(scale: float, confidence: float = 0.95) -> int:
     return math.ceil(scale * math.log(1 / (1 - confidence)))
 
 
+#: at most this many pure-noise cells (true count 0) are expected to pass the threshold per report
+FALSE_CELLS_PER_REPORT = 0.05
+
+
+def release_threshold(configured: int, scale: float, cells: int) -> int:
+    """The threshold a report applies: the configured floor, raised until a cell nobody is in is expected to pass
+    in fewer than 1 report in 20, whatever the domain's size (Laplace tail: P(noise >= t) <= exp(-t / scale) / 2).
+
+    Post-processing of the noisy counts with public inputs only (scale, domain size), so it costs no privacy."""
+    if cells <= 0 or scale <= 0:
+        return configured
+    return max(configured, math.ceil(scale * math.log(cells / (2 * FALSE_CELLS_PER_REPORT))))
+
+
 def suppress(domain: Sequence[Cell], noisy: Sequence[int], threshold: int) -> tuple[list[tuple[Cell, int]], int]:
     """Cells whose noisy count reaches ``threshold`` (post-processing); returns them and how many were dropped."""
     kept = [(cell, n) for cell, n in zip(domain, noisy, strict=True) if n >= threshold]

@@ -241,7 +241,8 @@ def request_report(*, session: Session, ctx: VaultContext, vendor_id: str, body:
     domain = mechanism.cell_domain(ctx.policy, query, ctx.settings.reports_currencies)
     counts = mechanism.true_counts(domain, _cells_of_people(session, ctx, query, people))
     scale = mechanism.noise_scale(query.epsilon_micro, ctx.settings.reports_max_cells)
-    kept, dropped = mechanism.suppress(domain, mechanism.release(counts, scale), ctx.settings.reports_threshold)
+    threshold = mechanism.release_threshold(ctx.settings.reports_threshold, scale, len(domain))
+    kept, dropped = mechanism.suppress(domain, mechanism.release(counts, scale), threshold)
     row = DemandReport(
         id=str(uuid.uuid4()),
         period=period,
@@ -250,7 +251,7 @@ def request_report(*, session: Session, ctx: VaultContext, vendor_id: str, body:
         epsilon_micro=query.epsilon_micro,
         max_cells=ctx.settings.reports_max_cells,
         scale=scale,
-        threshold=ctx.settings.reports_threshold,
+        threshold=threshold,
         participants=len(people),
         cells=[[c, s, b, n] for (c, s, b), n in kept],
         suppressed=dropped,
