@@ -21,9 +21,8 @@ from typing import Any
 
 from vault_server.policy.loader import Policy
 from vault_server.policy.models import STAGES
+from vault_server.signals.state import PRICE_BANDS  # the bands signals carry: a report's domain must match
 
-#: price bands (upper bounds) a report may break counts down by; the same bands the signals use
-PRICE_BANDS: tuple[int, ...] = (25, 50, 100, 250, 500, 1000, 2500)
 NO_BAND = "any"
 
 Cell = tuple[str, str, str]  # (category, stage, price band or NO_BAND)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from vault_server.audit.views import AUDITOR_ROLES
 from vault_server.errors import VaultError
 from vault_server.reports import charts, service
 from vault_server.vendors import service as vendors
@@ -101,7 +102,7 @@ def vendor_request(
 
 @router.get("/auditor/reports")
 def auditor_page(request: Request, ctx: Ctx) -> Response:
-    principal = page_principal(request, ctx, "auditor", "admin")
+    principal = page_principal(request, ctx, *AUDITOR_ROLES)
     if isinstance(principal, Response):
         return principal
     with ctx.db.session() as s:

@@ -7,13 +7,13 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
+from vault_server.audit.views import AUDITOR_ROLES
 from vault_server.errors import Forbidden
 from vault_server.feed.views import Vendor, consumer
 from vault_server.reports import service
 from vault_server.web.deps import Ctx, CurrentPrincipal
 
 router = APIRouter(tags=["reports"])
-AUDITOR_ROLES = ("auditor", "admin")
 
 
 class ParticipationIn(BaseModel):
