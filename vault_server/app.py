@@ -36,6 +36,7 @@ from vault_server.oauth.resource import router as oauth_resource_router
 from vault_server.oauth.views import router as oauth_router
 from vault_server.reports.pages import router as reports_pages
 from vault_server.reports.views import router as reports_router
+from vault_server.signals import history as signal_history
 from vault_server.terms.views import router as terms_router
 from vault_server.vendors.views import router as vendors_router
 from vault_server.web import health, pages, problems
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, *, ctx: VaultContext | None = N
     app.state.dashboard_sections = [("intents_view", intents_dashboard)]
     problems.install(app)
     feed_hooks.install(ctx)  # grant and signal changes write their feed rows in the same transaction
+    signal_history.install(ctx)  # the dashboard's strength-over-time points, in the same transaction
     oauth_errors.install(app)
     app.include_router(health.router)
     app.include_router(accounts_router)

@@ -22,6 +22,7 @@ from vault_server.crypto.signing import ACTIVATION_DELAY, KeySet, rotate_signing
 from vault_server.db import Database, check_migrated, current_revision, head_revision, migrate
 from vault_server.errors import ConfigError, NotFound
 from vault_server.feed import hooks as feed_hooks
+from vault_server.signals import history as signal_history
 
 DEMO_PASSWORD = "demo-password-123"  # noqa: S105 - printed on purpose: a local demo login
 DEMO_ACCOUNTS = (
@@ -71,6 +72,7 @@ def seed_demo(settings: Settings, *, password: str | None = None) -> Iterator[st
     ctx = build_context(settings)
     check_migrated(ctx.db)
     feed_hooks.install(ctx)  # the demo's gestures reach the feed as they do through the API
+    signal_history.install(ctx)
     pw = password or DEMO_PASSWORD
     created: dict[Role, Account] = {}
     try:

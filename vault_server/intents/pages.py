@@ -13,27 +13,55 @@ from pydantic import ValidationError
 
 from vault_server.accounts.models import Account
 from vault_server.context import VaultContext
+from vault_server.db import utcnow
 from vault_server.errors import VaultError
 from vault_server.intents import service
 from vault_server.intents.schemas import IntentIn
 from vault_server.intents.service import GestureFilter
+from vault_server.signals.history import history_for
 from vault_server.signals.service import signals_for
+from vault_server.web.charts import line_chart
 from vault_server.web.deps import Ctx, Principal
 from vault_server.web.pages import form_principal, render_dashboard
 
 router = APIRouter(include_in_schema=False)
 
 
+HISTORY_LINES = 5  # the strongest categories drawn in "strength over time"
+HISTORY_MIN_DAYS = 30
+
+
+def strength_over_time(history: dict[str, list[dict[str, Any]]], signals: list[dict[str, Any]]) -> dict[str, Any]:
+    """The line chart of the strongest categories' daily points, ending with today's (decayed) strength."""
+    today = utcnow().date()
+    series: dict[str, list[tuple[date, float]]] = {}
+    for signal in signals[:HISTORY_LINES]:
+        points = {p["day"]: p["score"] for p in history.get(signal["category"], [])}
+        points[today] = float(signal["score"])
+        series[signal["category_name"]] = sorted(points.items())
+    first = min((pts[0][0] for pts in series.values()), default=today)
+    start = min(first, today - timedelta(days=HISTORY_MIN_DAYS - 1))
+    return line_chart(series, start=start, end=today, percent=True)
+
+
 def dashboard_context(ctx: VaultContext, account: Account) -> dict[str, Any]:
-    """What the dashboard shows of this room: signals, the 20 newest gestures, intents, leaf categories."""
+    """What the dashboard shows of this room: signals (now and over time), the 20 newest gestures, intents,
+    leaf categories."""
     with ctx.db.session() as s:
         signals = signals_for(session=s, ctx=ctx, account_id=account.id)
+        history = history_for(session=s, ctx=ctx, account_id=account.id)
         gestures, _ = service.list_gestures(
             session=s, ctx=ctx, account_id=account.id, flt=GestureFilter(), limit=20, cursor=None
         )
         intents = service.list_intents(session=s, ctx=ctx, account_id=account.id)
     leaves = [(c, ctx.policy.nodes[c].name) for c in ctx.policy.leaves if not ctx.policy.is_sensitive(c)]
-    return {"signals": signals, "gestures": gestures, "intents": intents, "leaf_categories": leaves}
+    return {
+        "signals": signals,
+        "strength_chart": strength_over_time(history, signals) if signals else None,
+        "gestures": gestures,
+        "intents": intents,
+        "leaf_categories": leaves,
+    }
 
 
 def _signed_in(request: Request, ctx: VaultContext, csrf_token: str) -> Principal | Response:

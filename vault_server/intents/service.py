@@ -32,6 +32,7 @@ from vault_server.errors import NotFound, ValidationFailed
 from vault_server.intents.models import ConsumerSettings, DeclaredIntent, Gesture
 from vault_server.intents.schemas import BatchResult, EventResult, IntentIn, IntentPatch
 from vault_server.policy.loader import Policy
+from vault_server.signals import history as signal_history
 from vault_server.signals import hooks as signal_hooks
 from vault_server.signals import state as signal_state
 from vault_server.signals.classify import with_context
@@ -657,3 +658,4 @@ def delete_everything(*, session: Session, account_id: str) -> None:
     """Remove every gesture, intent, signal and setting of the account (account deletion)."""
     for model in (Gesture, DeclaredIntent, SignalRow, ConsumerSettings):
         session.execute(delete(model).where(col(model.account_id) == account_id))
+    signal_history.delete_for(session=session, account_id=account_id)

@@ -26,3 +26,15 @@ class SignalRow(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     version: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     state: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class SignalHistoryRow(SQLModel, table=True):
+    """One day's point of one (consumer, category) signal: strength and stage at the last change that day,
+    encrypted like the state (it reveals intent); bounded to ``history.KEEP_DAYS`` days by its writer."""
+
+    __tablename__ = "signal_history"
+
+    account_id: str = Field(foreign_key="account.id", primary_key=True, max_length=36, ondelete="CASCADE")
+    category_index: str = Field(primary_key=True, max_length=64)
+    day: str = Field(primary_key=True, max_length=10)  # ISO date (UTC): sorts as text on every backend
+    point: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

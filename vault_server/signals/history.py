@@ -1,0 +1,116 @@
+"""Signal history: one point per (consumer, category, day) — the strength and stage at the day's last change.
+
+What the dashboard's "strength over time" chart draws. It subscribes to the signals room's own "signals changed"
+hook (:func:`install`, called by ``create_app``), so every writer of signal states (ingest, intents, deletions,
+recomputes) feeds it without knowing of it. Bounded: points older than :data:`KEEP_DAYS` are dropped on every write.
+
+A point reveals intent, so it is encrypted like the state (the consumer's data key, bound to table + row), and it
+goes with the account (ON DELETE CASCADE, crypto-shredding, and :func:`delete_for` in the deletion flow). When a
+category's signal disappears (the consumer deleted what it was built from) its history goes too: a chart must not
+keep what the consumer removed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, or_, select
+from sqlmodel import Session
+
+from vault_server.context import VaultContext
+from vault_server.crypto.service import cipher_for
+from vault_server.db import utcnow
+from vault_server.signals import hooks
+from vault_server.signals.models import SignalHistoryRow
+from vault_server.signals.state import category_index, signals_for
+
+KEEP_DAYS = 90
+_H = SignalHistoryRow.__table__  # type: ignore[attr-defined]
+
+
+def _row_id(account_id: str, index: str, day: str) -> str:
+    return f"{account_id}:{index}:{day}"
+
+
+def _cutoff(now: datetime, days: int) -> str:
+    return (now.date() - timedelta(days=days - 1)).isoformat()
+
+
+def record(*, session: Session, ctx: VaultContext, account_id: str, categories: Iterable[str]) -> None:
+    """Subscriber of "signals changed": today's point for each changed category (replacing an earlier one of the
+    same day), the history of a category whose signal is gone deleted, points past :data:`KEEP_DAYS` dropped.
+    Three statements whatever the number of categories."""
+    changed = sorted(set(categories))
+    if not changed:
+        return
+    now = utcnow()
+    today = now.date().isoformat()
+    current = {
+        s["category"]: s for s in signals_for(session=session, ctx=ctx, account_id=account_id, categories=changed)
+    }
+    index = {c: category_index(ctx, account_id, c) for c in changed}
+    gone = [index[c] for c in changed if c not in current]
+    present = [index[c] for c in changed if c in current]
+    conn = session.connection()
+    conn.execute(
+        delete(_H).where(
+            _H.c.account_id == account_id,
+            or_(
+                _H.c.day < _cutoff(now, KEEP_DAYS),
+                _H.c.category_index.in_(gone),
+                and_(_H.c.category_index.in_(present), _H.c.day == today),
+            ),
+        )
+    )
+    if present:
+        cipher = cipher_for(session=session, ring=ctx.ring, account_id=account_id)
+        rows = []
+        for category, signal in current.items():
+            point = {"category": category, "score": round(float(signal["score"]), 4), "stage": signal["stage"]}
+            idx = index[category]
+            rows.append(
+                {
+                    "account_id": account_id,
+                    "category_index": idx,
+                    "day": today,
+                    "point": cipher.encrypt(
+                        "signal_history", _row_id(account_id, idx, today), json.dumps(point).encode()
+                    ),
+                }
+            )
+        conn.execute(insert(_H), rows)
+
+
+def history_for(
+    *, session: Session, ctx: VaultContext, account_id: str, days: int = KEEP_DAYS, now: datetime | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """The consumer's points of the last ``days`` days: category -> [{day, score, stage}], oldest first."""
+    rows = session.connection().execute(
+        select(_H.c.category_index, _H.c.day, _H.c.point)
+        .where(_H.c.account_id == account_id, _H.c.day >= _cutoff(now or utcnow(), days))
+        .order_by(_H.c.day)
+    )
+    out: dict[str, list[dict[str, Any]]] = {}
+    cipher = None
+    for row in rows:
+        cipher = cipher or cipher_for(session=session, ring=ctx.ring, account_id=account_id)
+        point = json.loads(
+            cipher.decrypt("signal_history", _row_id(account_id, row.category_index, row.day), row.point)
+        )
+        out.setdefault(point["category"], []).append(
+            {"day": date.fromisoformat(row.day), "score": float(point["score"]), "stage": point["stage"]}
+        )
+    return out
+
+
+def delete_for(*, session: Session, account_id: str) -> None:
+    """Remove the consumer's whole history (account deletion)."""
+    session.connection().execute(delete(_H).where(_H.c.account_id == account_id))
+
+
+def install(ctx: VaultContext) -> None:
+    """Record history for every signal change under ``ctx`` (idempotent)."""
+    hooks.subscribe(ctx, record)
