@@ -22,12 +22,17 @@ What a vendor integration needs, and nothing else::
     for cast in vault.intentcasts(): vault.post_offer(cast["id"], Offer(...))
     vault.ask("Which size?", choices=["55", "65"])
 
-    # 5. countersign the consumers' IEEE 7012 agreement records with the key you registered (needs `cryptography`)
+    # 5. test end to end without a person: a sandbox consumer consents from your script
+    consumer = vault.sandbox_consumer("checkout test")
+    tokens = vault.sandbox_authorize(consumer["id"], vault.authorization_request(redirect_uri, details=[...]))
+
+    # 6. countersign the consumers' IEEE 7012 agreement records with the key you registered (needs `cryptography`)
     vault.countersign_pending(private_key, kid="your-key-1")
 
 Vendor-wide calls (feed, webhooks, offers, questions) authenticate with the client credentials (HTTP Basic);
 per-consumer calls (``subject_signals``) use that consumer's access token. Run ``python vendor_client.py --help``
-for a command-line demo.
+for a command-line demo
+(``--sandbox REDIRECT_URI`` runs the whole integration against a new sandbox consumer).
 """
 
 from __future__ import annotations
@@ -340,6 +345,45 @@ class VendorClient:
     def question_results(self, question_id: str) -> dict[str, Any]:
         return dict(self._call("GET", f"/v1/vendor/questions/{question_id}/results").json())
 
+    # ---- the sandbox: test consumers you drive from a script ----------------------------------------------------
+    def sandbox_consumer(self, label: str = "", gestures: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+        """Create a test consumer bound to your app, with made-up gestures (a TV shopper's week unless you give
+        some); returns ``id``, ``subject`` (its ``ps_…`` for you) and how many gestures were stored."""
+        body: dict[str, Any] = {"label": label}
+        if gestures is not None:
+            body["gestures"] = [dict(g) for g in gestures]
+        return dict(self._call("POST", "/v1/vendor/sandbox/consumers", json=body).json())
+
+    def sandbox_consumers(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/v1/vendor/sandbox/consumers").json()["consumers"])
+
+    def sandbox_consent(
+        self,
+        consumer_id: str,
+        request: AuthorizationRequest,
+        *,
+        decision: str = "approve",
+        narrow: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Let a sandbox consumer decide ``request`` as a person would on the consent screen (``narrow`` leaves out
+        categories or fields, or raises the stage). Returns ``redirect_to`` with ``code`` and ``state`` (or
+        ``error``): what your callback would receive."""
+        body: dict[str, Any] = {"authorization_url": request.url, "decision": decision}
+        if narrow is not None:
+            body["narrow"] = dict(narrow)
+        return dict(self._call("POST", f"/v1/vendor/sandbox/consumers/{consumer_id}/consent", json=body).json())
+
+    def sandbox_authorize(self, consumer_id: str, request: AuthorizationRequest) -> TokenSet:
+        """Consent as the sandbox consumer, then the real token exchange (code + PKCE verifier)."""
+        answer = self.sandbox_consent(consumer_id, request)
+        if not answer.get("code"):
+            raise VaultError(400, {"error": answer.get("error"), "error_description": answer.get("error_description")})
+        return self.exchange_code(answer["code"], request, state=answer["state"])
+
+    def sandbox_delete(self, consumer_id: str) -> None:
+        """Delete a sandbox consumer as a person deletes their account: you receive ``subject.deleted``."""
+        self._call("DELETE", f"/v1/vendor/sandbox/consumers/{consumer_id}")
+
     # ---- the consumers' terms (IEEE 7012) ---------------------------------------------------------------------------
     def agreement_records(self, *, pending: bool = False) -> list[dict[str, Any]]:
         """Agreement records with your consumers, newest first (``pending``: not countersigned by you yet)."""
@@ -361,6 +405,34 @@ class VendorClient:
         return len(pending)
 
 
+SANDBOX_DETAILS = [
+    {
+        "type": "intent_signals",
+        "categories": ["electronics"],
+        "min_stage": "awareness",
+        "fields": ["stage", "score", "price_band"],
+        "purpose": "Offers on what you are shopping for",
+        "retention_days": 30,
+        "frequency": "realtime",
+    }
+]
+
+
+def sandbox_walkthrough(vault: VendorClient, redirect_uri: str, store: FileCursorStore) -> list[dict[str, Any]]:
+    """The whole integration against a sandbox consumer, from a script: create it, ask for access, consent as it,
+    exchange the code, read its signals and the feed, delete it and read the ``subject.deleted`` tombstone.
+    Returns the feed items read (printed by the command line)."""
+    consumer = vault.sandbox_consumer("walkthrough")
+    request = vault.authorization_request(redirect_uri, details=SANDBOX_DETAILS, scope="signals:read")
+    tokens = vault.sandbox_authorize(consumer["id"], request)
+    assert tokens.subject == consumer["subject"]
+    items: list[dict[str, Any]] = [{"type": "subject.signals", **vault.subject_signals(tokens)}]
+    vault.follow_feed(store, items.append)
+    vault.sandbox_delete(consumer["id"])
+    vault.follow_feed(store, items.append)
+    return items
+
+
 def _demo() -> None:  # pragma: no cover - a manual walk-through
     import argparse
 
@@ -369,11 +441,21 @@ def _demo() -> None:  # pragma: no cover - a manual walk-through
     parser.add_argument("--client-id", default=os.environ.get("VAULT_CLIENT_ID"))
     parser.add_argument("--client-secret", default=os.environ.get("VAULT_CLIENT_SECRET"))
     parser.add_argument("--cursor-file", default="feed.cursor")
+    parser.add_argument(
+        "--sandbox",
+        metavar="REDIRECT_URI",
+        help="run the whole integration against a new sandbox consumer (REDIRECT_URI: one registered for your app)",
+    )
     args = parser.parse_args()
     if not args.client_id or not args.client_secret:
         parser.error("give --client-id and --client-secret (or VAULT_CLIENT_ID / VAULT_CLIENT_SECRET)")
     with VendorClient(args.vault, args.client_id, args.client_secret) as vault:
-        n = vault.follow_feed(FileCursorStore(args.cursor_file), lambda item: print(json.dumps(item)))
+        store = FileCursorStore(args.cursor_file)
+        if args.sandbox:
+            for item in sandbox_walkthrough(vault, args.sandbox, store):
+                print(json.dumps(item))
+            return
+        n = vault.follow_feed(store, lambda item: print(json.dumps(item)))
         print(f"{n} item(s); cursor saved in {args.cursor_file}")
 
 

@@ -4,7 +4,6 @@ page, dynamic registration, and the RFC 8414 metadata document. Thin: rules live
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -18,8 +17,17 @@ from vault_server.accounts.service import Window
 from vault_server.context import VaultContext
 from vault_server.db import utcnow
 from vault_server.errors import RateLimited, VaultError
-from vault_server.grants import service as grants
-from vault_server.oauth import authorize, consent, device, introspection, metadata, registration, revocation, token
+from vault_server.oauth import (
+    authorize,
+    consent,
+    device,
+    flows,
+    introspection,
+    metadata,
+    registration,
+    revocation,
+    token,
+)
 from vault_server.oauth.clientauth import authenticate_client
 from vault_server.oauth.errors import OAuthError
 from vault_server.oauth.scopes import SCOPE_LABELS
@@ -117,40 +125,8 @@ def _decide(request: Request, ctx: VaultContext, items: list[tuple[str, Any]]) -
         if app is None or app.status != "approved":
             return _error_page(request, ctx, principal, "This app is no longer approved.", 400)
         if values.get("decision") != "approve":
-            err = OAuthError("access_denied", "the consumer declined")
-            return RedirectResponse(authorize.error_redirect(ctx, req.redirect_uri, err, req.state), status_code=303)
-        details, scopes, identity, days = consent.decision(items, req)
-        # IEEE 7012: the consumer's terms, the vendor's answer, and the agreement in force bounding the grant
-        resolution = terms.resolution_for(session=s, ctx=ctx, account_id=principal.account.id, app=app)
-        if resolution is not None:
-            if resolution.outcome == "declined" or resolution.agreement is None:
-                terms.record_declined(
-                    session=s, ctx=ctx, account_id=principal.account.id, app=app, proffer=resolution.proffered
-                )
-                err = OAuthError("access_denied", "the client accepts none of the agreements the consumer proffers")
-                return RedirectResponse(authorize.error_redirect(ctx, req.redirect_uri, err, req.state), 303)
-            if resolution.outcome == "countered" and values.get("terms") != "counter":
-                err = OAuthError("access_denied", "the consumer refused the client's counter-proposal")
-                return RedirectResponse(authorize.error_redirect(ctx, req.redirect_uri, err, req.state), 303)
-            details, scopes = terms.bound(details, scopes, resolution.agreement)
-        if not details and not scopes:
-            err = OAuthError("access_denied", "the consumer approved nothing of what was asked")
-            return RedirectResponse(authorize.error_redirect(ctx, req.redirect_uri, err, req.state), status_code=303)
-        grant = grants.create(
-            session=s,
-            ctx=ctx,
-            account_id=principal.account.id,
-            app=app,
-            scope=scopes,
-            details=details,
-            requested={"scope": req.scope.split(), "authorization_details": req.authorization_details},
-            identity_fields=identity,
-            expires_at=utcnow() + timedelta(days=days),
-        )
-        if resolution is not None:
-            terms.record_agreement(session=s, ctx=ctx, grant=grant, app=app, resolution=resolution)
-        code = authorize.issue_code(session=s, req=req, grant_id=grant.id)
-        url = authorize.redirect_with(ctx, req.redirect_uri, {"code": code, "state": req.state})
+            return RedirectResponse(flows.decline(ctx=ctx, req=req), status_code=303)
+        url = flows.approve(session=s, ctx=ctx, account_id=principal.account.id, req=req, app=app, form=items)
     return RedirectResponse(url, status_code=303)
 
 

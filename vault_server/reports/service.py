@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 from vault_server.audit import service as audit
 from vault_server.context import VaultContext
 from vault_server.db import utcnow
-from vault_server.errors import NotFound, RateLimited, ValidationFailed
+from vault_server.errors import Forbidden, NotFound, RateLimited, ValidationFailed
 from vault_server.reports import mechanism
 from vault_server.reports.models import DemandReport, ReportBudget, ReportDelivery, ReportParticipant
 
@@ -67,7 +67,12 @@ def is_participant(*, session: Session, account_id: str) -> bool:
 
 
 def set_participation(*, session: Session, ctx: VaultContext, account_id: str, opted_in: bool) -> bool:
-    """Opts the account in or out; returns the new state. Both changes go to the audit log."""
+    """Opts the account in or out; returns the new state. Both changes go to the audit log. A vendor's sandbox
+    consumer (made-up data) never takes part."""
+    from vault_server.vendors import sandbox
+
+    if opted_in and sandbox.is_sandbox(session=session, account_id=account_id):
+        raise Forbidden("a sandbox consumer is test data: it never takes part in demand statistics")
     row = session.get(ReportParticipant, account_id)
     if opted_in and row is None:
         session.add(ReportParticipant(account_id=account_id))

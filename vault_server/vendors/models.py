@@ -53,3 +53,16 @@ class VendorApp(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     approved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     approved_by: str | None = Field(default=None, max_length=100)
+
+
+class SandboxConsumer(SQLModel, table=True):
+    """A test consumer a vendor drives from a script (docs/VENDOR_GUIDE.md, "Sandbox"): a consumer account with
+    made-up gestures that can grant only this vendor's app, cannot log in (it has no password), is not a person,
+    takes no part in demand reports and is listed only to its vendor. The row marks the account as sandbox."""
+
+    __tablename__ = "vendor_sandbox_consumer"
+
+    account_id: str = Field(foreign_key="account.id", primary_key=True, max_length=36, ondelete="CASCADE")
+    vendor_id: str = Field(foreign_key="vendor_app.id", max_length=64, index=True, ondelete="CASCADE")
+    label: str = Field(default="", max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -6,13 +6,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from vault_server.audit import service as audit
 from vault_server.context import VaultContext
 from vault_server.errors import Forbidden, NotFound, VaultError
+from vault_server.feed.views import NO_STORE, Vendor
 from vault_server.terms import service as terms
+from vault_server.vendors import sandbox
 from vault_server.vendors import service as vendors
 from vault_server.vendors.models import VendorStatus
 from vault_server.vendors.schemas import AppOut, AppRegistration
@@ -292,3 +294,39 @@ def admin_action(
         )
     set_status(ctx, client_id, statuses[action], "admin")
     return RedirectResponse("/admin/vendors", status_code=303)
+
+
+# ---- sandbox (client credentials: scripts, not browsers) -----------------------------------------------------------
+@router.post("/v1/vendor/sandbox/consumers", status_code=201, summary="Create a sandbox consumer (test data)")
+def sandbox_create(body: sandbox.SandboxConsumerIn, vendor: Vendor, ctx: Ctx) -> JSONResponse:
+    with ctx.db.session() as s:
+        row, seeded = sandbox.create(session=s, ctx=ctx, app=vendor, body=body)
+        out = {**sandbox.view(ctx, row), "gestures": seeded}
+    return JSONResponse(out, status_code=201, headers=NO_STORE)
+
+
+@router.get("/v1/vendor/sandbox/consumers", summary="Your sandbox consumers")
+def sandbox_list(vendor: Vendor, ctx: Ctx) -> dict[str, Any]:
+    with ctx.db.session() as s:
+        return {"consumers": [sandbox.view(ctx, r) for r in sandbox.list_for_vendor(session=s, vendor_id=vendor.id)]}
+
+
+@router.post(
+    "/v1/vendor/sandbox/consumers/{consumer_id}/consent",
+    summary="Approve or decline an authorization request as a sandbox consumer; returns the redirect with the code",
+)
+def sandbox_consent(consumer_id: str, body: sandbox.SandboxConsentIn, vendor: Vendor, ctx: Ctx) -> JSONResponse:
+    with ctx.db.session() as s:
+        out = sandbox.consent(session=s, ctx=ctx, app=vendor, account_id=consumer_id, body=body)
+    return JSONResponse(out, headers=NO_STORE)
+
+
+@router.delete(
+    "/v1/vendor/sandbox/consumers/{consumer_id}",
+    status_code=204,
+    summary="Delete a sandbox consumer as a consumer deletes their account (you get the subject.deleted tombstone)",
+)
+def sandbox_delete(consumer_id: str, vendor: Vendor, ctx: Ctx) -> Response:
+    with ctx.db.session() as s:
+        sandbox.delete(session=s, ctx=ctx, app=vendor, account_id=consumer_id)
+    return Response(status_code=204)
