@@ -16,7 +16,7 @@ from sqlmodel import Field, SQLModel
 from vault_server.db import UTCDateTime, utcnow
 from vault_server.signals.models import SignalRow
 
-__all__ = ["ConsumerSettings", "DeclaredIntent", "Gesture", "SignalRow"]
+__all__ = ["ConsumerSettings", "DeclaredIntent", "DeletedGesture", "Gesture", "SignalRow"]
 
 
 class Gesture(SQLModel, table=True):
@@ -35,6 +35,29 @@ class Gesture(SQLModel, table=True):
     category_index: str | None = Field(default=None, max_length=64)
     ts: datetime = Field(sa_type=UTCDateTime)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class DeletedGesture(SQLModel, table=True):
+    """A gesture the consumer deleted less than ``service.UNDO_WINDOW`` ago, kept (same ciphertext, same row id, so it
+    still decrypts when put back) only so "Undo" can restore it; the maintenance pass deletes it for good after the
+    window. It takes part in nothing else: no signal, no export, no feed."""
+
+    __tablename__ = "gesture_deleted"
+    __table_args__ = (
+        Index("ix_gesture_deleted_batch", "account_id", "batch_id"),
+        Index("ix_gesture_deleted_at", "deleted_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    account_id: str = Field(foreign_key="account.id", max_length=36, ondelete="CASCADE")
+    batch_id: str = Field(max_length=36)
+    deleted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    event_id: str = Field(max_length=36)
+    type: str = Field(max_length=64)
+    category_index: str | None = Field(default=None, max_length=64)
+    ts: datetime = Field(sa_type=UTCDateTime)
+    received_at: datetime = Field(sa_type=UTCDateTime)
     payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 

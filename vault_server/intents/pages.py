@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -14,7 +15,7 @@ from pydantic import ValidationError
 from vault_server.accounts.models import Account
 from vault_server.context import VaultContext
 from vault_server.db import utcnow
-from vault_server.errors import VaultError
+from vault_server.errors import NotFound, VaultError
 from vault_server.intents import service
 from vault_server.intents.schemas import IntentIn
 from vault_server.intents.service import GestureFilter
@@ -111,17 +112,53 @@ def delete_gesture(
             ctx,
             principal,
             question="Delete this recorded gesture?",
-            consequence="It is removed from your vault and your signals are recomputed without it. This cannot be "
-            "undone.",
+            consequence="It is removed from your vault and your signals are recomputed without it. You can undo "
+            "this for 5 minutes; after that it is final.",
             yes="Delete it",
             back=back,
             fields={"back": back},
         )
+    batch = str(uuid.uuid4())
     with ctx.db.session() as s:
-        service.delete_gestures(
-            session=s, ctx=ctx, account_id=principal.account.id, flt=GestureFilter(), event_id=event_id
+        deleted, _ = service.delete_gestures(
+            session=s,
+            ctx=ctx,
+            account_id=principal.account.id,
+            flt=GestureFilter(),
+            event_id=event_id,
+            undo_batch=batch,
         )
-    return RedirectResponse(back, status_code=303)
+    return RedirectResponse(_with_query(back, deleted=str(deleted), undo=batch), status_code=303)
+
+
+def _with_query(path: str, **params: str) -> str:
+    """``path`` with ``params`` added to (or replacing those of) its query string."""
+    base, _, query = path.partition("?")
+    values = {k: v for k, v in parse_qsl(query) if k not in params and k not in ("deleted", "undo", "restored")}
+    return base + "?" + urlencode({**values, **params})
+
+
+@router.post("/gestures/undo")
+def undo_delete(
+    request: Request,
+    ctx: Ctx,
+    csrf_token: Annotated[str, Form()] = "",
+    batch: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "/gestures",
+) -> Response:
+    """Put back the gestures of a deletion made less than 5 minutes ago (the "Undo" of the deletion notice)."""
+    from vault_server.web.pages import safe_next
+
+    principal = _signed_in(request, ctx, csrf_token)
+    if isinstance(principal, Response):
+        return principal
+    back = safe_next(back) or "/gestures"
+    try:
+        with ctx.db.session() as s:
+            restored = service.undo_delete(session=s, ctx=ctx, account_id=principal.account.id, batch_id=batch[:36])
+    except NotFound:
+        return RedirectResponse(_with_query(back, undo_late="1"), status_code=303)
+    return RedirectResponse(_with_query(back, restored=str(restored)), status_code=303)
 
 
 INTENT_FIELDS = ("category", "text", "budget_max", "currency", "timeframe_days")
@@ -339,11 +376,14 @@ def timeline_delete(
                 if query
                 else "Every gesture in your vault is removed and your signals are recomputed. Declared intents stay."
             )
-            + " This cannot be undone.",
+            + " You can undo this for 5 minutes; after that it is final.",
             yes="Delete them" if query else "Delete everything recorded",
             back=f"/gestures?{query}" if query else "/gestures",
             fields={k: v for k, v in values.items() if v},
         )
+    batch = str(uuid.uuid4())
     with ctx.db.session() as s:
-        deleted, _ = service.delete_gestures(session=s, ctx=ctx, account_id=principal.account.id, flt=flt)
-    return RedirectResponse(f"/gestures?deleted={deleted}", status_code=303)
+        deleted, _ = service.delete_gestures(
+            session=s, ctx=ctx, account_id=principal.account.id, flt=flt, undo_batch=batch
+        )
+    return RedirectResponse(_with_query("/gestures", deleted=str(deleted), undo=batch), status_code=303)

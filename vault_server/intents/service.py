@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import and_, delete, or_, update
+from sqlalchemy import and_, delete, insert, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
@@ -29,7 +29,7 @@ from vault_server.crypto.envelope import ConsumerCipher
 from vault_server.crypto.service import cipher_for
 from vault_server.db import utcnow
 from vault_server.errors import NotFound, ValidationFailed
-from vault_server.intents.models import ConsumerSettings, DeclaredIntent, Gesture
+from vault_server.intents.models import ConsumerSettings, DeclaredIntent, DeletedGesture, Gesture
 from vault_server.intents.schemas import BatchResult, EventResult, IntentIn, IntentPatch
 from vault_server.policy.loader import Policy
 from vault_server.signals import history as signal_history
@@ -476,11 +476,18 @@ def iter_all_gestures(*, session: Session, ctx: VaultContext, account_id: str) -
 
 
 def delete_gestures(
-    *, session: Session, ctx: VaultContext, account_id: str, flt: GestureFilter, event_id: str | None = None
+    *,
+    session: Session,
+    ctx: VaultContext,
+    account_id: str,
+    flt: GestureFilter,
+    event_id: str | None = None,
+    undo_batch: str | None = None,
 ) -> tuple[int, int]:
-    """Delete one gesture (by event id) or every gesture matching the filter; signals follow.
+    """Delete one gesture (by event id) or every gesture matching the filter; signals follow at once.
 
-    Returns (gestures deleted, categories recomputed).
+    With ``undo_batch`` the rows are first kept in ``gesture_deleted`` under that id for :data:`UNDO_WINDOW`, so
+    :func:`undo_delete` can put them back; without it they are gone at once. Returns (deleted, categories recomputed).
     """
     cipher = cipher_for(session=session, ring=ctx.ring, account_id=account_id)
     _lock_consumer(session, account_id)
@@ -497,10 +504,96 @@ def delete_gestures(
             if category:
                 categories.add(category)
     ids = [g.id for g in rows]
+    if undo_batch is not None and rows:
+        purge_deleted(session=session, account_id=account_id)
+        now = utcnow()
+        kept = [
+            {
+                "id": g.id,
+                "account_id": account_id,
+                "batch_id": undo_batch,
+                "deleted_at": now,
+                "event_id": g.event_id,
+                "type": g.type,
+                "category_index": g.category_index,
+                "ts": g.ts,
+                "received_at": g.received_at,
+                "payload": g.payload,
+            }
+            for g in rows
+        ]
+        session.execute(delete(DeletedGesture).where(col(DeletedGesture.id).in_(ids[:ID_CHUNK])))  # a stale copy
+        for start in range(0, len(kept), ID_CHUNK):
+            session.connection().execute(insert(DeletedGesture.__table__), kept[start : start + ID_CHUNK])  # type: ignore[attr-defined]
     for start in range(0, len(ids), ID_CHUNK):
         session.execute(delete(Gesture).where(col(Gesture.id).in_(ids[start : start + ID_CHUNK])))
     recomputed = recompute_categories(session=session, ctx=ctx, cipher=cipher, categories=categories)
     return len(ids), recomputed
+
+
+# How long a deletion from the pages can be undone; the maintenance pass deletes what is older for good.
+UNDO_WINDOW = timedelta(minutes=5)
+
+
+def undo_delete(*, session: Session, ctx: VaultContext, account_id: str, batch_id: str) -> int:
+    """Put back the gestures of one deletion made less than :data:`UNDO_WINDOW` ago; signals follow. Returns how
+    many came back (a gesture the extension sent again meanwhile is not doubled). NotFound when it is too late."""
+    cipher = cipher_for(session=session, ring=ctx.ring, account_id=account_id)
+    _lock_consumer(session, account_id)
+    cutoff = utcnow() - UNDO_WINDOW
+    rows = session.exec(
+        select(DeletedGesture).where(
+            DeletedGesture.account_id == account_id,
+            DeletedGesture.batch_id == batch_id,
+            col(DeletedGesture.deleted_at) > cutoff,
+        )
+    ).all()
+    if not rows:
+        raise NotFound("that deletion can no longer be undone: it is final after 5 minutes")
+    present = set(
+        session.exec(
+            select(Gesture.event_id).where(
+                Gesture.account_id == account_id, col(Gesture.event_id).in_([r.event_id for r in rows])
+            )
+        ).all()
+    )
+    categories: set[str] = set()
+    restored = 0
+    for r in rows:
+        if r.event_id not in present:
+            session.add(
+                Gesture(
+                    id=r.id,
+                    account_id=account_id,
+                    event_id=r.event_id,
+                    type=r.type,
+                    category_index=r.category_index,
+                    ts=r.ts,
+                    received_at=r.received_at,
+                    payload=r.payload,
+                )
+            )
+            restored += 1
+            if r.category_index is not None:
+                category = json.loads(cipher.decrypt("gesture", r.id, r.payload)).get("category")
+                if category:
+                    categories.add(category)
+    session.execute(
+        delete(DeletedGesture).where(DeletedGesture.account_id == account_id, DeletedGesture.batch_id == batch_id)  # type: ignore[arg-type]
+    )
+    session.flush()
+    recompute_categories(session=session, ctx=ctx, cipher=cipher, categories=categories)
+    return restored
+
+
+def purge_deleted(*, session: Session, account_id: str | None = None, now: datetime | None = None) -> int:
+    """Delete for good the kept copies of gestures deleted more than :data:`UNDO_WINDOW` ago (one consumer's, or
+    everyone's for the maintenance pass). Returns how many."""
+    clauses = [col(DeletedGesture.deleted_at) <= (now or utcnow()) - UNDO_WINDOW]
+    if account_id is not None:
+        clauses.append(col(DeletedGesture.account_id) == account_id)
+    result = session.execute(delete(DeletedGesture).where(and_(*clauses)))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 # ---- declared intents -----------------------------------------------------------------------------------
@@ -656,6 +749,6 @@ def expire_gestures(*, session: Session, ctx: VaultContext, now: datetime | None
 
 def delete_everything(*, session: Session, account_id: str) -> None:
     """Remove every gesture, intent, signal and setting of the account (account deletion)."""
-    for model in (Gesture, DeclaredIntent, SignalRow, ConsumerSettings):
+    for model in (Gesture, DeletedGesture, DeclaredIntent, SignalRow, ConsumerSettings):
         session.execute(delete(model).where(col(model.account_id) == account_id))
     signal_history.delete_for(session=session, account_id=account_id)

@@ -1,4 +1,5 @@
-"""Background work of the intents room: recompute signals after a policy change, expire old gestures.
+"""Background work of the intents room: recompute signals after a policy change, expire old gestures, and delete
+for good the gestures whose undo window (``service.UNDO_WINDOW``) has passed.
 
 Both are resumable and safe with several processes: recompute picks rows whose policy hash differs from the
 running policy; expiry deletes by timestamp. ``intent-vault`` runs them in the server's lifespan every
@@ -29,8 +30,12 @@ def run_maintenance(ctx: VaultContext, *, batch: int = 200) -> tuple[int, int]:
             break
     with ctx.db.session() as s:
         expired = service.expire_gestures(session=s, ctx=ctx)
-    if recomputed or expired:
-        log.info("maintenance", extra={"recomputed_signals": recomputed, "expired_gestures": expired})
+        purged = service.purge_deleted(session=s)
+    if recomputed or expired or purged:
+        log.info(
+            "maintenance",
+            extra={"recomputed_signals": recomputed, "expired_gestures": expired, "purged_deleted_gestures": purged},
+        )
     return recomputed, expired
 
 
