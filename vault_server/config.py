@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     )
     kek: SecretStr | None = Field(default=None, description="base64url 256-bit KEK; overrides kek_file when set")
     base_url: str = Field(default="http://127.0.0.1:8000", description="public URL of the vault")
+    jurisdiction: str = Field(
+        default="EU",
+        pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$",
+        description="where consent is given, as a DPV location code (ISO 3166: EU, DE, US-CA...); consent receipts "
+        "name it as dpv:hasJurisdiction",
+    )
     cookie_secure: bool | None = Field(
         default=None, description="force the Secure cookie flag; default: on unless base_url is http on loopback"
     )

@@ -128,10 +128,11 @@ def test_receipts_verify_for_both_sides_and_tampering_fails(setup: Setup, tmp_pa
     assert [r["event"] for r in receipts] == ["created", "revoked"]
     jwks = setup.jwks()
     created = verify(receipts[0]["jws"], jwks)
-    assert created["consentRecordId"] == gid and created["piiPrincipalId"] == setup.sub
-    assert created["consentState"] == "active" and created["services"][0]["purposes"][0]["consentType"] == "EXPLICIT"
-    assert created["piiControllers"][0]["clientId"] == setup.vendor["client_id"]
-    assert verify(receipts[1]["jws"], jwks)["consentState"] == "withdrawn"
+    assert created["record_id"] == gid and created["pii_principal_id"] == setup.sub
+    assert created["consent_status"] == "dpv:ConsentGiven"
+    assert created["event"]["@type"] == "dpv:ExplicitlyExpressedConsent"
+    assert created["pii_controllers"][0]["client_id"] == setup.vendor["client_id"]
+    assert verify(receipts[1]["jws"], jwks)["consent_status"] == "dpv:ConsentWithdrawn"
 
     # the vendor downloads the same receipts with its client credentials
     theirs = setup.vendor_http.get(f"/v1/vendor/subjects/{setup.sub}/receipts", auth=basic(setup.vendor))
@@ -147,7 +148,7 @@ def test_receipts_verify_for_both_sides_and_tampering_fails(setup: Setup, tmp_pa
     # tamper: widen the categories in the payload, keep the signature
     head, payload, sig = receipts[0]["jws"].split(".")
     doc = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    doc["authorizationDetails"][0]["categories"].append("health.hearing")
+    doc["authorization_details"][0]["categories"].append("health.hearing")
     forged_payload = base64.urlsafe_b64encode(json.dumps(doc).encode()).rstrip(b"=").decode()
     forged = f"{head}.{forged_payload}.{sig}"
     with pytest.raises(ReceiptInvalid):

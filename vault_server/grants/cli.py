@@ -72,7 +72,7 @@ def load_jwks(source: str | None, database_url: str | None) -> dict[str, Any]:
 @friendly
 def verify(file: Path, jwks_source: str | None, database_url: str | None) -> None:
     """Verify a consent receipt (compact JWS) and print what it records."""
-    from vault_server.grants.receipts import ReceiptInvalid
+    from vault_server.grants.receipts import ReceiptInvalid, summary
     from vault_server.grants.receipts import verify as verify_receipt
 
     token = _read_receipt(file)
@@ -81,11 +81,7 @@ def verify(file: Path, jwks_source: str | None, database_url: str | None) -> Non
     except ReceiptInvalid as exc:
         fail(f"receipt {file} is NOT valid: {exc}")
         return
-    event = doc.get("event", {})
-    click.echo(
-        f"valid receipt {doc.get('receiptId')}: grant {doc.get('consentRecordId')} v{event.get('grantVersion')} "
-        f"{event.get('type')} ({doc.get('consentState')}) for {doc['piiControllers'][0].get('piiController')}"
-    )
+    click.echo(summary(doc))
     click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
 
 

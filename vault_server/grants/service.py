@@ -41,7 +41,7 @@ def _receipt(session: Session, ctx: VaultContext, grant: Grant, event: str) -> C
     assert app is not None
     doc = receipts.build(ctx, grant, app, event)
     row = ConsentReceipt(
-        id=doc["receiptId"], grant_id=grant.id, version=grant.version, event=event, jws=receipts.sign(ctx, doc)
+        id=doc["receipt_id"], grant_id=grant.id, version=grant.version, event=event, jws=receipts.sign(ctx, doc)
     )
     session.add(row)
     return row
