@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("var")
@@ -49,13 +49,22 @@ class Settings(BaseSettings):
     )
     session_ttl_seconds: int = Field(default=12 * 3600, ge=60)
     max_body_bytes: int = Field(default=262_144, ge=1024, description="request bodies above this get 413")
+    sqlite_synchronous: Literal["full", "normal"] = Field(
+        default="full",
+        description="SQLite's synchronous pragma: 'full' (default) syncs the write-ahead log at every commit, so an "
+        "acknowledged write survives a power cut; 'normal' syncs only at checkpoints: faster writes, but a power cut "
+        "or OS crash may lose the last acknowledged ones (a process crash loses nothing either way)",
+    )
     login_max_failures: int = Field(default=5, ge=1, description="failed logins per window before 429")
     login_window_seconds: int = Field(default=900, ge=1)
     api_rate_per_minute: int = Field(default=600, ge=1, description="requests per token per minute")
     policy_dir: Path | None = Field(default=None, description="policy directory; default: the bundled policies/")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     allow_private_webhooks: bool = Field(
-        default=False, description="TEST ONLY: let webhooks target loopback/private addresses"
+        default=False,
+        description="development and tests only: webhooks may also target loopback (127.0.0.0/8, ::1, names resolving "
+        "only to those), over plain http too; never link-local/metadata or private ranges. Refused unless base_url "
+        "is on loopback",
     )
     audit_sth_interval_seconds: int = Field(
         default=300, ge=1, description="sign a new audit tree head when the log grew and this much time passed"
@@ -92,6 +101,14 @@ class Settings(BaseSettings):
             raise ValueError("base_url must be an absolute http(s) URL")
         return value.rstrip("/")
 
+    @model_validator(mode="after")
+    def _loopback_webhooks_only_in_development(self) -> Settings:
+        if self.allow_private_webhooks and not _is_loopback_host(urlsplit(self.base_url).hostname or ""):
+            raise ValueError(
+                "VAULT_ALLOW_PRIVATE_WEBHOOKS is for development on one machine: it needs VAULT_BASE_URL on loopback"
+            )
+        return self
+
     @property
     def secure_cookies(self) -> bool:
         """Secure flag on cookies: on, except for plain http on a loopback address (local demo)."""
@@ -100,14 +117,18 @@ class Settings(BaseSettings):
         parts = urlsplit(self.base_url)
         if parts.scheme == "https":
             return True
-        host = parts.hostname or ""
-        if host == "localhost":
-            return False
-        try:
-            return not ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return True
+        return not _is_loopback_host(parts.hostname or "")
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback address literal."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

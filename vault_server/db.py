@@ -64,13 +64,17 @@ def make_engine(settings: Settings, url_text: str | None = None) -> Engine:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True)
 
+        synchronous = {"full": "FULL", "normal": "NORMAL"}[settings.sqlite_synchronous]
+
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            # FULL by default: a commit returns only once the WAL is on disk, so what the API acknowledged survives
+            # a power cut (VAULT_SQLITE_SYNCHRONOUS=normal trades that for faster writes)
+            cur.execute(f"PRAGMA synchronous={synchronous}")
             cur.close()
 
         return engine

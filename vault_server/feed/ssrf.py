@@ -2,8 +2,10 @@
 pinned to the address that was checked (so a DNS answer that changes between check and connect cannot point the
 request at loopback, a private network, link-local or a cloud metadata service).
 
-``allow_private`` (``settings.allow_private_webhooks``, for tests only) lifts the address rule and allows plain
-``http``; nothing else.
+``allow_private`` (``VAULT_ALLOW_PRIVATE_WEBHOOKS``, for development and tests on one machine) admits exactly
+loopback besides public addresses: 127.0.0.0/8 and ::1, and names that resolve only to those; plain ``http`` only
+to such a loopback destination. Never link-local (169.254.169.254 and the other metadata services), never the
+private ranges, never an IPv4 address wrapped in IPv6, never a metadata host name.
 """
 
 from __future__ import annotations
@@ -83,8 +85,18 @@ def blocked_reason(address: IPAddress) -> str | None:
     return None
 
 
+LOOPBACK_V4 = ipaddress.ip_network("127.0.0.0/8")
+LOOPBACK_V6 = ipaddress.ip_address("::1")
+
+
+def is_loopback(address: IPAddress) -> bool:
+    """Exactly 127.0.0.0/8 and ::1 (not ``::ffff:127.0.0.1`` nor other wrappings: those are refused outright)."""
+    return address == LOOPBACK_V6 if address.version == 6 else address in LOOPBACK_V4
+
+
 def check_url(url: str, *, allow_private: bool = False) -> SplitResult:
-    """Syntax rules: absolute https URL (http only when private targets are allowed), no user info, no fragment."""
+    """Syntax rules: absolute https URL (http only when loopback targets are allowed; ``resolve`` then insists the
+    host is loopback), no user info, no fragment, no metadata host name."""
     if len(url) > 1000:
         raise ValidationFailed("the webhook URL is longer than 1000 characters")
     try:
@@ -101,14 +113,15 @@ def check_url(url: str, *, allow_private: bool = False) -> SplitResult:
         raise ValidationFailed("webhook URLs must not carry user names or passwords")
     if parts.fragment:
         raise ValidationFailed("webhook URLs must not have a fragment")
-    if not allow_private and parts.hostname.lower().rstrip(".") in METADATA_HOSTS:
+    if parts.hostname.lower().rstrip(".") in METADATA_HOSTS:
         raise BlockedDestination(f"{parts.hostname} is a cloud metadata host")
     return parts
 
 
 def resolve(url: str, *, allow_private: bool = False) -> Target:
-    """Check the URL, resolve its host and return the pinned target. Every resolved address must be public:
-    one private answer among public ones is refused too (rebinding tricks mix them)."""
+    """Check the URL, resolve its host and return the pinned target. Every resolved address must be public (or
+    loopback, with ``allow_private``): one private answer among public ones is refused too (rebinding tricks mix
+    them). Plain http needs ``allow_private`` and a host whose every address is loopback."""
     parts = check_url(url, allow_private=allow_private)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -130,9 +143,12 @@ def resolve(url: str, *, allow_private: bool = False) -> Target:
                 addresses.append(addr)
         if not addresses:
             raise BlockedDestination(f"the webhook host {host} does not resolve")
-    if not allow_private:
-        for addr in addresses:
-            why = blocked_reason(addr)
-            if why is not None:
-                raise BlockedDestination(f"the webhook host {host} resolves to {why}; webhooks go to public addresses")
+    for addr in addresses:
+        if allow_private and is_loopback(addr):
+            continue
+        why = blocked_reason(addr)
+        if why is not None:
+            raise BlockedDestination(f"the webhook host {host} resolves to {why}; webhooks go to public addresses")
+    if parts.scheme != "https" and not all(is_loopback(addr) for addr in addresses):
+        raise ValidationFailed("webhook URLs must use https (plain http only to loopback in development)")
     return Target(url=url, scheme=parts.scheme, host=host, port=port, address=addresses[0])

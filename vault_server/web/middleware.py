@@ -141,18 +141,26 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_headers)
-        finally:
-            if log.isEnabledFor(logging.INFO):
-                log.info(
-                    "request",
-                    extra={
-                        "method": scope.get("method"),
-                        "path": scope.get("path"),  # never the query string: it may carry codes or tokens
-                        "status": status,
-                        "ms": round((time.perf_counter() - start) * 1000, 2),
-                    },
-                )
-            request_id_var.reset(token)
+        except BaseException:
+            # Keep the id set: what handles the error after us (the crash handler, the server's own "Exception in
+            # ASGI application" line) runs in this request's task and must name the request. The task ends with it.
+            self._access(scope, status, start)
+            raise
+        self._access(scope, status, start)
+        request_id_var.reset(token)
+
+    @staticmethod
+    def _access(scope: Scope, status: int, start: float) -> None:
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "request",
+                extra={
+                    "method": scope.get("method"),
+                    "path": scope.get("path"),  # never the query string: it may carry codes or tokens
+                    "status": status,
+                    "ms": round((time.perf_counter() - start) * 1000, 2),
+                },
+            )
 
 
 @dataclass(frozen=True)
