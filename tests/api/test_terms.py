@@ -16,6 +16,8 @@ from joserfc import jws
 from joserfc.jwk import OKPKey
 from sqlmodel import select
 
+from vault_server.audit import service as audit
+from vault_server.audit.check import BEYOND_AGREEMENT, UNCOVERED, run_check
 from vault_server.audit.models import AuditEntry
 from vault_server.cli import main
 from vault_server.context import VaultContext
@@ -116,6 +118,40 @@ def test_accepted_terms_bound_the_grant_and_travel_with_it(live_server: LiveServ
         [record] = s.exec(select(AgreementRecord)).all()
     [accepted] = [e for e in entries if e["kind"] == "agreement.accepted"]
     assert accepted["details"]["record_id"].startswith("t_") and record.id not in json.dumps(entries)
+
+
+def test_the_compliance_check_holds_reads_to_the_agreement(live_server: LiveServer, ctx: VaultContext) -> None:
+    vendor_http, vendor, _ = vendor_with_terms(live_server, ctx, ["cc-sd-base"])
+    consumer = consumer_browser(live_server.url)
+    choose(consumer, "cc-sd-base")
+    verifier, challenge = pkce_pair()
+    params = authorize_params(vendor["client_id"], challenge, scope=SCOPE, details=DETAILS)
+    tokens = exchange(vendor_http, vendor, approve_consent(consumer, params)["code"][0], verifier).json()
+    sub = str(ctx.keyset.decode_jwt(tokens["access_token"]).claims["sub"])
+    read = vendor_http.get(f"/v1/subjects/{sub}/signals", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert read.status_code == 200
+    assert not [f for f in run_check(ctx).findings if f.kind == BEYOND_AGREEMENT]
+    # a vault that served the analytics field anyway (the grant's agreement permits no analytics) is caught
+    [grant] = grants_of(ctx)
+    with ctx.db.session() as s:
+        audit.record(
+            session=s,
+            ctx=ctx,
+            kind="vendor.read",
+            actor=f"vendor:{vendor['client_id']}",
+            consumer_id=grant.account_id,
+            details={
+                "vendor_id": vendor["client_id"],
+                "grant_id": grant.id,
+                "categories": ["electronics.tv"],
+                "fields": ["stage", "score"],
+                "record_count": 1,
+            },
+        )
+    findings = run_check(ctx).findings
+    [beyond] = [f for f in findings if f.kind == BEYOND_AGREEMENT]  # beyond the agreement, not only the grant
+    assert "score" in beyond.line() and "cc-sd-base v1.0" in beyond.line()
+    assert [f.index for f in findings if f.kind == UNCOVERED] == [beyond.index]
 
 
 def test_a_counter_proposal_taken_is_the_agreement_in_force(live_server: LiveServer, ctx: VaultContext) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from vault_server.audit.check import (
     AFTER_REVOKE,
+    BEYOND_AGREEMENT,
     STH_GAP,
     UNCOVERED,
     Finding,
@@ -168,3 +169,58 @@ def test_identity_answer_and_intentcast_reads_need_a_live_grant_too() -> None:
     log.add("grant.revoked", vendor_id="acme", grant_id="g1")
     after_grant = log.add("answer.read", vendor_id="acme", grant_id="g1", question_id="q2")
     assert _kinds(replay(log.entries)) == [(UNCOVERED, outside), (AFTER_REVOKE, after_token), (UNCOVERED, after_grant)]
+
+
+# ---- IEEE 7012: reads held to the agreement the grant was made under ---------------------------------------
+NO_ANALYTICS = {
+    "service_delivery": True,
+    "analytics": False,
+    "intentcasting": False,
+    "third_party_sharing": False,
+    "retention_days": 30,
+}
+BASE = {"id": "cc-sd-base", "version": "1.0", "permits": NO_ANALYTICS}
+
+
+def test_reads_within_the_agreement_are_clean() -> None:
+    log = Log()
+    log.grant(fields=["stage"], scope="signals:read", retention_days=30, agreement=BASE)
+    log.read(fields=["stage"])
+    assert replay(log.entries, {("cc-sd-base", "1.0"): NO_ANALYTICS}) == []
+
+
+def test_a_read_of_fields_the_agreement_does_not_permit_is_flagged() -> None:
+    log = Log()
+    log.grant(fields=["stage", "score"], agreement=BASE)  # a grant wider than its agreement: flagged at creation
+    at = log.read(fields=["stage", "score"])
+    findings = replay(log.entries)
+    assert _kinds(findings) == [(BEYOND_AGREEMENT, 0), (BEYOND_AGREEMENT, at)]
+    assert "score" in findings[1].message and "cc-sd-base v1.0" in findings[1].message
+
+
+def test_intentcasts_scopes_and_retention_beyond_the_agreement_are_flagged() -> None:
+    log = Log()
+    log.grant(fields=["stage"], scope="signals:read intents:read", retention_days=90, agreement=BASE)
+    cast = log.add("intentcast.read", vendor_id="acme", grant_id="g1", categories=["electronics.tv"])
+    findings = replay(log.entries)
+    assert _kinds(findings) == [(BEYOND_AGREEMENT, 0), (BEYOND_AGREEMENT, cast)]
+    assert "intents:read" in findings[0].message and "retention 90 days" in findings[0].message
+    assert "intentcasting" in findings[1].message
+
+
+def test_permits_in_the_log_must_be_the_rosters() -> None:
+    log = Log()
+    lax = {**BASE, "permits": {**NO_ANALYTICS, "analytics": True}}  # the log claims the agreement allowed analytics
+    log.grant(fields=["stage", "score"], agreement=lax)
+    log.read(fields=["score"])
+    assert replay(log.entries) == []  # consistent with itself...
+    findings = replay(log.entries, {("cc-sd-base", "1.0"): NO_ANALYTICS})
+    assert _kinds(findings) == [(BEYOND_AGREEMENT, 0)] and "differ from the roster" in findings[0].message
+
+
+def test_narrowing_to_within_the_agreement_clears_later_reads() -> None:
+    log = Log()
+    log.grant(fields=["stage", "score"], agreement=BASE)
+    log.add("grant.narrowed", grant_id="g1", vendor_id="acme", fields=["stage"], agreement=BASE)
+    log.read(fields=["stage"])
+    assert _kinds(replay(log.entries)) == [(BEYOND_AGREEMENT, 0)]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from vault_server.oauth import rar
 from vault_server.policy.loader import Policy, check_policy, default_policy_dir, load_policy
-from vault_server.policy.models import SIGNAL_FIELDS
+from vault_server.policy.models import ANALYTICS_FIELDS, INTENTCASTING_FIELDS, INTENTCASTING_SCOPES, SIGNAL_FIELDS
 from vault_server.terms import service
 
 SCOPES = ["signals:read", "intents:read", "offers:write", "questions:write", "identity:name", "identity:email"]
@@ -59,11 +59,11 @@ def test_a_grant_never_allows_more_than_its_agreement(
         assert detail["retention_days"] <= permits.retention_days
         assert detail["agreement"] == {"id": terms.id, "version": terms.version}
         if not permits.analytics:
-            assert not set(detail["fields"]) & service.ANALYTICS_FIELDS
+            assert not set(detail["fields"]) & ANALYTICS_FIELDS
         if not permits.intentcasting:
-            assert not set(detail["fields"]) & service.INTENTCASTING_FIELDS
+            assert not set(detail["fields"]) & INTENTCASTING_FIELDS
     if not permits.intentcasting:
-        assert not set(kept) & service.INTENTCASTING_SCOPES
+        assert not set(kept) & INTENTCASTING_SCOPES
     if not bounded:
         assert "signals:read" not in kept
 

@@ -3,8 +3,10 @@
 Three families of findings, one line each:
 
 - **compliance** (from the log's own entries, nothing else): every ``vendor.read`` / ``webhook.delivered`` not
-  covered by a live grant at that moment (``uncovered-read``), and every read or refresh made with a token after
-  its revocation (``read-after-revoke``);
+  covered by a live grant at that moment (``uncovered-read``), every read or refresh made with a token after
+  its revocation (``read-after-revoke``), and every grant or read that goes beyond the IEEE 7012 agreement the
+  grant was made under (``beyond-agreement``: fields, scopes or retention the agreement does not permit, an
+  intentcast read without intentcasting, or permits in the log that differ from the roster's);
 - **tree heads**: entries that waited longer than the allowed delay for a signed tree head or are still unsigned
   (``sth-gap``), heads whose signature fails (``sth-signature``), heads that do not match the entries
   (``sth-mismatch``), a head smaller than an earlier one (``sth-rollback``), and a head kept outside the database
@@ -45,12 +47,14 @@ from vault_server.audit.verifier import (
     verify_inclusion,
 )
 from vault_server.context import VaultContext
+from vault_server.policy.models import AgreementPermits
 
 SIGNAL_READ_KINDS = frozenset({"vendor.read", "webhook.delivered"})
 # every kind that records data leaving the vault to a vendor: each needs a live grant at that moment
 READ_KINDS = SIGNAL_READ_KINDS | {"identity.read", "answer.read", "intentcast.read"}
 UNCOVERED = "uncovered-read"
 AFTER_REVOKE = "read-after-revoke"
+BEYOND_AGREEMENT = "beyond-agreement"
 STH_GAP = "sth-gap"
 STH_SIGNATURE = "sth-signature"
 STH_MISMATCH = "sth-mismatch"
@@ -95,6 +99,7 @@ class _Grant:
     expires_at: int | None
     created_index: int
     ended: tuple[str, int] | None = None  # (kind, index) of grant.revoked / grant.expired
+    agreement: Mapping[str, Any] | None = None  # {"id", "version", "permits"} the grant was made under
 
 
 def _strs(value: Any) -> frozenset[str] | None:
@@ -140,10 +145,94 @@ def _why_not_covered(g: _Grant, entry: Mapping[str, Any], details: Mapping[str, 
     return None
 
 
-class Replayer:
-    """Compliance state built from the log's own entries, fed one entry at a time in log order (streaming)."""
+Roster = Mapping[tuple[str, str], Mapping[str, Any]]
 
-    def __init__(self) -> None:
+
+def _permits(agreement: Mapping[str, Any] | None) -> AgreementPermits | None:
+    raw = agreement.get("permits") if agreement is not None else None
+    if not isinstance(raw, Mapping):
+        return None
+    try:
+        return AgreementPermits.model_validate(dict(raw))
+    except ValueError:
+        return None
+
+
+def _agreement_name(agreement: Mapping[str, Any]) -> str:
+    return f"{agreement.get('id')} v{agreement.get('version')}"
+
+
+def _grant_beyond(g: _Grant, details: Mapping[str, Any], roster: Roster | None, index: int | None) -> list[Finding]:
+    """A grant (as created or narrowed) that allows more than its agreement permits, or names permits that are not
+    the roster's."""
+    agreement = g.agreement
+    if agreement is None:
+        return []
+    name = _agreement_name(agreement)
+    out: list[Finding] = []
+    if roster is not None:
+        known = roster.get((str(agreement.get("id")), str(agreement.get("version"))))
+        if known is not None and dict(known) != dict(agreement.get("permits") or {}):
+            out.append(
+                Finding(
+                    BEYOND_AGREEMENT,
+                    f"grant {g.grant_id} records permits for {name} that differ from the roster's",
+                    index,
+                )
+            )
+    permits = _permits(agreement)
+    if permits is None:
+        return [*out, Finding(BEYOND_AGREEMENT, f"grant {g.grant_id} names {name} without its permits", index)]
+    why: list[str] = []
+    if not permits.service_delivery:
+        why.append("the agreement permits no service delivery")
+    extra = sorted((g.fields or frozenset()) & permits.banned_fields())
+    if extra:
+        why.append(f"fields {', '.join(extra)}")
+    scopes = sorted((_strs(details.get("scope")) or frozenset()) & permits.banned_scopes())
+    if scopes:
+        why.append(f"scopes {', '.join(scopes)}")
+    retention = _int(details.get("retention_days"))
+    if retention is not None and retention > permits.retention_days:
+        why.append(f"retention {retention} days (at most {permits.retention_days})")
+    if why:
+        out.append(Finding(BEYOND_AGREEMENT, f"grant {g.grant_id} allows beyond {name}: {'; '.join(why)}", index))
+    return out
+
+
+def _read_beyond(g: _Grant, entry: Mapping[str, Any], details: Mapping[str, Any], index: int | None) -> Finding | None:
+    """A read covered by ``g`` that takes what the grant's agreement does not permit."""
+    if g.agreement is None:
+        return None
+    permits = _permits(g.agreement)
+    if permits is None:
+        return None  # reported once, at the grant
+    kind = entry.get("kind")
+    vendor = details.get("vendor_id")
+    name = _agreement_name(g.agreement)
+    if not permits.service_delivery:
+        return Finding(BEYOND_AGREEMENT, f"{kind} by {vendor} under {name}, which permits no service delivery", index)
+    if kind == "intentcast.read" and not permits.intentcasting:
+        return Finding(
+            BEYOND_AGREEMENT, f"intentcast read by {vendor} under {name}, which permits no intentcasting", index
+        )
+    if kind in SIGNAL_READ_KINDS:
+        extra = sorted((_strs(details.get("fields")) or frozenset()) & permits.banned_fields())
+        if extra:
+            return Finding(
+                BEYOND_AGREEMENT, f"read by {vendor} took fields {', '.join(extra)} that {name} does not permit", index
+            )
+    return None
+
+
+class Replayer:
+    """Compliance state built from the log's own entries, fed one entry at a time in log order (streaming).
+
+    ``roster`` (``(agreement id, version) -> permits``) is the auditor's copy of the agreements roster: when given,
+    the permits the log records for a grant's agreement must be the roster's."""
+
+    def __init__(self, roster: Roster | None = None) -> None:
+        self.roster = roster
         self.grants: dict[str, _Grant] = {}
         self.by_pair: dict[tuple[Any, Any], list[_Grant]] = {}
         self.revoked_tokens: dict[str, int] = {}
@@ -168,9 +257,11 @@ class Replayer:
                 _strs(details.get("fields")),
                 _int(details.get("expires_at")),
                 pos,
+                agreement=details.get("agreement") if isinstance(details.get("agreement"), Mapping) else None,
             )
             grants[grant_id] = g
             self.by_pair.setdefault((g.vendor_id, g.subject), []).append(g)
+            self.findings.extend(_grant_beyond(g, details, self.roster, index))
         elif kind == "grant.narrowed" and isinstance(grant_id, str) and grant_id in grants:
             g = grants[grant_id]
             if "categories" in details:
@@ -179,6 +270,9 @@ class Replayer:
                 g.fields = _strs(details.get("fields"))
             if "expires_at" in details:
                 g.expires_at = _int(details.get("expires_at"))
+            if isinstance(details.get("agreement"), Mapping):
+                g.agreement = details["agreement"]
+            self.findings.extend(_grant_beyond(g, details, self.roster, index))
         elif kind in ("grant.revoked", "grant.expired") and isinstance(grant_id, str) and grant_id in grants:
             if grants[grant_id].ended is None:
                 grants[grant_id].ended = (str(kind), pos)
@@ -190,14 +284,19 @@ class Replayer:
         if kind in READ_KINDS or kind == "token.refreshed":
             self.findings.extend(_token_findings(entry, details, index, self.revoked_tokens, self.revoked_families))
         if kind in READ_KINDS:
-            finding = _coverage_finding(entry, details, index, grants, self.by_pair)
+            finding, under = _coverage_finding(entry, details, index, grants, self.by_pair)
             if finding is not None:
                 self.findings.append(finding)
+            if under is not None:
+                beyond = _read_beyond(under, entry, details, index)
+                if beyond is not None:
+                    self.findings.append(beyond)
 
 
-def replay(entries: Iterable[Mapping[str, Any]]) -> list[Finding]:
-    """Replay entry objects in log order; return every uncovered read and every use of a revoked token."""
-    replayer = Replayer()
+def replay(entries: Iterable[Mapping[str, Any]], roster: Roster | None = None) -> list[Finding]:
+    """Replay entry objects in log order; return every uncovered read, every use of a revoked token and everything
+    beyond a grant's agreement."""
+    replayer = Replayer(roster)
     for entry in entries:
         replayer.feed(entry)
     return replayer.findings
@@ -239,22 +338,26 @@ def _coverage_finding(
     index: int | None,
     grants: Mapping[str, _Grant],
     by_pair: Mapping[tuple[Any, Any], list[_Grant]],
-) -> Finding | None:
+) -> tuple[Finding | None, _Grant | None]:
+    """(the finding when no live grant covers the read, the grant the read was made under: the one it names, or
+    the one that covers it)."""
     vendor = details.get("vendor_id")
     grant_id = details.get("grant_id")
     if isinstance(grant_id, str):
         g = grants.get(grant_id)
         if g is None:
-            return Finding(UNCOVERED, f"read by {vendor} names grant {grant_id}, which the log never created", index)
+            missing = f"read by {vendor} names grant {grant_id}, which the log never created"
+            return Finding(UNCOVERED, missing, index), None
         why = _why_not_covered(g, entry, details)
-        return None if why is None else Finding(UNCOVERED, f"read by {vendor}: {why}", index)
+        return (None, g) if why is None else (Finding(UNCOVERED, f"read by {vendor}: {why}", index), g)
     candidates = by_pair.get((vendor, entry.get("subject")), [])
     if not candidates:
-        return Finding(UNCOVERED, f"read by {vendor} with no grant from this consumer in the log", index)
+        return Finding(UNCOVERED, f"read by {vendor} with no grant from this consumer in the log", index), None
     reasons = [_why_not_covered(g, entry, details) for g in candidates]
-    if any(r is None for r in reasons):
-        return None
-    return Finding(UNCOVERED, f"read by {vendor}: {reasons[-1]}", index)
+    for g, reason in zip(candidates, reasons, strict=True):
+        if reason is None:
+            return None, g
+    return Finding(UNCOVERED, f"read by {vendor}: {reasons[-1]}", index), None
 
 
 # ---- tree heads ----------------------------------------------------------------------------------------
@@ -374,6 +477,7 @@ def check_log(
     now_ms: int,
     batch: int = 5000,
     known_heads: Sequence[tuple[str, Mapping[str, Any]]] = (),
+    roster: Roster | None = None,
 ) -> CheckReport:
     """Replay the stored log: integrity, compliance and tree heads. Reads every entry once, in batches.
 
@@ -391,7 +495,7 @@ def check_log(
     acc = TreeAccumulator()
     if 0 in sizes:
         roots[0] = acc.root()
-    replayer = Replayer()
+    replayer = Replayer(roster)
     entry_times: list[tuple[int, int]] = []
     integrity: list[Finding] = []
     expected = 0
@@ -523,9 +627,18 @@ def run_check(
     remembered = ctx.audit_witness.latest()
     if remembered is not None:
         known.append(("the vault's witness of its last signed head", remembered))
+    agreements = ctx.policy.agreements
+    roster: dict[tuple[str, str], Mapping[str, Any]] = {
+        (a.id, a.version): a.permits.model_dump() for a in (agreements.agreements if agreements is not None else ())
+    }
     with ctx.db.session() as s:
         return check_log(
-            s, jwks=service.jwks(ctx), max_delay_ms=delay * 1000, now_ms=service.now_ms(), known_heads=known
+            s,
+            jwks=service.jwks(ctx),
+            max_delay_ms=delay * 1000,
+            now_ms=service.now_ms(),
+            known_heads=known,
+            roster=roster,
         )
 
 

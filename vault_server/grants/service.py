@@ -23,6 +23,22 @@ from vault_server.vendors.models import VendorApp
 IDENTITY_FIELDS = ("name", "email")
 
 
+def agreement_in_force(ctx: VaultContext, grant: Grant) -> dict[str, Any] | None:
+    """The IEEE 7012 agreement a grant's details name, with what it permits (from the roster), or None.
+
+    Written into the grant's audit entries so the compliance check can hold every later read to it from the log
+    alone (roster ids and permits are public, nothing personal)."""
+    named = next((d["agreement"] for d in grant.authorization_details if isinstance(d.get("agreement"), dict)), None)
+    if named is None:
+        return None
+    found: dict[str, Any] = {"id": str(named.get("id")), "version": str(named.get("version"))}
+    roster = ctx.policy.agreements
+    for item in roster.agreements if roster is not None else ():
+        if item.id == found["id"] and item.version == found["version"]:
+            found["permits"] = item.permits.model_dump()
+    return found
+
+
 def _audit(session: Session, ctx: VaultContext, grant: Grant, kind: str, actor: str, **extra: Any) -> None:
     details: dict[str, Any] = {
         "grant_id": grant.id,
@@ -31,8 +47,12 @@ def _audit(session: Session, ctx: VaultContext, grant: Grant, kind: str, actor: 
         "categories": sorted(rar.categories_of(grant.authorization_details)),
         "fields": sorted({f for d in grant.authorization_details for f in d.get("fields", [])}),
         "scope": grant.scope,
+        "retention_days": grant.retention_days,
         **extra,
     }
+    agreed = agreement_in_force(ctx, grant)
+    if agreed is not None:
+        details["agreement"] = agreed
     audit.record(session=session, ctx=ctx, kind=kind, actor=actor, consumer_id=grant.account_id, details=details)
 
 

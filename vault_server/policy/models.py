@@ -216,6 +216,12 @@ class ScopesFile(_Strict):
 # --- agreements.yaml (optional) -----------------------------------------------------------------
 
 
+#: scopes and fields each permit unlocks (everything else needs only service delivery)
+INTENTCASTING_SCOPES = frozenset({"intents:read", "offers:write"})
+INTENTCASTING_FIELDS = frozenset({"declared_intent"})
+ANALYTICS_FIELDS = frozenset({"score", "last_seen"})
+
+
 class AgreementPermits(_Strict):
     """What an agreement lets the second party (the vendor) do with what the person shares."""
 
@@ -224,6 +230,19 @@ class AgreementPermits(_Strict):
     intentcasting: bool
     third_party_sharing: bool
     retention_days: Annotated[int, Field(ge=0, le=3650)]
+
+    def banned_fields(self) -> frozenset[str]:
+        """RFC 9396 fields this agreement does not permit (intentcasting and analytics unlock their own)."""
+        banned: frozenset[str] = frozenset()
+        if not self.intentcasting:
+            banned |= INTENTCASTING_FIELDS
+        if not self.analytics:
+            banned |= ANALYTICS_FIELDS
+        return banned
+
+    def banned_scopes(self) -> frozenset[str]:
+        """OAuth scopes this agreement does not permit."""
+        return frozenset() if self.intentcasting else INTENTCASTING_SCOPES
 
 
 class Agreement(_Strict):

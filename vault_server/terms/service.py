@@ -31,10 +31,6 @@ from vault_server.vendors.models import VendorApp
 
 RECORD_TYP = "myterms-record+jws"
 RECORD_SCHEMA = "intent-vault-myterms-record/1 (IEEE 7012-2025)"
-#: scopes and fields each permit unlocks (everything else needs only service delivery)
-INTENTCASTING_SCOPES = frozenset({"intents:read", "offers:write"})
-INTENTCASTING_FIELDS = frozenset({"declared_intent"})
-ANALYTICS_FIELDS = frozenset({"score", "last_seen"})
 
 Outcome = Literal["accepted", "countered", "declined"]
 
@@ -218,11 +214,7 @@ def bound(
     permits = terms.permits
     if not permits.service_delivery or permits.retention_days < 1:
         return [], []
-    banned_fields: set[str] = set()
-    if not permits.intentcasting:
-        banned_fields |= INTENTCASTING_FIELDS
-    if not permits.analytics:
-        banned_fields |= ANALYTICS_FIELDS
+    banned_fields = permits.banned_fields()
     out: list[dict[str, Any]] = []
     for detail in details:
         fields = [f for f in detail.get("fields", []) if f not in banned_fields]
@@ -238,7 +230,7 @@ def bound(
                 "agreement": {"id": terms.id, "version": terms.version},
             }
         )
-    kept = [s for s in scopes if permits.intentcasting or s not in INTENTCASTING_SCOPES]
+    kept = [s for s in scopes if s not in permits.banned_scopes()]
     if not out and "signals:read" in kept:
         kept.remove("signals:read")
     return out, kept
