@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import Session
@@ -17,6 +18,7 @@ from vault_server.policy.models import STAGES
 from vault_server.vendors.models import VendorApp
 
 log = logging.getLogger("vault.oauth")
+EXPIRY_CHOICES = (7, 30, 90, 180, 365)
 
 
 def consumer_signals(
@@ -33,25 +35,88 @@ def consumer_signals(
         return []
 
 
-def view_model(*, session: Session, ctx: VaultContext, req: AuthorizationRequest, app: VendorApp) -> dict[str, Any]:
+@dataclass
+class Choices:
+    """What the consent form says, as posted: per detail the ticked categories and fields and the chosen
+    minimum stage, plus the ticked scopes and identity fields and the expiry."""
+
+    categories: dict[int, set[str]] = field(default_factory=dict)
+    fields: dict[int, set[str]] = field(default_factory=dict)
+    stages: dict[int, str] = field(default_factory=dict)
+    scopes: set[str] = field(default_factory=set)
+    identity: set[str] = field(default_factory=set)
+    days: int = 90
+
+
+def choices(form: Sequence[tuple[str, Any]]) -> Choices:
+    """Parse the consent form (the same names the template writes)."""
+    out = Choices()
+    for key, value in form:
+        value = str(value)
+        if key.startswith("d") and "." in key:
+            head, _, what = key.partition(".")
+            try:
+                index = int(head[1:])
+            except ValueError:
+                continue
+            if what == "cat":
+                out.categories.setdefault(index, set()).add(value)
+            elif what == "field":
+                out.fields.setdefault(index, set()).add(value)
+            elif what == "min_stage":
+                out.stages[index] = value
+        elif key == "scope":
+            out.scopes.add(value)
+        elif key == "identity":
+            out.identity.add(value)
+        elif key == "expires_days":
+            try:
+                out.days = int(value)
+            except ValueError:
+                out.days = 90
+    return out
+
+
+def view_model(
+    *,
+    session: Session,
+    ctx: VaultContext,
+    req: AuthorizationRequest,
+    app: VendorApp,
+    chosen: Choices | None = None,
+) -> dict[str, Any]:
+    """The consent screen: every requested category with a preview of what the vendor would see now, built from
+    the whole request so the page's script can follow the consumer's narrowing live (hiding, never adding); with
+    ``chosen`` (the "Update the preview" button, no script) the form shows those choices and the preview follows
+    them."""
     policy = rar.policy_for(ctx)
     signals = consumer_signals(
         session=session, ctx=ctx, account_id=req.account_id, categories=rar.categories_of(req.authorization_details)
     )
+    stage_of = {str(sig["category"]): str(sig["stage"]) for sig in signals}
     details = []
     for i, detail in enumerate(req.authorization_details):
         cats = []
+        ticked_fields = set(detail["fields"]) if chosen is None else chosen.fields.get(i, set())
+        min_stage = detail["min_stage"]
+        if chosen is not None and i in chosen.stages and chosen.stages[i] in STAGES:
+            min_stage = max(chosen.stages[i], detail["min_stage"], key=rar.stage_rank)
         for cat in detail["categories"]:
             node = policy.nodes.get(cat)
             sensitive = policy.is_sensitive(cat)
             preview = rar.shape(signals, [{**detail, "categories": [cat]}], policy)
+            for item in preview:  # the real stage (shared or not) tells which items a higher minimum hides
+                item["stage_rank"] = rar.stage_rank(stage_of.get(item["category"], detail["min_stage"]))
+                item["stage_label"] = rar.STAGE_LABELS.get(str(item.get("stage", "")), item.get("stage", ""))
+                item["shown"] = item["stage_rank"] >= rar.stage_rank(min_stage)
+            checked = not sensitive if chosen is None else cat in chosen.categories.get(i, set())
             cats.append(
                 {
                     "id": cat,
                     "name": node.name if node else cat,
                     "path": " > ".join(policy.nodes[a].name for a in reversed(policy.ancestors(cat))),
                     "sensitive": sensitive,
-                    "checked": not sensitive,
+                    "checked": checked,
                     "preview": preview,
                 }
             )
@@ -59,11 +124,16 @@ def view_model(*, session: Session, ctx: VaultContext, req: AuthorizationRequest
             {
                 "index": i,
                 "categories": cats,
-                "fields": [{"id": f, "label": rar.FIELD_LABELS.get(f, f)} for f in detail["fields"]],
+                "fields": [
+                    {"id": f, "label": rar.FIELD_LABELS.get(f, f), "checked": f in ticked_fields}
+                    for f in detail["fields"]
+                ],
+                "ticked_fields": ticked_fields,
+                "chosen_stage": min_stage,
                 "min_stage": detail["min_stage"],
                 "min_stage_label": rar.STAGE_LABELS.get(detail["min_stage"], detail["min_stage"]),
                 "stage_options": [
-                    {"id": s, "label": rar.STAGE_LABELS.get(s, s)}
+                    {"id": s, "label": rar.STAGE_LABELS.get(s, s), "rank": rar.stage_rank(s)}
                     for s in STAGES
                     if rar.stage_rank(s) >= rar.stage_rank(detail["min_stage"])
                 ],
@@ -79,11 +149,21 @@ def view_model(*, session: Session, ctx: VaultContext, req: AuthorizationRequest
         "details": details,
         # signals:read is what the details above mean; it is not a separate choice
         "scopes": [
-            {"id": s, "label": SCOPE_LABELS.get(s, s)}
+            {"id": s, "label": SCOPE_LABELS.get(s, s), "checked": chosen is None or s in chosen.scopes}
             for s in scopes
             if s not in IDENTITY_SCOPES and not (s == "signals:read" and details)
         ],
-        "identity": [{"id": s.split(":")[1], "label": SCOPE_LABELS.get(s, s)} for s in scopes if s in IDENTITY_SCOPES],
+        "identity": [
+            {
+                "id": s.split(":")[1],
+                "label": SCOPE_LABELS.get(s, s),
+                "checked": chosen is not None and s.split(":")[1] in chosen.identity,
+            }
+            for s in scopes
+            if s in IDENTITY_SCOPES
+        ],
+        "expires_days": chosen.days if chosen is not None and chosen.days in EXPIRY_CHOICES else 90,
+        "expiry_choices": EXPIRY_CHOICES,
         "has_signals": bool(signals),
     }
 
@@ -92,36 +172,11 @@ def decision(
     form: Sequence[tuple[str, Any]], req: AuthorizationRequest
 ) -> tuple[list[dict[str, Any]], list[str], list[str], int]:
     """The consumer's narrowed choice from the posted form: (details, scopes, identity fields, expiry days)."""
-    categories: dict[int, set[str]] = {}
-    fields: dict[int, set[str]] = {}
-    stages: dict[int, str] = {}
-    scopes: set[str] = set()
-    identity: set[str] = set()
-    days = 90
-    for key, value in form:
-        value = str(value)
-        if key.startswith("d") and "." in key:
-            head, _, what = key.partition(".")
-            try:
-                index = int(head[1:])
-            except ValueError:
-                continue
-            if what == "cat":
-                categories.setdefault(index, set()).add(value)
-            elif what == "field":
-                fields.setdefault(index, set()).add(value)
-            elif what == "min_stage":
-                stages[index] = value
-        elif key == "scope":
-            scopes.add(value)
-        elif key == "identity":
-            identity.add(value)
-        elif key == "expires_days":
-            try:
-                days = int(value)
-            except ValueError:
-                days = 90
-    details = rar.narrow(req.authorization_details, categories=categories, fields=fields, min_stage=stages)
+    chosen = choices(form)
+    scopes, identity, days = chosen.scopes, chosen.identity, chosen.days
+    details = rar.narrow(
+        req.authorization_details, categories=chosen.categories, fields=chosen.fields, min_stage=chosen.stages
+    )
     requested = req.scope.split()
     granted_scopes = [s for s in requested if s in scopes and s not in IDENTITY_SCOPES]
     if "signals:read" in requested and details and "signals:read" not in granted_scopes:

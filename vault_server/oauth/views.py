@@ -119,6 +119,13 @@ def _decide(request: Request, ctx: VaultContext, items: list[tuple[str, Any]]) -
         req = authorize.pending(session=s, request_id=values.get("request_id", ""), account_id=principal.account.id)
         if req is None:
             return _error_page(request, ctx, principal, "This request expired or was already answered.", 400)
+        if values.get("decision") == "preview":  # no script: the same screen, its preview following the choices
+            app = vendors.get(session=s, client_id=req.client_id)
+            if app is None or app.status != "approved":
+                return _error_page(request, ctx, principal, "This app is no longer approved.", 400)
+            model = consent.view_model(session=s, ctx=ctx, req=req, app=app, chosen=consent.choices(items))
+            model["terms"] = terms.resolution_for(session=s, ctx=ctx, account_id=principal.account.id, app=app)
+            return render_page(request, ctx, principal, "consent.html", **model)
         req.decided_at = utcnow()
         s.add(req)
         app = vendors.get(session=s, client_id=req.client_id)
