@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +18,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import DateTime, Engine, create_engine, event, text
+from sqlalchemy import ColumnElement, DateTime, Engine, String, any_, bindparam, create_engine, event, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -33,6 +34,15 @@ _SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def one_of(dialect: str, column: Any, values: Collection[str]) -> ColumnElement[bool]:
+    """``column IN (values)`` for a batch of string keys. On PostgreSQL ``column = ANY(:array)``: one bound array
+    instead of a placeholder per value, so the statement text is the same whatever the batch size (nothing to
+    re-render or re-parse per size, and psycopg can prepare it); the planner uses the same index."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(String)))  # type: ignore[no-any-return]
+    return column.in_(list(values))  # type: ignore[no-any-return]
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -1,24 +1,23 @@
-"""Vendor feed and webhook benchmark on PostgreSQL.
+"""Vendor feed latency at provider scale (PostgreSQL): poll page, backlog page and 304, at 10k..1M consumers.
 
-    .venv/bin/python bench/feed/bench_feed.py [--consumers 10000,100000] [--vendors 100] [--grants-per-consumer 3]
-        [--pages 40] [--webhooks 2000] [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+    .venv/bin/python bench/feed/bench_feed.py [--consumers 10000,100000,1000000] [--rounds 3] [--seconds 8]
+        [--connections 1] [--reuse] [--plot docs/img/feed_latency.png]
 
-For each population size a fresh schema is filled directly (bulk inserts, real encryption): N consumers with
-their own data keys and 10 encrypted signal states each (a real state from the scoring engine, re-encrypted per
-consumer and row), 100 approved vendors, each consumer granting ``--grants-per-consumer`` random vendors 2-3
-categories, and the feed change log those grants and a round of signal updates would have written. Then:
+For each population a schema is filled by ``bench/feed/fill.py`` (COPY, real per-consumer encryption; see there)
+or, with ``--reuse``, taken as a previous run left it. Then a real ``intent-vault serve`` process (one worker,
+access log on, background maintenance off) serves it and Debian's ``wrk`` drives it through ``bench/feed/feed.lua``,
+which cycles through prepared requests (each vendor's HTTP Basic credential and a signed cursor):
 
-- **backlog page**: a vendor reads its feed from the start in pages of 100 (cold backlog: every item is a subject
-  whose signals are decrypted, narrowed and audited; one signals query and one audit batch per page);
-- **poll page**: the vendor follows with its cursor after 5 new changes (the steady state);
-- **304**: the caught-up poll again with its ``If-None-Match`` (one index lookup, nothing built or audited);
-- statements per page are counted with a ``before_cursor_execute`` listener (max over the pages: constant, not
-  per item);
-- **webhooks/s** (``--webhooks 0`` skips them; bench/webhooks/ is the dedicated bench): a local receiver;
-  ``grant.created`` messages (no consumer data) and ``signal.updated`` messages (evaluated, narrowed, audited
-  before sending) through ``tasks.run_once``.
+- **poll page**: ``GET /v1/feed?cursor=C&limit=5`` at cursors spread over every vendor's feed: a page of 5 new
+  changes, as a vendor that polls often sees it (each of different consumers, so the data-key cache rarely helps);
+- **backlog page**: ``GET /v1/feed?cursor=C&limit=100`` at the same cursors (~85 items after folding);
+- **304**: the caught-up poll of every vendor again with its ``If-None-Match``.
 
-Prints markdown tables; results go in bench/feed/RESULTS.md.
+Every 200 page is built for real: grants, signal states decrypted under each consumer's unwrapped data key,
+evaluated, narrowed, and one audit entry per item appended (committed before the answer). One connection (a
+closed loop: latency is the request's own time, no queueing in the server); ``--rounds`` rounds, each running the
+three kinds back to back; medians with min and max over rounds. Statements per page are counted in-process on the
+engine (one request of each kind through the same app). Prints markdown.
 """
 
 from __future__ import annotations
@@ -26,371 +25,263 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
-import secrets
 import statistics
 import sys
-import threading
-import time
-import uuid
-from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from fastapi.testclient import TestClient
-from sqlalchemy import event, insert, text
-from sqlmodel import select
+from bench import wrkload
+from bench.feed.fill import PG_URL, Population, fill, settings_for
 
-from vault_server.accounts.models import Account
-from vault_server.app import create_app
-from vault_server.config import Settings
-from vault_server.context import VaultContext, build_context
-from vault_server.crypto.envelope import ConsumerCipher, new_dek, wrap_dek, wrapped_kid
-from vault_server.crypto.keyring import KeyRing
-from vault_server.crypto.models import DataKey
-from vault_server.crypto.service import cipher_for
-from vault_server.db import Database, migrate, utcnow
-from vault_server.feed import outbox, service, tasks
-from vault_server.feed.models import DELIVERY_TABLE, ENDPOINT_TABLE, FEED_CHANGE_TABLE
-from vault_server.feed.webhooks import new_secret, seal_secret
-from vault_server.grants.models import Grant
-from vault_server.intents import service as intents
-from vault_server.oauth.pairwise import subject_for
-from vault_server.signals.engine import SignalState
-from vault_server.signals.models import SignalRow
-from vault_server.signals.state import decode_state
-from vault_server.vendors import service as vendors
-from vault_server.vendors.models import VendorStatus
-from vault_server.vendors.schemas import AppRegistration
-
-PG_URL = os.environ.get("VAULT_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-CATEGORIES = [
-    "electronics.tv",
-    "electronics.headphones",
-    "electronics.camera",
-    "computers.laptop",
-    "computers.monitor",
-    "phones.smartphone",
-    "appliances.washing_machine",
-    "appliances.fridge",
-    "electronics.console",
-    "computers.tablet",
-]
-GRANTABLE = ["electronics", "computers", "phones", "appliances"]
-CHUNK = 5000
+HERE = Path(__file__).resolve().parent
+TARGETS_MS = {"poll": 20.0, "backlog": 100.0, "304": 5.0}
+KINDS = ("poll", "backlog", "304")
+LIMITS = {"poll": 5, "backlog": 100}
 
 
-def ms(values: list[float], p: float, digits: int = 0) -> str:
-    return f"{percentile(values, p) * 1000:.{digits}f}"
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+def prepare(args: argparse.Namespace, consumers: int) -> tuple[Population, Path]:
+    """A filled schema for ``consumers`` (reused when asked and present) and its keyring."""
+    from sqlalchemy import text
+
+    from vault_server.config import Settings
+    from vault_server.crypto.keyring import KeyRing
+    from vault_server.db import Database
+
+    schema = f"feed_bench_{consumers}"
+    state = args.workdir / f"{schema}.json"
+    kek = args.workdir / f"{schema}.kek.json"
+    if args.reuse and state.exists() and kek.exists():
+        admin = Database(Settings(database_url=args.database_url))
+        with admin.engine.connect() as conn:
+            there = conn.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}).first()
+        admin.dispose()
+        if there:
+            doc = json.loads(state.read_text())
+            doc["vendors"] = [tuple(v) for v in doc["vendors"]]
+            log(f"reusing schema {schema}")
+            return Population(**doc), kek
+    KeyRing.generate().save(kek)
+    pop = fill(database_url=args.database_url, schema=schema, kek=kek, consumers=consumers)
+    state.write_text(json.dumps(asdict(pop)))
+    return pop, kek
 
 
-def template_states(ctx: VaultContext) -> dict[str, dict[str, Any]]:
-    """Real signal states from the engine: one throwaway consumer records gestures in every category."""
-    from vault_server.accounts import service as accounts
+def request_files(args: argparse.Namespace, pop: Population, kek: Path, out: Path) -> dict[str, Any]:
+    """Write the request lists wrk cycles through; returns the in-process probes (statements per page)."""
+    import base64
 
-    with ctx.db.session() as s:
-        acc = accounts.sign_up(session=s, ring=ctx.ring, hasher=ctx.hasher, email="template@bench", password="x" * 12)
-        account_id = acc.id
-    kinds = ["product_view", "product_view", "compare", "cart_add"]
-    for c in CATEGORIES:
-        events = [
-            {
-                "id": str(uuid.uuid4()),
-                "type": t,
-                "ts": (utcnow() - timedelta(minutes=60 - i)).isoformat(),
-                "origin": "https://shop.example",
-                "path": "/p/{id}",
-                "category": c,
-                "product": {"name": "Thing", "brand": "Acme", "price": 300.0, "currency": "EUR"},
-            }
-            for i, t in enumerate(kinds[: random.randint(1, 4)])
-        ]
-        with ctx.db.session() as s:
-            intents.ingest(session=s, ctx=ctx, account_id=account_id, events=events)
-    out: dict[str, dict[str, Any]] = {}
-    with ctx.db.session() as s:
-        cipher = cipher_for(session=s, ring=ctx.ring, account_id=account_id)
-        for row in s.exec(select(SignalRow).where(SignalRow.account_id == account_id)).all():
-            doc = decode_state(cipher, row.category_index, row.state)
-            out[doc["state"]["category"]] = doc
-    return out
+    from fastapi.testclient import TestClient
+    from sqlalchemy import event, text
 
+    from vault_server.app import create_app
+    from vault_server.context import build_context
+    from vault_server.db import Database
+    from vault_server.feed import service
 
-def populate(ctx: VaultContext, consumers: int, n_vendors: int, per_consumer: int) -> list[tuple[str, str]]:
-    """Fill the schema; returns the vendors' (client_id, secret)."""
-    rng = random.Random(7)
-    states = template_states(ctx)
-    plaintexts = {
-        c: json.dumps({"state": SignalState.from_dict(d["state"]).to_dict(), "extras": d.get("extras", {})},
-                      separators=(",", ":")).encode()
-        for c, d in states.items()
-    }  # fmt: skip
-    vendor_creds: list[tuple[str, str]] = []
-    with ctx.db.session() as s:
-        for i in range(n_vendors):
-            body = AppRegistration(name=f"Vendor {i}", redirect_uris=["https://v.example/cb"])
-            app, secret = vendors.register(session=s, body=body, owner_account_id=None, via="portal")
-            vendors.set_status(session=s, client_id=app.id, status=VendorStatus.approved, by="bench")
-            vendor_creds.append((app.id, secret or ""))
-    vendor_ids = [v for v, _ in vendor_creds]
-    now = utcnow()
-    expires = now + timedelta(days=60)
-    t0 = time.perf_counter()
-    for start in range(0, consumers, CHUNK):
-        accounts_rows, keys, signal_rows, grant_rows, feed_rows = [], [], [], [], []
-        for _ in range(min(CHUNK, consumers - start)):
-            account_id = str(uuid.uuid4())
-            dek = new_dek()
-            wrapped = wrap_dek(ctx.ring, account_id, dek)
-            cipher = ConsumerCipher(account_id, dek)
-            accounts_rows.append(
-                {"id": account_id, "role": "consumer", "email_index": secrets.token_hex(16), "paused": False,
-                 "created_at": now}
-            )  # fmt: skip
-            keys.append(
-                {"account_id": account_id, "wrapped": wrapped, "kek_id": wrapped_kid(wrapped), "created_at": now}
-            )
-            for category, plain in plaintexts.items():
-                index = intents.category_index(ctx, account_id, category)
-                blob = cipher.encrypt("signal_state", f"{account_id}:{index}", plain)
-                signal_rows.append(
-                    {"account_id": account_id, "category_index": index, "policy_hash": ctx.policy.hash,
-                     "updated_at": now, "version": 1, "state": blob}
-                )  # fmt: skip
-            for vendor_id in rng.sample(vendor_ids, per_consumer):
-                gid = str(uuid.uuid4())
-                cats = rng.sample(GRANTABLE, rng.randint(2, 3))
-                details = [
-                    {"type": "intent_signals", "categories": cats, "min_stage": "interest",
-                     "fields": ["stage", "score", "price_band"], "purpose": "Offers", "retention_days": 30,
-                     "frequency": "daily"}
-                ]  # fmt: skip
-                subject = subject_for(ctx.ring, account_id=account_id, vendor_id=vendor_id)
-                grant_rows.append(
-                    {"id": gid, "account_id": account_id, "vendor_id": vendor_id, "subject": subject,
-                     "scope": "signals:read", "authorization_details": details, "requested": {}, "purpose": "Offers",
-                     "retention_days": 30, "identity_fields": "", "version": 1, "created_at": now,
-                     "updated_at": now, "expires_at": expires}
-                )  # fmt: skip
-                for kind in ("grant.created", "signal.updated"):
-                    feed_rows.append(
-                        {"vendor_id": vendor_id, "subject": subject, "grant_id": gid, "kind": kind, "created_at": now}
-                    )
-        rng.shuffle(feed_rows)
-        with ctx.db.session() as s:
-            s.execute(insert(Account), accounts_rows)
-            s.execute(insert(DataKey), keys)
-            s.execute(insert(SignalRow), signal_rows)
-            s.execute(insert(Grant), grant_rows)
-            s.execute(insert(FEED_CHANGE_TABLE), feed_rows)
-        done = start + len(accounts_rows)
-        print(f"  {done}/{consumers} consumers ({time.perf_counter() - t0:.0f}s)", file=sys.stderr, flush=True)
-    with ctx.db.session() as s:
-        s.execute(text("ANALYZE"))
-    while True:  # give every backlog row its read position
-        with ctx.db.session() as s:
-            from vault_server.feed.service import stamp
-
-            if stamp(s) == 0:
-                break
-    return vendor_creds
-
-
-def bench_pages(ctx: VaultContext, vendor_creds: list[tuple[str, str]], pages: int) -> dict[str, Any]:
-    app = create_app(ctx=ctx)
+    settings = settings_for(args.database_url, pop.schema, kek).model_copy(update={"maintenance_interval_seconds": 0})
+    db = Database(settings)
+    ctx = build_context(settings, db=db)
+    auth = {v: "Basic " + base64.b64encode(f"{v}:{s}".encode()).decode() for v, s in pop.vendors}
+    with db.session() as s:
+        heads = dict(s.execute(text("SELECT vendor_id, max(pos) FROM feed_change GROUP BY vendor_id")).all())
+        total = sum(1 for _ in heads) and s.execute(text("SELECT count(*) FROM feed_change")).scalar_one()
+        step = max(100, int(total) // (len(heads) * 20))
+        starts = s.execute(
+            text(
+                "SELECT vendor_id, pos FROM (SELECT vendor_id, pos, row_number() OVER (PARTITION BY vendor_id "
+                "ORDER BY pos) AS rn FROM feed_change) t WHERE rn % :step = 1"
+            ),
+            {"step": step},
+        ).all()
+    rng = random.Random(3)
+    lines: dict[str, list[str]] = {"poll": [], "backlog": [], "304": []}
+    for vendor, position in starts:
+        for kind in ("poll", "backlog"):
+            cursor = service.encode_cursor(ctx, vendor, int(position) - 1)
+            lines[kind].append(f"/v1/feed?cursor={cursor}&limit={LIMITS[kind]}\t{auth[vendor]}\t")
+    for vendor, after in pop.poll_after.items():
+        cursor = service.encode_cursor(ctx, vendor, after)
+        etag = service.page_etag(ctx, vendor, after, int(heads[vendor]), 100)
+        lines["304"].append(f"/v1/feed?cursor={cursor}&limit=100\t{auth[vendor]}\t{etag}")
+    files = {}
+    for kind, rows in lines.items():
+        rng.shuffle(rows)
+        files[kind] = out / f"{pop.schema}.{kind}.txt"
+        files[kind].write_text("\n".join(rows) + "\n")
+    # statements per page, counted on the engine for one request of each kind (the same app code)
     statements: list[str] = []
-    poll_statements: list[int] = []
-    page_statements: list[float] = []
-    event.listen(ctx.db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
-    full: list[float] = []
-    poll: list[float] = []
-    not_modified: list[float] = []
-    cpu: dict[str, list[float]] = {"full": [], "poll": [], "304": []}
-    items_per_page: list[int] = []
-    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
-        vi = 0
-        while len(full) < pages:
-            vendor, secret = vendor_creds[vi % len(vendor_creds)]
-            vi += 1
-            cursor = None
-            for _ in range(3):  # three consecutive backlog pages per vendor
-                params: dict[str, Any] = {"limit": 100, **({"cursor": cursor} if cursor else {})}
-                statements.clear()
-                t, c = time.perf_counter(), time.process_time()
-                r = client.get("/v1/feed", params=params, auth=(vendor, secret))
-                full.append(time.perf_counter() - t)
-                cpu["full"].append(time.process_time() - c)
-                assert r.status_code == 200, r.text
-                body = r.json()
-                items_per_page.append(len(body["items"]))
-                page_statements.append(len(statements))
-                cursor = body["next_cursor"]
-        # steady state: a vendor that is caught up gets 5 new changes, then polls once
-        for vendor, secret in vendor_creds[: min(len(vendor_creds), pages)]:
-            with ctx.db.session() as s:
-                cursor = service.encode_cursor(ctx, vendor, service.head_position(s, vendor))
-            with ctx.db.session() as s:
-                grants = list(s.exec(select(Grant).where(Grant.vendor_id == vendor).limit(5)).all())
-                s.execute(
-                    insert(FEED_CHANGE_TABLE),
-                    [{"vendor_id": vendor, "subject": g.subject, "grant_id": g.id, "kind": "signal.updated",
-                      "created_at": utcnow()} for g in grants],
-                )  # fmt: skip
+    event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    probes: dict[str, Any] = {"files": files, "lines": {k: len(v) for k, v in lines.items()}}
+    vendor, secret = pop.vendors[0]
+    with TestClient(create_app(ctx=ctx), base_url="http://127.0.0.1:8000") as client:
+        for kind, params, headers, status in (
+            ("backlog", {"limit": 100}, {}, 200),
+            ("poll", {"cursor": service.encode_cursor(ctx, vendor, pop.poll_after[vendor]), "limit": 100}, {}, 200),
+        ):
             statements.clear()
-            t, c = time.perf_counter(), time.process_time()
-            r = client.get("/v1/feed", params={"cursor": cursor, "limit": 100}, auth=(vendor, secret))
-            poll.append(time.perf_counter() - t)
-            cpu["poll"].append(time.process_time() - c)
-            assert r.status_code == 200 and len(r.json()["items"]) == 5, r.text
-            poll_statements.append(len(statements))
-            # caught up: the same poll again with its ETag (what a polling vendor sends most of the time)
-            t, c = time.perf_counter(), time.process_time()
-            again = client.get(
-                "/v1/feed", params={"cursor": cursor, "limit": 100}, auth=(vendor, secret),
-                headers={"If-None-Match": r.headers["etag"]},
+            r = client.get("/v1/feed", params=params, auth=(vendor, secret), headers=headers)
+            assert r.status_code == status, r.text
+            probes[kind] = {"statements": len(statements), "items": len(r.json()["items"])}
+            if kind == "poll":
+                assert probes[kind]["items"] == 5, r.text  # the 5 new items at the head of the feed
+                statements.clear()
+                again = client.get(
+                    "/v1/feed", params=params, auth=(vendor, secret), headers={"If-None-Match": r.headers["etag"]}
+                )
+                assert again.status_code == 304, again.status_code
+                probes["304"] = {"statements": len(statements), "items": 0}
+    db.dispose()
+    return probes
+
+
+def measure(args: argparse.Namespace, pop: Population, kek: Path, probes: dict[str, Any]) -> dict[str, list[Any]]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "VAULT_DATABASE_URL": args.database_url,
+            "VAULT_DATABASE_SCHEMA": pop.schema,
+            "VAULT_KEK_FILE": str(kek),
+            "VAULT_LOG_LEVEL": "INFO",  # the access log stays on: it is part of the per-request cost
+            "VAULT_API_RATE_PER_MINUTE": "100000000",
+            "VAULT_MAINTENANCE_INTERVAL_SECONDS": "0",
+        }
+    )
+    home = Path(tempfile.mkdtemp(prefix="feed-bench-"))
+    vault = wrkload.Vault(home=home, env=env)
+    results: dict[str, list[Any]] = {k: [] for k in KINDS}
+    with vault.serve(workers=args.workers, core=None) as base:
+        script = {k: [str(probes["files"][k]), "304" if k == "304" else "200"] for k in KINDS}
+        for kind in KINDS:  # warm-up: imports, pool, caches of the server
+            wrkload.wrk(
+                base + "/", seconds=2, connections=1, threads=1, script=HERE / "feed.lua", script_args=script[kind],
+                core=None,
             )  # fmt: skip
-            not_modified.append(time.perf_counter() - t)
-            cpu["304"].append(time.process_time() - c)
-            assert again.status_code == 304, again.status_code
-    return {
-        "full": full,
-        "poll": poll,
-        "304": not_modified,
-        "items": items_per_page,
-        "per_page": max(page_statements),
-        "cpu": cpu,
-        "poll_statements": max(poll_statements),
-    }
+        for r in range(args.rounds):
+            for kind in KINDS:
+                res = wrkload.wrk(
+                    base + "/", seconds=args.seconds, connections=args.connections, threads=1,
+                    script=HERE / "feed.lua", script_args=script[kind], core=None, server=base,
+                )  # fmt: skip
+                if res.errors:
+                    raise RuntimeError(f"{kind}: {res.errors} failed requests of {res.requests}")
+                results[kind].append(res)
+                log(
+                    f"  {pop.consumers:,} round {r + 1} {kind}: p50 {res.p50_ms:.1f} ms, p99 {res.p99_ms:.1f} ms, "
+                    f"{res.rps:.0f}/s, CPU {1000 * res.cpu / max(res.requests, 1):.1f} ms/req, "
+                    f"load {os.getloadavg()[0]:.1f}"
+                )
+    wrkload.shutil.rmtree(home, ignore_errors=True)
+    return results
 
 
-class _Sink(BaseHTTPRequestHandler):
-    count = 0
-    lock = threading.Lock()
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("content-length", "0")))
-        with _Sink.lock:
-            _Sink.count += 1
-        self.send_response(204)
-        self.send_header("content-length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
+def cell(values: Sequence[float], digits: int = 1) -> str:
+    return wrkload.spread(values, digits)
 
 
-def bench_webhooks(ctx: VaultContext, vendor_creds: list[tuple[str, str]], n: int) -> dict[str, float]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    vendor = vendor_creds[0][0]
-    endpoint_id = str(uuid.uuid4())
-    with ctx.db.session() as s:
-        s.execute(
-            insert(ENDPOINT_TABLE),
-            [{"id": endpoint_id, "vendor_id": vendor, "url": url, "events": ["grant.created", "signal.updated"],
-              "secret_enc": seal_secret(ctx, endpoint_id, new_secret()), "description": "", "enabled": True,
-              "created_at": utcnow(), "updated_at": utcnow()}],
-        )  # fmt: skip
-        grants = list(s.exec(select(Grant).where(Grant.vendor_id == vendor).limit(n)).all())
-    rates: dict[str, float] = {}
-    for kind in ("grant.created", "signal.updated"):
-        rows = [
-            {"id": outbox.new_message_id(), "endpoint_id": endpoint_id, "vendor_id": vendor, "event_type": kind,
-             "subject": grants[i % len(grants)].subject, "grant_id": grants[i % len(grants)].id, "ref_id": None,
-             "status": "pending", "attempts": 0, "next_attempt_at": utcnow(), "created_at": utcnow()}
-            for i in range(n)
-        ]  # fmt: skip
-        with ctx.db.session() as s:
-            s.execute(insert(DELIVERY_TABLE), rows)
-        before = _Sink.count
-        t = time.perf_counter()
-        delivered = 0
-        while True:
-            tick = tasks.run_once(ctx, batch=200, concurrency=64)
-            if not tick.claimed:
-                break
-            delivered += tick.delivered
-        elapsed = time.perf_counter() - t
-        assert _Sink.count - before == delivered > 0, (_Sink.count - before, delivered)
-        rates[kind] = delivered / elapsed
-    server.shutdown()
-    return rates
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    xs = [row["consumers"] for row in rows]
+    colors = {"poll": "tab:blue", "backlog": "tab:orange", "304": "tab:green"}
+    names = {"poll": "poll page (5 items)", "backlog": "backlog page (~85 items)", "304": "304 Not Modified"}
+    for kind in KINDS:
+        p99 = [[r.p99_ms for r in row["results"][kind]] for row in rows]
+        med = [statistics.median(v) for v in p99]
+        err = [[m - min(v) for m, v in zip(med, p99, strict=True)], [max(v) - m for m, v in zip(med, p99, strict=True)]]
+        ax.errorbar(xs, med, yerr=err, marker="o", capsize=3, color=colors[kind], label=f"{names[kind]} p99")
+        p50 = [statistics.median([r.p50_ms for r in row["results"][kind]]) for row in rows]
+        ax.plot(xs, p50, linestyle=":", marker=".", color=colors[kind], label=f"{names[kind]} p50")
+        ax.axhline(TARGETS_MS[kind], color=colors[kind], linestyle="--", linewidth=0.8, alpha=0.6)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("consumers (each granting 3 of 100 vendors)")
+    ax.set_ylabel("latency (ms), median of rounds, min-max bars")
+    ax.set_title("Vendor feed on PostgreSQL: latency against population (dashed: targets)")
+    ax.legend(fontsize=7, loc="upper left", ncol=2)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--consumers", default="10000,100000")
-    parser.add_argument("--vendors", type=int, default=100)
-    parser.add_argument("--grants-per-consumer", type=int, default=3)
-    parser.add_argument("--pages", type=int, default=45)
-    parser.add_argument("--webhooks", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--reuse", action="store_true", help="reuse a filled schema left by an earlier run")
+    parser.add_argument("--drop", action="store_true", help="drop each schema after measuring it")
+    parser.add_argument("--plot", type=Path, default=None)
     parser.add_argument("--database-url", default=PG_URL)
-    parser.add_argument("--keep", action="store_true", help="keep the schemas")
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "feed-bench")
     args = parser.parse_args()
-    run_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-feed-{os.getpid()}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    kek = run_dir / "kek.json"
-    KeyRing.generate().save(kek)
-    print(f"# Feed benchmark ({platform.python_version()}, {platform.machine()}, PostgreSQL)\n")
-    print(
-        "| consumers | grants (all vendors) | feed rows | backlog page p50 / p99 (ms) | items/page | SQL per backlog "
-        "page (max) | poll page (5 items) p50 / p99 (ms) | SQL per poll (max) | 304 p50 / p99 (ms) | "
-        "webhooks/s grant.created | webhooks/s signal.updated | fill (s) | vault CPU per request p50 / p99 (ms): "
-        "backlog, poll, 304 |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    loads: list[float] = []
     for consumers in (int(x) for x in args.consumers.split(",")):
-        schema = f"bench_feed_{consumers}_{secrets.token_hex(3)}"
-        settings = Settings(
-            database_url=args.database_url, database_schema=schema, kek_file=kek, argon2_time_cost=1,
-            argon2_memory_kib=64, log_level="WARNING", base_url="http://127.0.0.1:8000",
-            allow_private_webhooks=True,  # the receiver is on loopback
-        )  # fmt: skip
-        db = Database(settings)
-        migrate(db)
-        ctx = build_context(settings, db=db)
-        try:
-            t = time.perf_counter()
-            creds = populate(ctx, consumers, args.vendors, args.grants_per_consumer)
-            fill = time.perf_counter() - t
-            pages = bench_pages(ctx, creds, args.pages)
-            hooks = (
-                bench_webhooks(ctx, creds, args.webhooks)
-                if args.webhooks
-                else {"grant.created": float("nan"), "signal.updated": float("nan")}
-            )
-            with ctx.db.session() as s:
-                n_grants = s.execute(text("SELECT count(*) FROM consent_grant")).scalar()
-                n_rows = s.execute(text("SELECT count(*) FROM feed_change")).scalar()
-            print(
-                f"| {consumers:,} | {n_grants:,} | {n_rows:,} | {ms(pages['full'], 50)} / {ms(pages['full'], 99)} | "
-                f"{statistics.mean(pages['items']):.0f} | {pages['per_page']} | "
-                f"{ms(pages['poll'], 50)} / {ms(pages['poll'], 99)} | {pages['poll_statements']} | "
-                f"{ms(pages['304'], 50, 1)} / {ms(pages['304'], 99, 1)} | {hooks['grant.created']:.0f} | "
-                f"{hooks['signal.updated']:.0f} | {fill:.0f} | "
-                + ", ".join(
-                    f"{ms(pages['cpu'][k], 50, 1)} / {ms(pages['cpu'][k], 99, 1)}" for k in ("full", "poll", "304")
-                )
-                + " |",
-                flush=True,
-            )
-        finally:
-            ctx.db.dispose()
-            if not args.keep:
-                admin = Database(Settings(database_url=args.database_url))
-                with admin.engine.begin() as conn:
-                    conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-                admin.dispose()
+        pop, kek = prepare(args, consumers)
+        probes = request_files(args, pop, kek, args.workdir)
+        loads.append(os.getloadavg()[0])
+        results = measure(args, pop, kek, probes)
+        loads.append(os.getloadavg()[0])
+        rows.append({"consumers": consumers, "pop": pop, "probes": probes, "results": results})
+        if args.drop:
+            from sqlalchemy import text
+
+            from vault_server.config import Settings
+            from vault_server.db import Database
+
+            admin = Database(Settings(database_url=args.database_url))
+            with admin.engine.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{pop.schema}" CASCADE'))
+            admin.dispose()
+    cmd = " ".join(["bench/feed/bench_feed.py", *sys.argv[1:]])
+    print(f"`{cmd}` — {wrkload.machine()}; load average (1 min) between populations: "
+          f"{min(loads):.1f} to {max(loads):.1f}.\n")  # fmt: skip
+    print(
+        "One `intent-vault serve` worker on PostgreSQL 15 (same host), wrk with one connection (closed loop), "
+        f"{args.rounds} rounds of {args.seconds} s per kind; median (min-max) over rounds. CPU: the server "
+        "process's CPU time per request.\n"
+    )
+    print(
+        "| consumers | fill (s) | poll page (5 items) p50 / p99 ms | backlog page p50 / p99 ms | items/backlog page "
+        "| 304 p50 / p99 ms | statements: poll / backlog / 304 | server CPU per request ms: poll / backlog / 304 |"
+    )
+    print("|---:|---:|---|---|---:|---|---|---|")
+    for row in rows:
+        res, pr = row["results"], row["probes"]
+
+        def lat(kind: str, res: dict[str, list[Any]] = res) -> str:
+            return f"{cell([r.p50_ms for r in res[kind]])} / {cell([r.p99_ms for r in res[kind]])}"
+
+        def cpu(kind: str, res: dict[str, list[Any]] = res) -> str:
+            return f"{statistics.median([1000 * r.cpu / max(r.requests, 1) for r in res[kind]]):.1f}"
+
+        print(
+            f"| {row['consumers']:,} | {row['pop'].seconds:.0f} | {lat('poll')} | {lat('backlog')} | "
+            f"{pr['backlog']['items']} | {lat('304')} | {pr['poll']['statements']} / {pr['backlog']['statements']} / "
+            f"{pr['304']['statements']} | {cpu('poll')} / {cpu('backlog')} / {cpu('304')} |"
+        )
+    if args.plot:
+        plot(rows, args.plot)
+        rel = os.path.relpath(args.plot, "docs") if str(args.plot).startswith("docs") else args.plot
+        print(f"\n![feed latency against population]({rel})")
 
 
 if __name__ == "__main__":

@@ -174,8 +174,7 @@ class KeyRing:
 
     def blind_index(self, scope: str, value: str) -> str:
         """HMAC-SHA256 blind index of ``value`` within ``scope`` (e.g. a consumer id): hex, not reversible."""
-        mac = hmac.new(self.index_key, scope.encode() + b"\x00" + value.encode(), hashlib.sha256)
-        return mac.hexdigest()
+        return hmac.digest(self.index_key, scope.encode() + b"\x00" + value.encode(), "sha256").hex()
 
     def derive(self, purpose: str) -> bytes:
         """A purpose-bound secret derived from the index key (e.g. CSRF or pairwise-subject keys)."""

@@ -20,7 +20,7 @@ from vault_server.crypto.envelope import (
 )
 from vault_server.crypto.keyring import KeyRing
 from vault_server.crypto.models import DataKey, SigningKey
-from vault_server.db import Database, utcnow
+from vault_server.db import Database, one_of, utcnow
 from vault_server.errors import NotFound
 
 
@@ -100,7 +100,8 @@ def data_keys(*, session: Session, account_ids: Collection[str]) -> list[DataKey
     wanted = sorted(set(account_ids))
     if not wanted:
         return []
-    return list(session.exec(select(DataKey).where(col(DataKey.account_id).in_(wanted))).all())
+    dialect = session.get_bind().dialect.name
+    return list(session.exec(select(DataKey).where(one_of(dialect, col(DataKey.account_id), wanted))).all())
 
 
 def ciphers_for(*, session: Session, ring: KeyRing, account_ids: Collection[str]) -> dict[str, ConsumerCipher]:

@@ -21,7 +21,7 @@ from vault_server.context import VaultContext
 from vault_server.crypto.envelope import ConsumerCipher
 from vault_server.crypto.keyring import KeyRing
 from vault_server.crypto.service import DataKeyGone, ciphers_for
-from vault_server.db import utcnow
+from vault_server.db import one_of, utcnow
 from vault_server.signals.engine import SignalState, evaluate
 from vault_server.signals.models import SignalRow
 from vault_server.signals.schema import GestureEvent
@@ -205,10 +205,13 @@ def signals_for_many(
         return out
     ciphers = _ciphers(session, ctx.ring, [*every, *pairs])
     indexes = sorted(set().union(*pairs.values())) if pairs else []
+    dialect = session.get_bind().dialect.name
     query = select(_T.c.account_id, _T.c.category_index, _T.c.version, _T.c.updated_at, _T.c.state).where(
         or_(
-            _T.c.account_id.in_(every) if every else false(),
-            and_(_T.c.account_id.in_(sorted(pairs)), _T.c.category_index.in_(indexes)) if pairs else false(),
+            one_of(dialect, _T.c.account_id, every) if every else false(),
+            and_(one_of(dialect, _T.c.account_id, sorted(pairs)), one_of(dialect, _T.c.category_index, indexes))
+            if pairs
+            else false(),
         )
     )
     when = now or utcnow()
