@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     )
     login_max_failures: int = Field(default=5, ge=1, description="failed logins per window before 429")
     login_window_seconds: int = Field(default=900, ge=1)
+    oauth_max_failures: int = Field(
+        default=20, ge=1, description="failed client authentications or grants per address and window before 429"
+    )
+    oauth_window_seconds: int = Field(default=300, ge=1)
     api_rate_per_minute: int = Field(default=600, ge=1, description="requests per token per minute")
     policy_dir: Path | None = Field(default=None, description="policy directory; default: the bundled policies/")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

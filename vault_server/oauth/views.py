@@ -3,8 +3,8 @@ page, dynamic registration, and the RFC 8414 metadata document. Thin: rules live
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -37,6 +37,7 @@ from vault_server.web.deps import Ctx, Principal, check_form_csrf, get_ctx, reso
 from vault_server.web.pages import page_principal, render_page
 
 router = APIRouter(tags=["oauth"])
+T = TypeVar("T")
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 USER_CODE_WINDOW = Window(10, 900)
 
@@ -138,6 +139,35 @@ def _decide(request: Request, ctx: VaultContext, items: list[tuple[str, Any]]) -
 
 
 # ---- token, revocation, introspection ------------------------------------------------------------
+GUESSES = frozenset({"invalid_client", "invalid_grant"})
+
+
+def _throttled(request: Request, ctx: VaultContext, call: Callable[[], T]) -> T:
+    """Brute force at the client-authenticating endpoints: failed client authentications and failed grants (a
+    guessed secret, code, refresh or device code) count per source address; past the limit the address gets 429
+    with Retry-After, as ``slow_down`` (RFC 8628 §3.5: the client must wait). Secrets are compared in constant
+    time (``vendors.secret_matches``, ``pkce.verify``) and stored hashed, so the count is the only oracle left."""
+    key = "oauth:ip:" + (request.client.host if request.client else "unknown")
+    window = Window(ctx.settings.oauth_max_failures, ctx.settings.oauth_window_seconds)
+    try:
+        with ctx.db.session() as s:
+            accounts.throttle_check(session=s, key=key, window=window)
+    except RateLimited as exc:
+        raise OAuthError(
+            "slow_down",
+            "too many failed attempts from this address; wait before retrying",
+            status=429,
+            headers={"Retry-After": exc.headers["Retry-After"]},
+        ) from None
+    try:
+        return call()
+    except OAuthError as exc:
+        if exc.error in GUESSES:
+            with ctx.db.session() as s:
+                accounts.throttle_hit(session=s, key=key, window=window)
+        raise
+
+
 def _token(request: Request, ctx: VaultContext, form: dict[str, str]) -> dict[str, Any]:
     grant_type = form.get("grant_type")
     handlers = {
@@ -168,7 +198,7 @@ def _token(request: Request, ctx: VaultContext, form: dict[str, str]) -> dict[st
 async def token_endpoint(request: Request) -> JSONResponse:
     ctx = get_ctx(request)
     form = _single(list((await _form(request)).multi_items()))
-    body = await run_in_threadpool(_token, request, ctx, form)
+    body = await run_in_threadpool(_throttled, request, ctx, lambda: _token(request, ctx, form))
     return JSONResponse(body, headers=NO_STORE)
 
 
@@ -184,7 +214,7 @@ def _revoke(request: Request, ctx: VaultContext, form: dict[str, str]) -> None:
 async def revoke_endpoint(request: Request) -> Response:
     ctx = get_ctx(request)
     form = _single(list((await _form(request)).multi_items()))
-    await run_in_threadpool(_revoke, request, ctx, form)
+    await run_in_threadpool(_throttled, request, ctx, lambda: _revoke(request, ctx, form))
     return Response(status_code=200, headers=NO_STORE)
 
 
@@ -202,7 +232,8 @@ def _introspect(request: Request, ctx: VaultContext, form: dict[str, str]) -> di
 async def introspect_endpoint(request: Request) -> JSONResponse:
     ctx = get_ctx(request)
     form = _single(list((await _form(request)).multi_items()))
-    return JSONResponse(await run_in_threadpool(_introspect, request, ctx, form), headers=NO_STORE)
+    body = await run_in_threadpool(_throttled, request, ctx, lambda: _introspect(request, ctx, form))
+    return JSONResponse(body, headers=NO_STORE)
 
 
 # ---- device authorization (RFC 8628) -------------------------------------------------------------
@@ -216,7 +247,8 @@ def _device_authorization(request: Request, ctx: VaultContext, form: dict[str, s
 async def device_authorization_endpoint(request: Request) -> JSONResponse:
     ctx = get_ctx(request)
     form = _single(list((await _form(request)).multi_items()))
-    return JSONResponse(await run_in_threadpool(_device_authorization, request, ctx, form), headers=NO_STORE)
+    body = await run_in_threadpool(_throttled, request, ctx, lambda: _device_authorization(request, ctx, form))
+    return JSONResponse(body, headers=NO_STORE)
 
 
 @router.get("/device", response_class=HTMLResponse, include_in_schema=False)

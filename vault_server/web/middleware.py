@@ -29,6 +29,8 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
 )
+#: for responses that set no policy of their own (API documents, /docs, error pages): nobody may frame them
+FRAME_POLICY = (b"content-security-policy", b"frame-ancestors 'none'")
 
 
 def _problem_bytes(status: int, slug: str, title: str, detail: str) -> bytes:
@@ -134,6 +136,8 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers: list[Any] = list(message.get("headers", ()))
+                if not any(name.lower() == FRAME_POLICY[0] for name, _ in headers):
+                    headers.append(FRAME_POLICY)
                 headers.append((b"x-request-id", rid.encode()))
                 headers.extend(SECURITY_HEADERS)
                 message["headers"] = headers
