@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, insert, or_, text
+from sqlalchemy import ColumnElement, func, insert, or_, text
 from sqlmodel import Session, SQLModel, col, select
 
 from vault_server.audit.merkle import EMPTY_ROOT, Node, NodeKey
@@ -228,3 +228,24 @@ def sth_for_size(session: Session, tree_size: int) -> AuditSth | None:
 
 def all_sths(session: Session) -> list[AuditSth]:
     return list(session.exec(select(AuditSth).order_by(col(AuditSth.timestamp), col(AuditSth.tree_size))).all())
+
+
+def recent_sths(session: Session, limit: int = 50) -> list[AuditSth]:
+    """The newest signed tree heads first (the console's history)."""
+    return list(
+        session.exec(
+            select(AuditSth).order_by(col(AuditSth.timestamp).desc(), col(AuditSth.tree_size).desc()).limit(limit)
+        ).all()
+    )
+
+
+DAY_MS = 86_400_000
+
+
+def volume_by_day(session: Session, *, by: str, since_ms: int) -> list[tuple[int, str, int]]:
+    """Entries per UTC day (days since the epoch) and ``kind`` or ``vendor_id`` since ``since_ms``: one grouped
+    query; entries without a vendor are left out of the vendor count."""
+    key = col(AuditEntry.kind) if by == "kind" else col(AuditEntry.vendor_id)
+    day = (col(AuditEntry.at_ms) // DAY_MS).label("day")
+    query = select(day, key, func.count()).where(col(AuditEntry.at_ms) >= since_ms, key.is_not(None)).group_by(day, key)
+    return [(int(d), str(k), int(n)) for d, k, n in session.exec(query).all()]

@@ -320,12 +320,19 @@ def auditor_page(
         }
         for r in rows
     ]
+    from vault_server.vendors import service as vendors
+
+    with ctx.db.session() as s:
+        apps = sorted(((a.id, a.name) for a in vendors.list_apps(session=s)), key=lambda t: t[1].lower())
     return render_page(
         request,
         ctx,
         principal,
         "auditor.html",
         entries=entries,
+        vendor_names=dict(apps),
+        vendor_options=apps,
+        kind_options=KIND_SUGGESTIONS,
         filters={"kind": kind, "vendor": vendor, "since": since, "until": until},
         next_before=rows[-1].idx if len(rows) == 100 else None,
         tree_size=size,
@@ -355,13 +362,112 @@ def auditor_export(request: Request, ctx: Ctx, start: str = "0", end: str = "") 
     )
 
 
+# What the compliance check looks at, in words, with the finding kinds that each part reports.
+CHECKS = (
+    (
+        "Every read had a live grant",
+        "Each vendor read, webhook delivery, identity, answer and intentcast read is replayed against the grants "
+        "in force at that moment: it must fall in a granted category at or past the granted stage.",
+        (check.UNCOVERED,),
+    ),
+    (
+        "No read after a revocation",
+        "No token was used to read or refresh after it or its grant was revoked.",
+        (check.AFTER_REVOKE,),
+    ),
+    (
+        "Within the consumer's terms",
+        "No grant or read goes beyond the IEEE 7012 agreement it was made under (fields, scopes, retention).",
+        (check.BEYOND_AGREEMENT,),
+    ),
+    (
+        "Signed tree heads are genuine and on time",
+        "Every signed head verifies against the published keys, matches the entries it covers, never shrinks, and "
+        "no entry waited too long to be signed.",
+        (check.STH_SIGNATURE, check.STH_MISMATCH, check.STH_ROLLBACK, check.STH_GAP),
+    ),
+    (
+        "The log was not rewritten",
+        "Every stored entry still hashes to the tree the heads signed; heads kept outside the database (the vault's "
+        "witness) are still extended by the log.",
+        (check.INTEGRITY, check.STH_FORK),
+    ),
+)
+KIND_SUGGESTIONS = (*ACCESS_KINDS, "grant.", "consumer.", "admin.", "vendor.")
+
+
 @router.post("/auditor/check", response_class=HTMLResponse, include_in_schema=False)
 def auditor_check(request: Request, ctx: Ctx, csrf_token: Annotated[str, Form()] = "") -> Response:
     principal = form_principal(request, ctx, csrf_token, *AUDITOR_ROLES)
     if isinstance(principal, Response):
         return principal
     report = check.run_check(ctx)
-    return render_page(request, ctx, principal, "auditor_check.html", report=report, lines=report.lines())
+    results = [
+        {
+            "title": title,
+            "what": what,
+            "findings": [f for f in report.findings if f.kind in kinds],
+        }
+        for title, what, kinds in CHECKS
+    ]
+    listed = {k for _, _, kinds in CHECKS for k in kinds}
+    other = [f for f in report.findings if f.kind not in listed]
+    if other:
+        results.append({"title": "Other findings", "what": "", "findings": other})
+    return render_page(
+        request, ctx, principal, "auditor_check.html", report=report, lines=report.lines(), results=results
+    )
+
+
+@router.get("/auditor/heads", response_class=HTMLResponse, include_in_schema=False)
+def auditor_heads(request: Request, ctx: Ctx) -> Response:
+    """The signed tree head history, newest first, with human dates."""
+    principal = page_principal(request, ctx, *AUDITOR_ROLES)
+    if isinstance(principal, Response):
+        return principal
+    with ctx.db.session() as s:
+        heads = [service.sth_json(row) for row in store.recent_sths(s, limit=100)]
+    for previous, head in zip(heads[1:], heads, strict=False):
+        head["added"] = head["tree_size"] - previous["tree_size"]
+    return render_page(request, ctx, principal, "auditor_heads.html", heads=heads)
+
+
+VOLUME_DAYS = 30
+VOLUME_LINES = 6
+
+
+@router.get("/auditor/volume", response_class=HTMLResponse, include_in_schema=False)
+def auditor_volume(request: Request, ctx: Ctx) -> Response:
+    """Entries per day by kind and by vendor over the last 30 days, as charts (the busiest six of each)."""
+    from vault_server.web.charts import line_chart
+
+    principal = page_principal(request, ctx, *AUDITOR_ROLES)
+    if isinstance(principal, Response):
+        return principal
+    today = datetime.now(UTC).date()
+    first = today.toordinal() - VOLUME_DAYS + 1
+    since_ms = int(datetime(*date.fromordinal(first).timetuple()[:3], tzinfo=UTC).timestamp() * 1000)
+    epoch = date(1970, 1, 1).toordinal()
+    charts: dict[str, Any] = {}
+    totals: dict[str, list[tuple[str, int]]] = {}
+    with ctx.db.session() as s:
+        rows = {by: store.volume_by_day(s, by=by, since_ms=since_ms) for by in ("kind", "vendor")}
+    names = vendor_names(ctx, [k for _, k, _ in rows["vendor"]])
+    for by, counts in rows.items():
+        per_key: dict[str, dict[int, int]] = {}
+        for day, key, n in counts:
+            per_key.setdefault(key, {})[day] = n
+        ranked = sorted(per_key.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+        totals[by] = [(names.get(k, k) if by == "vendor" else k, sum(days.values())) for k, days in ranked]
+        series = {
+            (names.get(k, k) if by == "vendor" else k): [
+                (date.fromordinal(epoch + d), float(days.get(d, 0)))
+                for d in range(first - epoch, today.toordinal() - epoch + 1)
+            ]
+            for k, days in ranked[:VOLUME_LINES]
+        }
+        charts[by] = line_chart(series, start=date.fromordinal(first), end=today) if series else None
+    return render_page(request, ctx, principal, "auditor_volume.html", charts=charts, totals=totals, days=VOLUME_DAYS)
 
 
 @router.post("/auditor/sth", include_in_schema=False)

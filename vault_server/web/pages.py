@@ -45,8 +45,19 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("/settings", "Settings"),
     ],
     "vendor": [("/vendor", "Apps"), ("/vendor/webhooks", "Webhooks"), ("/vendor/reports", "Demand reports")],
-    "auditor": [("/auditor", "Audit log"), ("/auditor/reports", "Report budgets")],
-    "admin": [("/admin/vendors", "Vendor apps"), ("/auditor", "Audit log"), ("/auditor/reports", "Report budgets")],
+    "auditor": [
+        ("/auditor", "Audit log"),
+        ("/auditor/heads", "Signed heads"),
+        ("/auditor/volume", "Volume"),
+        ("/auditor/reports", "Report budgets"),
+    ],
+    "admin": [
+        ("/admin/vendors", "Vendor apps"),
+        ("/auditor", "Audit log"),
+        ("/auditor/heads", "Signed heads"),
+        ("/auditor/volume", "Volume"),
+        ("/auditor/reports", "Report budgets"),
+    ],
 }
 # A strict policy for every server-rendered page: no inline script or style, nothing from another origin.
 PAGE_CSP = (
