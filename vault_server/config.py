@@ -55,7 +55,18 @@ class Settings(BaseSettings):
         "acknowledged write survives a power cut; 'normal' syncs only at checkpoints: faster writes, but a power cut "
         "or OS crash may lose the last acknowledged ones (a process crash loses nothing either way)",
     )
-    login_max_failures: int = Field(default=5, ge=1, description="failed logins per window before 429")
+    login_max_failures: int = Field(
+        default=5, ge=1, description="login tries per account from one client address per window before 429"
+    )
+    login_account_max_failures: int = Field(
+        default=50,
+        ge=1,
+        description="failed login tries per account from all addresses together per window (distributed guessing); "
+        "an attacker reaching it locks the account for the rest of the window",
+    )
+    login_address_max_failures: int = Field(
+        default=30, ge=1, description="failed login tries from one client address, all accounts together, per window"
+    )
     login_window_seconds: int = Field(default=900, ge=1)
     oauth_max_failures: int = Field(
         default=20, ge=1, description="failed client authentications or grants per address and window before 429"

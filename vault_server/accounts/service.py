@@ -9,13 +9,15 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import case, literal, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, delete, select
 
 from vault_server.accounts.models import Account, ApiToken, Role, Throttle, WebSession
 from vault_server.accounts.security import new_token, token_hash
 from vault_server.crypto.keyring import KeyRing
 from vault_server.crypto.service import cipher_for, create_data_key, shred
-from vault_server.db import utcnow
+from vault_server.db import UTCDateTime, utcnow
 from vault_server.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized
 
 # A real argon2id hash of a random password: verifying against it keeps "no such user" as slow as "wrong password".
@@ -226,29 +228,42 @@ class Window:
     seconds: int
 
 
-def throttle_check(*, session: Session, key: str, window: Window) -> None:
-    """Raise RateLimited (with Retry-After) when ``key`` already used up its window."""
-    row = session.get(Throttle, key)
+def throttle_take(*, session: Session, key: str, window: Window) -> None:
+    """Take one attempt from ``key``'s window, or raise RateLimited (with Retry-After) when none is left.
+
+    One statement, ``INSERT … ON CONFLICT DO UPDATE … WHERE count < limit RETURNING``: the database counts, so
+    parallel attempts from any number of threads and processes never get more than ``limit`` through (PostgreSQL
+    re-checks the condition on the row it locked; SQLite runs one writer at a time). A refused attempt is not
+    counted. Take before the work the limit protects (e.g. the password check), give back with ``throttle_release``.
+    """
+    table = Throttle.__table__  # type: ignore[attr-defined]
     now = utcnow()
-    if row is None or now - row.window_start >= timedelta(seconds=window.seconds):
+    expired = table.c.window_start <= now - timedelta(seconds=window.seconds)
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = (
+        insert(table)
+        .values(key=key, window_start=now, count=1)
+        .on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={
+                "count": case((expired, 1), else_=table.c["count"] + 1),
+                "window_start": case((expired, literal(now, UTCDateTime())), else_=table.c.window_start),
+            },
+            where=or_(expired, table.c["count"] < window.limit),
+        )
+        .returning(table.c["count"])
+    )
+    if session.execute(stmt).first() is not None:
         return
-    if row.count >= window.limit:
-        retry = window.seconds - int((now - row.window_start).total_seconds())
-        raise RateLimited("too many attempts; try again later", retry_after=retry)
+    started = session.execute(select(table.c.window_start).where(table.c.key == key)).scalar_one()
+    retry = window.seconds - int((now - started).total_seconds())
+    raise RateLimited("too many attempts; try again later", retry_after=retry)
 
 
-def throttle_hit(*, session: Session, key: str, window: Window) -> None:
-    """Count one event (e.g. a failed login) against ``key``."""
-    row = session.get(Throttle, key)
-    now = utcnow()
-    if row is None:
-        session.add(Throttle(key=key, window_start=now, count=1))
-    elif now - row.window_start >= timedelta(seconds=window.seconds):
-        row.window_start, row.count = now, 1
-        session.add(row)
-    else:
-        row.count += 1
-        session.add(row)
+def throttle_release(*, session: Session, key: str) -> None:
+    """Give back one attempt taken with ``throttle_take`` (it turned out not to count, e.g. a right password)."""
+    table = Throttle.__table__  # type: ignore[attr-defined]
+    session.execute(update(table).where(table.c.key == key, table.c["count"] > 0).values(count=table.c["count"] - 1))
 
 
 def throttle_clear(*, session: Session, key: str) -> None:

@@ -50,26 +50,37 @@ def _client_ip(request: Request) -> str:
 
 
 def _login(ctx: VaultContext, request: Request, email: str, password: str) -> tuple[Account, str]:
-    """Throttled password check; on success starts a new session (fresh token: no fixation). Returns it."""
+    """Throttled password check; on success starts a new session (fresh token: no fixation). Returns it.
+
+    Each try is taken from three windows before the password is checked, atomically in the database (so parallel
+    bursts, from any number of processes, get no more tries through than the limits): this account from this
+    address (``login_max_failures``: an attacker's wrong tries do not lock the owner out on their own device), this
+    account from everywhere (``login_account_max_failures``, against distributed guessing) and this address for
+    every account (``login_address_max_failures``, against credential stuffing). A right password gives its try
+    back and clears this address's count for the account.
+    """
     settings = ctx.settings
-    window = Window(settings.login_max_failures, settings.login_window_seconds)
-    keys = ("login:ip:" + _client_ip(request), "login:email:" + accounts.email_index(ctx.ring, email)[:40])
+    seconds = settings.login_window_seconds
+    account_key = accounts.email_index(ctx.ring, email)[:40]
+    address = _client_ip(request)[:64]
+    source_key = f"login:src:{account_key}:{address}"
+    taken = (
+        (source_key, Window(settings.login_max_failures, seconds)),
+        ("login:ip:" + address, Window(settings.login_address_max_failures, seconds)),
+        ("login:acct:" + account_key, Window(settings.login_account_max_failures, seconds)),
+    )
+    with ctx.db.session() as s:  # one transaction: a refusal by a later window rolls back the earlier takes
+        for key, window in taken:
+            accounts.throttle_take(session=s, key=key, window=window)
     with ctx.db.session() as s:
-        for key in keys:
-            accounts.throttle_check(session=s, key=key, window=window)
-    try:
-        with ctx.db.session() as s:
-            account = accounts.authenticate(session=s, ring=ctx.ring, hasher=ctx.hasher, email=email, password=password)
-            old = request.cookies.get(SESSION_COOKIE)
-            if old:
-                accounts.end_session(session=s, token=old)
-            token = accounts.create_session(session=s, account_id=account.id, ttl_seconds=settings.session_ttl_seconds)
-            accounts.throttle_clear(session=s, key=keys[1])
-    except InvalidCredentials:
-        with ctx.db.session() as s:
-            for key in keys:
-                accounts.throttle_hit(session=s, key=key, window=window)
-        raise
+        account = accounts.authenticate(session=s, ring=ctx.ring, hasher=ctx.hasher, email=email, password=password)
+        old = request.cookies.get(SESSION_COOKIE)
+        if old:
+            accounts.end_session(session=s, token=old)
+        token = accounts.create_session(session=s, account_id=account.id, ttl_seconds=settings.session_ttl_seconds)
+        accounts.throttle_clear(session=s, key=source_key)
+        for key, _window in taken[1:]:
+            accounts.throttle_release(session=s, key=key)
     return account, token
 
 

@@ -265,10 +265,10 @@ def device_page(request: Request, ctx: Ctx, user_code: str = "") -> Response:
 
 def _lookup_user_code(s: Any, principal: Principal, user_code: str) -> Any:
     key = "device-code:" + principal.account.id
-    accounts.throttle_check(session=s, key=key, window=USER_CODE_WINDOW)
+    accounts.throttle_take(session=s, key=key, window=USER_CODE_WINDOW)  # atomic: parallel guesses stay bounded
     found = device.find_pending(session=s, user_code=user_code)
-    if found is None:
-        accounts.throttle_hit(session=s, key=key, window=USER_CODE_WINDOW)
+    if found is not None:
+        accounts.throttle_release(session=s, key=key)  # only wrong codes count
     return found
 
 
@@ -346,11 +346,10 @@ def _register(ctx: VaultContext, body: Any, client_ip: str) -> dict[str, Any]:
     key = "register:ip:" + client_ip
     with ctx.db.session() as s:
         try:
-            accounts.throttle_check(session=s, key=key, window=REGISTRATION_WINDOW)
+            accounts.throttle_take(session=s, key=key, window=REGISTRATION_WINDOW)
         except RateLimited as exc:
             raise OAuthError("invalid_request", "too many registrations from this address; try later", status=429,
                              headers=exc.headers) from None  # fmt: skip
-        accounts.throttle_hit(session=s, key=key, window=REGISTRATION_WINDOW)
     with ctx.db.session() as s:
         out = registration.register(session=s, metadata=body)
         accepted = body.get("accepted_agreements") if isinstance(body, dict) else None
