@@ -46,6 +46,11 @@ bench reports 600 "$PY" bench/reports/bench_accuracy.py --runs ${ROUNDS:-3} --pl
 bench webhooks 900 "$PY" bench/webhooks/bench_webhooks.py --messages 2000 --runs ${ROUNDS:-3}
 bench extension 1500 "$PY" bench/extension/bench_pages.py --runs 1
 bench extractors 900 node bench/extractors/run.mjs
+# feed: 10k and 100k consumers by default (fills cached between runs in $TMPDIR/feed-bench); FEED_1M=1 adds 1M
+FEED_POPULATIONS=10000,100000 FEED_LIMIT=1500
+[[ -n "${FEED_1M:-}" ]] && FEED_POPULATIONS+=",1000000" FEED_LIMIT=3600
+bench feed $FEED_LIMIT "$PY" bench/feed/bench_feed.py --consumers $FEED_POPULATIONS --rounds ${ROUNDS:-3} --seconds 8 \
+  --reuse --plot docs/img/feed_latency.png
 bench ingest 1500 "$PY" bench/ingest/bench_ingest.py --events 5000 --rounds ${ROUNDS:-2} --seconds 10 --consumers 100
 
 "$PY" bench/splice.py docs/PERFORMANCE.md "$OUT"

@@ -55,7 +55,7 @@ def prepare(args: argparse.Namespace, consumers: int) -> tuple[Population, Path]
 
     from vault_server.config import Settings
     from vault_server.crypto.keyring import KeyRing
-    from vault_server.db import Database
+    from vault_server.db import Database, migrate
 
     schema = f"feed_bench_{consumers}"
     state = args.workdir / f"{schema}.json"
@@ -68,7 +68,10 @@ def prepare(args: argparse.Namespace, consumers: int) -> tuple[Population, Path]
         if there:
             doc = json.loads(state.read_text())
             doc["vendors"] = [tuple(v) for v in doc["vendors"]]
-            log(f"reusing schema {schema}")
+            log(f"reusing schema {schema} (migrating it to this checkout's revision)")
+            db = Database(settings_for(args.database_url, schema, kek))
+            migrate(db)
+            db.dispose()
             return Population(**doc), kek
     KeyRing.generate().save(kek)
     pop = fill(database_url=args.database_url, schema=schema, kek=kek, consumers=consumers)

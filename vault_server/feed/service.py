@@ -227,11 +227,13 @@ def head_position(session: Session, vendor_id: str) -> int:
 def ready_head(*, session: Session, ctx: VaultContext, vendor_id: str) -> int:
     """Make the feed readable and return the vendor's head position, in one statement when nothing waits.
 
-    PostgreSQL: one round trip asks both whether any committed row still lacks a read position (the partial index
-    ``ix_feed_change_unstamped``) and the vendor's head (a backward probe of ``ix_feed_change_vendor_pos``). Only
-    when rows wait does a stamping round run (in its own transaction, so its lock is released at once), and the
-    head is read again: ``session`` is READ COMMITTED, so its next statement sees the round's numbers. Nothing here
-    is cached in the process: every API process answers from the database alone."""
+    PostgreSQL: one round trip asks both whether a committed row *of this vendor* still lacks a read position (the
+    partial index ``ix_feed_change_unstamped``: only rows waiting for a round) and the vendor's head (a backward
+    probe of ``ix_feed_change_vendor_pos``); both are keyed by the vendor, so single-shard under Citus. Other
+    vendors' waiting rows do not matter here: this vendor reads only its own rows, and a row of its stamped later
+    gets a larger position. Only when rows wait does a stamping round run (in its own transaction, so its lock is
+    released at once), and the head is read again: ``session`` is READ COMMITTED, so its next statement sees the
+    round's numbers. Nothing is cached in the process: every API process answers from the database alone."""
     if session.get_bind().dialect.name != "postgresql":
         return head_position(session, vendor_id)
     waiting, head = session.execute(_READY, {"v": vendor_id}).one()
@@ -242,7 +244,7 @@ def ready_head(*, session: Session, ctx: VaultContext, vendor_id: str) -> int:
 
 
 _READY = text(
-    "SELECT EXISTS (SELECT 1 FROM feed_change WHERE pos IS NULL),"
+    "SELECT EXISTS (SELECT 1 FROM feed_change WHERE pos IS NULL AND vendor_id = :v),"
     " COALESCE((SELECT pos FROM feed_change WHERE vendor_id = :v AND pos IS NOT NULL ORDER BY pos DESC LIMIT 1), 0)"
 )
 
