@@ -45,7 +45,7 @@ bench oauth 900 "$PY" bench/oauth/bench_token.py --rounds ${ROUNDS:-3} --seconds
 bench reports 600 "$PY" bench/reports/bench_accuracy.py --runs ${ROUNDS:-3} --plot docs/img/reports_accuracy.png
 bench webhooks 900 "$PY" bench/webhooks/bench_webhooks.py --messages 2000 --runs ${ROUNDS:-3}
 bench extension 1500 "$PY" bench/extension/bench_pages.py --runs 1
-bench extractors 900 node bench/extractors/run.mjs
+bench extractors 900 node bench/extractors/run.mjs --report
 # feed: 10k and 100k consumers by default (fills cached between runs in $TMPDIR/feed-bench); FEED_1M=1 adds 1M
 FEED_POPULATIONS=10000,100000 FEED_LIMIT=1500
 [[ -n "${FEED_1M:-}" ]] && FEED_POPULATIONS+=",1000000" FEED_LIMIT=3600

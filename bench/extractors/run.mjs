@@ -2,15 +2,18 @@
 /**
  * Extractor benchmark: runs the extension's real capture modules (jsdom from extension/node_modules)
  * on the shared real-page set, read in place from ../shared/pages (relative to the repo root), and
- * prints per-field precision/recall/F1 (price, currency, brand, sku, overall and per page language), the
- * page verdict (analysePage: product pages recognised, articles recorded as anything) and the misses.
+ * prints per-field precision/recall/F1 (price, currency, brand, sku), per page language, the page verdict
+ * (analysePage: product pages recognised, articles recorded as anything), how each currency was decided,
+ * and the misses (page id, field, expected, got).
  *
  *   node bench/extractors/run.mjs [--pages DIR] [--split dev|holdout|all] [--verbose] [--json]
+ *   node bench/extractors/run.mjs --report      # markdown for docs/PERFORMANCE.md (bench/run.sh): both halves
  *
  * --split: a fixed half of the pages by id (last hex digit even = dev, odd = holdout). Rules are tuned
- * looking only at the dev half's misses; the holdout half is the check against fitting the dev pages.
+ * looking only at the dev half's misses; the holdout half is the check against fitting the dev pages, so
+ * --report lists the dev half's misses one by one and only counts the holdout half's per field.
  */
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -24,8 +27,10 @@ const argValue = (name) => { const i = args.indexOf(name); return i >= 0 ? args[
 // ../shared/pages next to the repository, also from a git worktree one level further down.
 const pagesDir = resolve(argValue('--pages') || [join(repoRoot, '..', 'shared', 'pages'), join(repoRoot, '..', '..', 'shared', 'pages')]
   .find((d) => existsSync(join(d, 'labels.json'))) || join(repoRoot, '..', 'shared', 'pages'));
-const split = argValue('--split') || 'all';
-const inSplit = (id) => split === 'all' || ((parseInt(id.at(-1), 16) % 2 === 0) === (split === 'dev'));
+const report = args.includes('--report');
+const split = report ? 'all' : argValue('--split') || 'all';
+const splitOf = (id) => ((parseInt(id.at(-1), 16) % 2 === 0) ? 'dev' : 'holdout');
+const inSplit = (id) => split === 'all' || splitOf(id) === split;
 const verbose = args.includes('--verbose');
 
 if (!existsSync(join(pagesDir, 'labels.json'))) {
@@ -48,6 +53,7 @@ function currencyCodes(label) {
   if (/^kr\.?$/i.test(s)) return ['SEK', 'NOK', 'DKK', 'ISK'];
   if (/^rs\.?$/i.test(s)) return ['INR', 'PKR', 'LKR', 'NPR'];
   if (s === '¥' || s === '￥') return ['JPY', 'CNY'];
+  if (s === '元') return ['CNY', 'TWD', 'HKD', 'MOP'];
   const iso = normalizeCurrency(s);
   return iso ? [iso] : [s.toUpperCase()];
 }
@@ -67,46 +73,73 @@ const FIELDS = {
   brand: { pred: (p) => p?.brand || null, ok: (v, labs) => labs.some((l) => norm(l) === norm(v)) },
   sku: { pred: (p) => p?.sku || null, ok: (v, labs) => labs.some((l) => norm(l) === norm(v)) },
 };
-const newStats = () => Object.fromEntries(Object.keys(FIELDS).map((f) => [f, { tp: 0, fp: 0, fn: 0 }]));
-const stats = newStats();
-const byLang = {};
-const kinds = { product: { n: 0, asProduct: 0, recorded: 0 }, article: { n: 0, asProduct: 0, recorded: 0 } };
-const misses = [];
+const FIELD_NAMES = Object.keys(FIELDS);
+const newStats = () => Object.fromEntries(FIELD_NAMES.map((f) => [f, { tp: 0, fp: 0, fn: 0 }]));
+const newBucket = () => ({
+  fields: newStats(), byLang: {}, currencyFrom: {}, misses: [],
+  kinds: { product: { n: 0, asProduct: 0, recorded: 0 }, article: { n: 0, asProduct: 0, recorded: 0 } },
+});
+const buckets = { dev: newBucket(), holdout: newBucket(), all: newBucket() };
 const times = [];
 const t0 = Date.now();
+
+/** The page's language: html lang (or og:locale / content-language), else "?" with the host's TLD. */
+function pageLang(doc, url) {
+  const meta = (k) => doc.querySelector(`meta[property="${k}"], meta[name="${k}"], meta[http-equiv="${k}" i]`)?.getAttribute('content');
+  const raw = doc.documentElement.getAttribute('lang') || meta('og:locale') || meta('content-language') || '';
+  const lang = raw.trim().slice(0, 2).toLowerCase();
+  if (/^[a-z]{2}$/.test(lang)) return lang;
+  let tld = '';
+  try { tld = new URL(url).hostname.split('.').pop(); } catch { /* none */ }
+  return `?.${tld}`;
+}
 
 for (const [id, lab] of Object.entries(labels)) {
   const file = join(pagesDir, lab.kind, `${id}.html.gz`);
   if (!existsSync(file) || !inSplit(id)) continue;
   const html = gunzipSync(readFileSync(file)).toString('utf8');
-  const dom = new JSDOM(html, { url: lab.url || 'https://example.invalid/', virtualConsole: new VirtualConsole() });
+  const url = lab.url || 'https://example.invalid/';
+  const dom = new JSDOM(html, { url, virtualConsole: new VirtualConsole() });
   const t1 = performance.now();
-  const lang = (dom.window.document.documentElement.getAttribute('lang') || '?').slice(0, 2).toLowerCase() || '?';
+  const lang = pageLang(dom.window.document, url);
   let res;
-  try { res = analysePage(dom.window.document, lab.url || 'https://example.invalid/'); } catch (e) { res = { kind: 'error', observations: [], product: null }; misses.push(`${id} error ${e.message}`); }
+  try { res = analysePage(dom.window.document, url); } catch (e) { res = { kind: `error: ${e.message}`, observations: [], product: null }; }
   times.push(performance.now() - t1);
   dom.window.close();
-  kinds[lab.kind].n++;
-  if (res.kind === 'product') kinds[lab.kind].asProduct++;
-  if (res.observations.length) kinds[lab.kind].recorded++;
+  const targets = [buckets.all, buckets[splitOf(id)]];
+  const miss = (m) => { for (const b of targets) b.misses.push({ id, lang, url, ...m }); };
+  for (const b of targets) {
+    b.kinds[lab.kind].n++;
+    if (res.kind === 'product') b.kinds[lab.kind].asProduct++;
+    if (res.observations.length) b.kinds[lab.kind].recorded++;
+  }
   if (lab.kind === 'article') {
-    if (res.observations.length) misses.push(`${id} article recorded as ${res.kind} (${res.observations.map((o) => o.type).join(',')}) ${lab.url}`);
+    if (res.observations.length) miss({ field: 'page', expected: 'article (nothing recorded)', got: `${res.kind} (${res.observations.map((o) => o.type).join(',')})` });
     continue;
   }
-  if (res.kind !== 'product') misses.push(`${id} product page taken for ${res.kind} ${lab.url}`);
-  const langStats = (byLang[lang] ||= { pages: 0, ...newStats() });
-  langStats.pages++;
+  if (res.kind !== 'product') miss({ field: 'page', expected: 'product', got: res.kind });
+  for (const b of targets) {
+    (b.byLang[lang] ||= { pages: 0, ...newStats() }).pages++;
+    if (res.kind === 'product' && res.product?.currency) {
+      const how = res.decided?.currency || 'unknown';
+      b.currencyFrom[how] = (b.currencyFrom[how] || 0) + 1;
+    }
+  }
   for (const [field, spec] of Object.entries(FIELDS)) {
     const v = res.kind === 'product' ? spec.pred(res.product) : null;
     const labs = lab[field] || [];
-    for (const s of [stats[field], langStats[field]]) {
-      if (v !== null && v !== undefined) {
-        if (labs.length && spec.ok(v, labs)) s.tp++;
-        else { s.fp++; if (labs.length) s.fn++; }
-      } else if (labs.length) s.fn++;
+    const got = v !== null && v !== undefined;
+    const right = got && labs.length && spec.ok(v, labs);
+    for (const b of targets) {
+      for (const s of [b.fields[field], b.byLang[lang][field]]) {
+        if (got) {
+          if (right) s.tp++;
+          else { s.fp++; if (labs.length) s.fn++; }
+        } else if (labs.length) s.fn++;
+      }
     }
-    if (verbose && v !== null && v !== undefined && !(labs.length && spec.ok(v, labs))) misses.push(`${id} ${field}: got ${JSON.stringify(v)} want ${JSON.stringify(labs)}`);
-    else if (verbose && (v === null || v === undefined) && labs.length) misses.push(`${id} ${field}: missing, want ${JSON.stringify(labs)} (${res.kind})`);
+    if (got && !right) miss({ field, expected: labs, got: v });
+    else if (!got && labs.length) miss({ field, expected: labs, got: null });
   }
 }
 
@@ -116,35 +149,74 @@ function prf(s) {
   const r = s.tp + s.fn ? s.tp / (s.tp + s.fn) : 0;
   return { precision: p, recall: r, f1: p + r ? (2 * p * r) / (p + r) : 0 };
 }
-const rows = [];
-for (const [field, s] of Object.entries(stats)) rows.push({ field, tp: s.tp, fp: s.fp, fn: s.fn, ...prf(s) });
-// Page recognition: a product page recognised is a TP, an article taken for a product an FP.
-const page = { tp: kinds.product.asProduct, fp: kinds.article.asProduct, fn: kinds.product.n - kinds.product.asProduct };
-const pageScore = prf(page);
+function summary(b) {
+  const rows = FIELD_NAMES.map((field) => ({ field, ...b.fields[field], ...prf(b.fields[field]) }));
+  // Page recognition: a product page recognised is a TP, an article taken for a product an FP.
+  const page = { tp: b.kinds.product.asProduct, fp: b.kinds.article.asProduct, fn: b.kinds.product.n - b.kinds.product.asProduct };
+  return { rows, page: { ...page, ...prf(page) }, kinds: b.kinds };
+}
 times.sort((a, b) => a - b);
 const pct = (p) => (times.length ? times[Math.min(times.length - 1, Math.floor(p * times.length))] : 0);
-const productRecall = kinds.product.n ? kinds.product.asProduct / kinds.product.n : 0;
-const articleOk = kinds.article.n - kinds.article.asProduct;
-const accuracy = (kinds.product.asProduct + articleOk) / (kinds.product.n + kinds.article.n || 1);
+const fmtVal = (v) => (v === null ? '–' : JSON.stringify(v).replace(/\|/g, '\\|'));
+const langTable = (b) => {
+  const out = ['| language | product pages | price F1 | currency F1 | brand F1 | sku F1 |', '|---|---|---|---|---|---|'];
+  for (const [lang, l] of Object.entries(b.byLang).sort((x, y) => y[1].pages - x[1].pages || x[0].localeCompare(y[0]))) {
+    out.push(`| ${lang} | ${l.pages} | ${FIELD_NAMES.map((k) => (l[k].tp + l[k].fp + l[k].fn ? f(prf(l[k]).f1) : '–')).join(' | ')} |`);
+  }
+  return out;
+};
+const missTable = (b) => ['| page id | lang | field | expected | got |', '|---|---|---|---|---|',
+  ...b.misses.map((m) => `| ${m.id.slice(0, 10)} | ${m.lang} | ${m.field} | ${fmtVal(m.expected)} | ${fmtVal(m.got)} |`)];
+const missCounts = (b) => {
+  const c = {};
+  for (const m of b.misses) c[m.field] = (c[m.field] || 0) + 1;
+  return Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+};
+const articleBad = (b) => b.kinds.article.asProduct + b.kinds.article.recorded;
+
 if (args.includes('--json')) {
-  console.log(JSON.stringify({ pagesDir, split, fields: rows, page: { ...page, ...pageScore }, kinds, accuracy, byLang, ms: { median: pct(0.5), p95: pct(0.95) } }, null, 2));
+  const out = {};
+  for (const [name, b] of Object.entries(buckets)) if (b.kinds.product.n + b.kinds.article.n) out[name] = { ...summary(b), byLang: b.byLang, currencyFrom: b.currencyFrom, misses: b.misses };
+  console.log(JSON.stringify({ pagesDir, split, splits: out, ms: { median: pct(0.5), p95: pct(0.95) } }, null, 2));
+} else if (report) {
+  const s = { dev: summary(buckets.dev), holdout: summary(buckets.holdout), all: summary(buckets.all) };
+  const cell = (x) => `${f(x.f1)} (${x.tp}/${x.fp}/${x.fn})`;
+  console.log('| F1 (TP/FP/FN) | dev half | holdout half | all | target |');
+  console.log('|---|---|---|---|---|');
+  console.log(`| product page recognised | ${cell(s.dev.page)} | ${cell(s.holdout.page)} | ${cell(s.all.page)} | ≥ 0.97 |`);
+  const targets = { price: '≥ 0.92', currency: '≥ 0.95', brand: '≥ 0.80', sku: '' };
+  for (let i = 0; i < FIELD_NAMES.length; i++) {
+    const k = FIELD_NAMES[i];
+    console.log(`| ${k} | ${cell(s.dev.rows[i])} | ${cell(s.holdout.rows[i])} | ${cell(s.all.rows[i])} | ${targets[k]} |`);
+  }
+  console.log(`| articles recorded as any gesture | ${articleBad(buckets.dev)} | ${articleBad(buckets.holdout)} | ${articleBad(buckets.all)} | 0 |`);
+  console.log(`\n${s.all.kinds.product.n} product pages (dev ${s.dev.kinds.product.n}, holdout ${s.holdout.kinds.product.n}) and ${s.all.kinds.article.n} articles; `
+    + `extraction time per page in jsdom (parse excluded): median ${pct(0.5).toFixed(0)} ms, p95 ${pct(0.95).toFixed(0)} ms.`);
+  console.log(`How the currency was decided (all product pages): ${Object.entries(buckets.all.currencyFrom).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
+  console.log('\nPer page language (html lang, else `?.` and the host\'s TLD), all pages:\n');
+  console.log(langTable(buckets.all).join('\n'));
+  console.log(`\nMisses on the dev half (the rules are tuned on these; a wrong value counts as FP and FN):\n`);
+  console.log(missTable(buckets.dev).join('\n'));
+  console.log(`\nMisses on the holdout half, counted only (kept unseen): ${missCounts(buckets.holdout)}.`);
 } else {
-  console.log(`pages: ${kinds.product.n} product, ${kinds.article.n} article (${pagesDir}, split ${split}), ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const b = buckets.all;
+  const s = summary(b);
+  console.log(`pages: ${b.kinds.product.n} product, ${b.kinds.article.n} article (${pagesDir}, split ${split}), ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   console.log('| field | TP | FP | FN | precision | recall | F1 |');
   console.log('|---|---|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.field} | ${r.tp} | ${r.fp} | ${r.fn} | ${f(r.precision)} | ${f(r.recall)} | ${f(r.f1)} |`);
+  for (const r of s.rows) console.log(`| ${r.field} | ${r.tp} | ${r.fp} | ${r.fn} | ${f(r.precision)} | ${f(r.recall)} | ${f(r.f1)} |`);
   console.log('');
   console.log(`| page kind | pages | classified product |`);
   console.log('|---|---|---|');
-  console.log(`| product | ${kinds.product.n} | ${kinds.product.asProduct} (recall ${f(productRecall)}) |`);
-  console.log(`| article | ${kinds.article.n} | ${kinds.article.asProduct} (must be 0); recorded as any gesture: ${kinds.article.recorded} (must be 0) |`);
-  console.log(`\nproduct page recognition: precision ${f(pageScore.precision)}, recall ${f(pageScore.recall)}, F1 ${f(pageScore.f1)}; product-vs-article accuracy ${f(accuracy)}`);
-  console.log('\n| language | product pages | price F1 | currency F1 | brand F1 | sku F1 |');
-  console.log('|---|---|---|---|---|---|');
-  for (const [lang, l] of Object.entries(byLang).sort((a, b) => b[1].pages - a[1].pages)) {
-    console.log(`| ${lang} | ${l.pages} | ${['price', 'currency', 'brand', 'sku'].map((k) => (l[k].tp + l[k].fp + l[k].fn ? f(prf(l[k]).f1) : '–')).join(' | ')} |`);
-  }
+  console.log(`| product | ${b.kinds.product.n} | ${b.kinds.product.asProduct} (recall ${f(s.page.recall)}) |`);
+  console.log(`| article | ${b.kinds.article.n} | ${b.kinds.article.asProduct} (must be 0); recorded as any gesture: ${b.kinds.article.recorded} (must be 0) |`);
+  console.log(`\nproduct page recognition: precision ${f(s.page.precision)}, recall ${f(s.page.recall)}, F1 ${f(s.page.f1)}`);
+  console.log(`currency decided from: ${Object.entries(b.currencyFrom).map(([k, v]) => `${k} ${v}`).join(', ') || '–'}\n`);
+  console.log(langTable(b).join('\n'));
   console.log(`extraction time per page in jsdom (parse excluded): median ${pct(0.5).toFixed(0)} ms, p95 ${pct(0.95).toFixed(0)} ms`);
-  if (misses.length) console.log(`\n${misses.join('\n')}`);
+  // Page-verdict misses always; field misses with --verbose (on the holdout half, look at figures, not misses).
+  const shown = verbose ? b.misses : b.misses.filter((m) => m.field === 'page');
+  if (shown.length) console.log(`\n${shown.map((m) => `${m.id} ${m.lang} ${m.field}: expected ${fmtVal(m.expected)} got ${fmtVal(m.got)}${m.field === 'page' ? ` ${m.url}` : ''}`).join('\n')}`);
+  if (!verbose && b.misses.length > shown.length) console.log(`(${b.misses.length - shown.length} field misses: ${missCounts(b)}; --verbose lists them)`);
 }
-if (kinds.article.asProduct > 0 || kinds.article.recorded > 0) process.exitCode = 1;
+if (buckets.all.kinds.article.asProduct > 0 || buckets.all.kinds.article.recorded > 0) process.exitCode = 1;

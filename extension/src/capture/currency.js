@@ -34,39 +34,66 @@ const LANG_COUNTRY = {
   hr: 'hr', sr: 'rs', sk: 'sk', sl: 'si', lv: 'lv', lt: 'lt', et: 'ee',
 };
 
-/** Symbols that are unambiguous. */
-const UNAMBIGUOUS = [
+/**
+ * Markers that name one currency. Letters-only markers match as whole words (Unicode letters on either
+ * side refuse them: "руб" is not inside "рубашка"); `num` ones only next to a number or alone ("р.",
+ * "Ft", "đ", "元" are also parts of ordinary text); `ci` ones also in other cases next to a number
+ * ("270,00 Kn", "LEI 45").
+ */
+const MARKERS = [
   ['€', 'EUR'], ['£', 'GBP'], ['₹', 'INR'], ['₽', 'RUB'], ['₴', 'UAH'], ['₺', 'TRY'], ['₩', 'KRW'], ['₪', 'ILS'],
-  ['฿', 'THB'], ['₫', 'VND'], ['₱', 'PHP'], ['₦', 'NGN'], ['₸', 'KZT'], ['₾', 'GEL'], ['₼', 'AZN'],
+  ['฿', 'THB'], ['₫', 'VND'], ['₱', 'PHP'], ['₦', 'NGN'], ['₸', 'KZT'], ['₾', 'GEL'], ['₼', 'AZN'], ['₮', 'MNT'],
+  ['৳', 'BDT'], ['₲', 'PYG'], ['₭', 'LAK'], ['៛', 'KHR'], ['₡', 'CRC'], ['GH₵', 'GHS'], ['₵', 'GHS'],
   ['R$', 'BRL'], ['US$', 'USD'], ['U$S', 'USD'], ['CA$', 'CAD'], ['C$', 'CAD'], ['A$', 'AUD'], ['AU$', 'AUD'],
-  ['NZ$', 'NZD'], ['HK$', 'HKD'], ['S$', 'SGD'], ['NT$', 'TWD'], ['MX$', 'MXN'], ['RD$', 'DOP'], ['zł', 'PLN'],
-  ['Kč', 'CZK'], ['Ft', 'HUF'], ['lei', 'RON'], ['лв', 'BGN'], ['руб', 'RUB'], ['р.', 'RUB'], ['грн', 'UAH'],
-  ['Rp', 'IDR'], ['RM', 'MYR'], ['ر.س', 'SAR'], ['ريال', 'SAR'], ['د.إ', 'AED'], ['درهم', 'AED'], ['ج.م', 'EGP'],
-  ['د.ك', 'KWD'], ['ر.ق', 'QAR'], ['kn', 'HRK'], ['TL', 'TRY'], ['Fr.', 'CHF'], ['SFr', 'CHF'], ['円', 'JPY'],
-  ['元', 'CNY'], ['원', 'KRW'], ['₮', 'MNT'], ['৳', 'BDT'], ['₲', 'PYG'], ['₭', 'LAK'], ['៛', 'KHR'], ['Bs', 'BOB'], ['S/', 'PEN'], ['Gs', 'PYG'], ['₡', 'CRC'],
+  ['NZ$', 'NZD'], ['HK$', 'HKD'], ['S$', 'SGD'], ['NT$', 'TWD'], ['MX$', 'MXN'], ['Mex$', 'MXN'], ['RD$', 'DOP'],
+  ['N$', 'NAD'], ['E£', 'EGP'], ['CN¥', 'CNY'], ['JP¥', 'JPY'], ['RMB', 'CNY'],
+  ['zł', 'PLN', 'ci'], ['zl', 'PLN', 'num'], ['Kč', 'CZK', 'ci'], ['Ft', 'HUF', 'num'], ['lei', 'RON', 'ci'], ['лв', 'BGN', 'ci'],
+  ['рублей', 'RUB'], ['рубля', 'RUB'], ['рубль', 'RUB'], ['руб', 'RUB', 'ci'], ['р.', 'RUB', 'num'], ['грн', 'UAH', 'ci'],
+  ['гривен', 'UAH'], ['тг', 'KZT', 'ci'], ['тенге', 'KZT'], ['сом', 'KGS', 'num'], ['сўм', 'UZS'], ['сум', 'UZS', 'num'],
+  ['ман', 'AZN', 'num'], ['ден', 'MKD', 'num'], ['дин', 'RSD', 'num'], ['din', 'RSD', 'num'], ['лей', 'MDL', 'num'],
+  ['KM', 'BAM', 'num'], ['Rp', 'IDR', 'ci'], ['RM', 'MYR'], ['ر.س', 'SAR'], ['ريال', 'SAR'], ['د.إ', 'AED'], ['درهم', 'AED'],
+  ['ج.م', 'EGP'], ['د.ك', 'KWD'], ['ر.ق', 'QAR'], ['kn', 'HRK', 'ci'], ['TL', 'TRY'], ['Fr.', 'CHF'], ['SFr', 'CHF'],
+  ['円', 'JPY', 'num'], ['원', 'KRW', 'num'], ['đ', 'VND', 'num'], ['KSh', 'KES'], ['FCFA', 'XAF'], ['CFA', 'XOF'],
+  ['Tk', 'BDT', 'num'], ['টাকা', 'BDT'], ['Bs', 'BOB'], ['S/', 'PEN'], ['Gs', 'PYG', 'num'],
 ];
+const esc = (x) => x.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+const COMPILED = MARKERS.map(([sym, iso, mode]) => {
+  const e = esc(sym);
+  const ci = mode === 'ci' ? 'i' : '';
+  const hasLetter = /\p{L}/u.test(sym);
+  const near = new RegExp(`\\d\\s?${e}(?!\\p{L})|(?<!\\p{L})${e}\\s?\\d`, `u${ci}`);
+  const alone = new RegExp(`^${e}\\.?$`, 'ui');
+  const word = hasLetter && mode !== 'num' ? new RegExp(`(?<!\\p{L})${e}(?!\\p{L})`, 'u') : null;
+  return { sym, iso, hasLetter, near, alone, word };
+});
+/** Three-letter words that are ISO codes but mostly English: only a code when next to a number. */
+const CODE_WORDS = new Set(['ALL', 'TOP', 'CUP', 'PEN', 'BOB', 'MOP', 'SOS', 'GEL', 'MAD', 'BAM', 'AMD', 'ANG', 'TRY', 'ERN', 'LSL', 'TMT']);
 
 function countryFromContext(ctx) {
   const out = [];
   const push = (c) => { if (c && !out.includes(c)) out.push(c); };
+  // A country-code domain first (a shop's template often keeps a default en-US / en_US locale), except
+  // the ones sold as generic names (.co, .io, .me, .tv ...).
+  const host = String(ctx.host || '').toLowerCase();
+  const tld = host.split('.').pop();
+  if (tld && tld.length === 2 && !VANITY_TLDS.has(tld)) push(tld);
   for (const loc of [ctx.ogLocale, ctx.lang]) {
     const m = String(loc || '').toLowerCase().match(/^([a-z]{2,3})(?:[-_]([a-z]{2}))?/);
     if (m && m[2]) push(m[2]);
   }
-  const host = String(ctx.host || '').toLowerCase();
-  const tld = host.split('.').pop();
-  if (tld && tld.length === 2) push(tld);
   for (const loc of [ctx.ogLocale, ctx.lang]) {
     const m = String(loc || '').toLowerCase().match(/^([a-z]{2,3})/);
     if (m && LANG_COUNTRY[m[1]]) push(LANG_COUNTRY[m[1]]);
   }
   return out;
 }
+const VANITY_TLDS = new Set(['co', 'io', 'me', 'tv', 'ai', 'fm', 'ly', 'gg', 'to', 'cc', 'ws', 'la', 'nu', 'sh', 'ac', 'vc', 'gd', 'im', 'app', 'eu']);
 
 const DOLLAR_LIKE = ['USD', 'CAD', 'AUD', 'NZD', 'MXN', 'CLP', 'ARS', 'COP', 'UYU', 'SGD', 'HKD', 'TWD', 'DOP', 'BRL'];
 
-/** The first currency of the page's countries that is among `family`, else `fallback`. */
+/** The declared currency of the page if it is in `family`, else the first of the page's countries' in it, else `fallback`. */
 function fromFamily(ctx, family, fallback) {
+  if (ctx.pageCurrency && family.includes(ctx.pageCurrency)) return ctx.pageCurrency;
   for (const c of countryFromContext(ctx)) {
     const cur = COUNTRY_CURRENCY[c];
     if (family.includes(cur)) return cur;
@@ -77,6 +104,7 @@ function fromFamily(ctx, family, fallback) {
 const dollar = (ctx) => fromFamily(ctx, DOLLAR_LIKE, 'USD'); // "$": the dollar or peso of the page's country
 const kronor = (ctx) => fromFamily(ctx, ['SEK', 'DKK', 'NOK', 'ISK'], 'SEK');
 const yen = (ctx) => fromFamily(ctx, ['JPY', 'CNY'], 'JPY');
+const yuan = (ctx) => fromFamily(ctx, ['CNY', 'TWD', 'HKD', 'MOP', 'JPY'], 'CNY'); // 元 is also the Taiwan / Hong Kong dollar
 const rupee = (ctx) => fromFamily(ctx, ['INR', 'PKR', 'LKR', 'NPR'], 'INR');
 
 /**
@@ -96,34 +124,41 @@ export function normalizeCurrency(raw, ctx = {}) {
 
 /** Find a currency marker inside a price string ("119,01 €", "CHF 19.50", "zł 12"). */
 export function symbolToIso(text, ctx = {}) {
-  const s = String(text || '');
-  const codeMatch = s.match(/(?:^|[^A-Za-z])([A-Z]{3})(?![A-Za-z])/);
-  if (codeMatch && ISO_CODES.has(codeMatch[1])) return codeMatch[1];
-  for (const [sym, iso] of UNAMBIGUOUS) {
-    if (/^[A-Za-z]/.test(sym)) {
-      const re = new RegExp(`(^|[^A-Za-z])${sym.replace(/[.$/]/g, '\\$&')}(?![A-Za-z])`, sym === 'lei' ? 'i' : '');
-      if (re.test(s)) return iso;
-    } else if (s.includes(sym)) {
-      return iso;
-    }
-  }
-  // Local currency words in Cyrillic, as whole words ("44 890 тг.", not "отгрузка").
-  if (/(^|[^а-яё])(тг|тенге)(?![а-яё])/i.test(s)) return 'KZT';
-  if (/(^|[^A-Za-z])(rs\.?|rupees?)(?![A-Za-z])/i.test(s)) return rupee(ctx);
-  if (/(^|[^A-Za-z])(kr\.?|kronor|kroner|krónur)(?![A-Za-z])/i.test(s)) return kronor(ctx);
-  if (/[¥￥]/.test(s)) return yen(ctx);
-  if (/\$/.test(s)) return ctx.pageCurrency && ISO_CODES.has(ctx.pageCurrency) && /\$|dollar|peso/i.test(s)
-    && isDollarLike(ctx.pageCurrency) ? ctx.pageCurrency : dollar(ctx);
-  if (/(^|[^A-Za-z])(euros?|eur)(?![A-Za-z])/i.test(s)) return 'EUR';
-  if (/(^|[^A-Za-z])(dollars?)(?![A-Za-z])/i.test(s)) return dollar(ctx);
-  if (/(^|[^A-Za-z])(pounds?)(?![A-Za-z])/i.test(s)) return 'GBP';
-  if (/(^|[^A-Za-z])R(?=\s?\d)/.test(s) && countryFromContext(ctx).includes('za')) return 'ZAR';
-  return null;
+  return currencyMarker(text, ctx).iso;
 }
 
-function isDollarLike(iso) {
-  return DOLLAR_LIKE.includes(iso);
+/**
+ * The currency a price string names, and how it was decided: `code` (an ISO code), `symbol` (a marker
+ * of one currency), `symbol+locale` (a marker shared by several currencies: "$", "kr", "¥", "元", "Rs",
+ * decided by the page's declared currency, domain, og:locale or html lang).
+ * @returns {{iso: string|null, how: string|null}}
+ */
+export function currencyMarker(text, ctx = {}) {
+  const s = String(text || '').replace(/[\u00a0\u202f\u2009]/g, ' ');
+  const found = (iso, how) => ({ iso, how });
+  const codeNear = s.match(/(?:^|[^A-Za-z])([A-Z]{3})\s?\d|\d\s?([A-Z]{3})(?![A-Za-z])/);
+  const nearCode = codeNear && (codeNear[1] || codeNear[2]);
+  // An English-looking code ("ALL", "TOP") only after a number or as the whole price ("12 ALL", "ALL 12").
+  if (nearCode && ISO_CODES.has(nearCode) && (!CODE_WORDS.has(nearCode) || codeNear[2] || /^[A-Z]{3}\s?[\d.,' ]+$/.test(s.trim()))) return found(nearCode, 'code');
+  for (const m of COMPILED) {
+    if (m.hasLetter ? (m.near.test(s) || m.alone.test(s.trim()) || (m.word && m.word.test(s))) : s.includes(m.sym)) return found(m.iso, 'symbol');
+  }
+  for (const c of s.matchAll(/(?:^|[^A-Za-z])([A-Z]{3})(?![A-Za-z])/g)) {
+    if (ISO_CODES.has(c[1]) && !CODE_WORDS.has(c[1])) return found(c[1], 'code');
+  }
+  const shared = (iso) => found(iso, 'symbol+locale');
+  if (/\d\s?元|^\s*元\s*$/.test(s)) return shared(yuan(ctx));
+  if (/(^|[^A-Za-z])(rs\.?|rupees?)(?![A-Za-z])/i.test(s)) return shared(rupee(ctx));
+  if (/(^|[^A-Za-z])(kr\.?|kronor|kroner|krónur)(?![A-Za-z])/i.test(s)) return shared(kronor(ctx));
+  if (/[¥￥]/.test(s)) return shared(yen(ctx));
+  if (/\$/.test(s)) return shared(dollar(ctx));
+  if (/(^|[^A-Za-z])(euros?|eur)(?![A-Za-z])/i.test(s)) return found('EUR', 'symbol');
+  if (/(^|[^A-Za-z])(dollars?)(?![A-Za-z])/i.test(s)) return shared(dollar(ctx));
+  if (/(^|[^A-Za-z])(pounds?)(?![A-Za-z])/i.test(s)) return found('GBP', 'symbol');
+  if (/(^|[^A-Za-z])R(?=\s?\d)/.test(s) && countryFromContext(ctx).includes('za')) return shared('ZAR');
+  return { iso: null, how: null };
 }
+
 
 /** The currency a page's country most likely uses (last resort when a price has no marker at all). */
 export function currencyFromContext(ctx = {}) {

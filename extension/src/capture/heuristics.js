@@ -7,15 +7,46 @@
  */
 import { clean, inPeripheral, meta, pageContext } from './dom.js';
 import { parsePrice } from './price.js';
-import { symbolToIso } from './currency.js';
+import { currencyMarker } from './currency.js';
 
 const PRICE_WORD = /(price|preis|prix|precio|prezzo|preco|preço|prijs|cena|cijena|hinta|pris|fiyat|цена|ціна|kaina|hind|ár|pret|preț|amount|cost)/i;
-const BAD_WORD = /(old|was|before|regular|list|strike|crossed|original|rrp|uvp|msrp|save|saving|discount|rebate|unit|per-?(kg|l|m|100)|base-?price|grundpreis|shipping|delivery|versand|livraison|envio|instal|monthly|month|finance|klarna|coupon|voucher|range|from-price|compare|strikethrough|reference|vorher|statt|ancien|barr|tachado|sconto|points|bonus|label|filter|slider|tax-?info|vat-?info)/i;
-const GOOD_WORD = /(sale|current|final|now|actual|special|our|offer|buy|deal|main|product-?price|price-?current|selling|amount|value|big|large|primary|pdp)/i;
+const BAD_WORD = /(old|was|before|regular|list|strike|crossed|line-?through|original|rrp|uvp|msrp|save|saving|discount|rebate|unit|per-?(kg|l|m|100)|base-?price|grundpreis|shipping|delivery|versand|livraison|envio|instal|monthly|month|finance|klarna|coupon|voucher|range|from-price|compare|strikethrough|reference|vorher|statt|ancien|barr|tachado|sconto|points|bonus|label|filter|(min|max)-?price|price-?(min|max)|tax-?info|vat-?info|excl|without-?tax|tax-?ex|ex-?tax|ex-?vat|net-?price|price-?net|netto|bid|gebot|enchere|puja)/i;
+const GOOD_WORD = /(sale|current|final|now|actual|special|our|offer|buy|deal|main|product-?price|price-?current|selling|amount|value|big|large|primary|pdp|new(?!s)|incl)/i;
+/**
+ * A price said to exclude tax ("excl. VAT", "ohne MwSt.", "Brez DDV", "HT", "sans TVA") is a net price shown
+ * next to the price a shopper pays; an auction's bid ("Current bid", "Aktuelles Gebot") is not a price.
+ */
+const NET_TEXT = /(?:\b(?:excl?\.?|excluding|exkl\.?|ohne|zzgl\.?|brez|bez|sans|sin|senza|sem|zonder|without|netto|net|ex\.?|hors|plus|\+)\s*(?:vat|mwst\.?|ust\.?|tva|taxes?|iva|btw|dph|ddv|pdv|áfa|moms|alv|gst|ндс|пдв)\b|\bHT\b|hors taxes?)/i;
+const BID_TEXT = /(?:current|highest|starting|opening|winning)\s+bid|\bbids?\b|aktuelles gebot|\bgebote?\b|enchère|\bpuja\b|offerta attuale|ставка|licitaç|\bbod\b|入札|出价|竞拍/i;
 const MONEY = /(?:[€£$¥₹₽₴₺₩₪฿₫₱₸₮৳₲]|\b(?:[A-Z]{3}|zł|kr|Kč|Ft|lei|Lei|Rs\.?|R\$|kn|Kn|TL|CHF|Fr\.|RM|Rp|руб|грн|лв)\b|ر\.س|د\.إ)\s?\d|\d[\d.,'\s\u00a0]*\s?(?:[€£$¥₹₽₴₺₩₪฿₫₱₸₮৳₲円元원]|(?:zł|kr|Kč|Ft|lei|Lei|Rs|kn|Kn|TL|CHF|EUR|USD|GBP|PLN|SEK|NOK|DKK|CZK|HUF|RON|KZT|KRW|руб|грн|лв|тг|тенге|ر\.س|د\.إ)(?![\p{L}]))/u;
 
 function attrSig(el) {
-  return `${el.id || ''} ${typeof el.className === 'string' ? el.className : ''} ${el.getAttribute('itemprop') || ''} ${el.getAttribute('data-testid') || ''} ${el.getAttribute('data-test') || ''} ${el.getAttribute('data-qa') || ''}`;
+  return `${el.id || ''} ${typeof el.className === 'string' ? el.className : ''} ${el.getAttribute('itemprop') || ''} ${el.getAttribute('data-testid') || ''} ${el.getAttribute('data-test') || ''} ${el.getAttribute('data-qa') || ''} ${el.getAttribute('data-price-type') || ''}`;
+}
+
+const numbers = (t) => (t.match(/\d[\d.,]*/g) || []).length;
+
+/** The words that label a price element: its own text, the text just before it, and its parent's when that holds no other number. */
+function labelText(el) {
+  let t = clean(el.textContent, 120);
+  const prev = el.previousSibling;
+  if (prev && prev.textContent) t = `${clean(prev.textContent, 60)} ${t}`;
+  const parent = el.parentElement ? clean(el.parentElement.textContent, 160) : '';
+  if (parent && parent.length <= 120 && numbers(parent) <= numbers(t)) t = parent;
+  return t;
+}
+
+/** The short text of the box a price sits in: up to the first ancestor that adds words to the price. */
+function boxText(el) {
+  const own = clean(el.textContent, 120);
+  let t = own;
+  for (let n = el.parentElement, i = 0; n && i < 3; n = n.parentElement, i++) {
+    const c = clean(n.textContent, 160);
+    if (c.length > 120) break;
+    t = c;
+    if (c.length > own.length + 2) break;
+  }
+  return t;
 }
 
 function struck(el) {
@@ -62,11 +93,11 @@ export function extractHeuristics(doc, url, opts = {}) {
     if (tag === 'script' || tag === 'style' || tag === 'noscript' || tag === 'option' || tag === 'template') continue;
     const sig = attrSig(el);
     // A price kept in an attribute (price="44890", data-price="12.99"): a machine number, no text.
-    const attrPrice = el.getAttribute('price') ?? el.getAttribute('data-price');
+    const attrPrice = el.getAttribute('price') ?? el.getAttribute('data-price') ?? el.getAttribute('data-price-amount');
     if (!PRICE_WORD.test(sig) && attrPrice === null) continue;
     const text = clean(attrPrice !== null && /^\s*\d+(\.\d+)?\s*$/.test(attrPrice) ? attrPrice : (el.getAttribute('content') || el.textContent), 80);
     if (!text || text.length > 60 || !/\d/.test(text)) continue;
-    const money = MONEY.test(text);
+    const money = MONEY.test(text) || currencyMarker(text, ctx).iso !== null;
     const isPriceProp = el.getAttribute('itemprop') === 'price' || (attrPrice !== null && text === attrPrice.trim());
     // A price element holds a price, not a sentence: few letters besides a currency marker.
     if (!money && !isPriceProp && text.replace(/[\d\s.,'’:;()\-–—/*+]/g, '').length > 3) continue;
@@ -75,6 +106,8 @@ export function extractHeuristics(doc, url, opts = {}) {
     if (BAD_WORD.test(sig)) score -= 6;
     if (GOOD_WORD.test(sig)) score += 2;
     if (struck(el)) score -= 8;
+    if (NET_TEXT.test(labelText(el))) score -= 6;
+    if (BID_TEXT.test(boxText(el))) score -= 6;
     if (inPeripheral(el)) score -= 6;
     if (isPriceProp) score += 3;
     // Leaf-ish elements are cleaner than containers holding old+new prices.
@@ -85,19 +118,35 @@ export function extractHeuristics(doc, url, opts = {}) {
     }
     const value = isPriceProp && /^\d+(\.\d+)?$/.test(text) ? Number(text) : parsePrice(text.replace(/\s*[-–—]\s*\d[\s\S]*$/, ''));
     if (value === null || value === 0 || value > 10_000_000) continue;
-    candidates.push({ i, score, value, text });
+    candidates.push({ i, score, value, text, sig: sig.replace(/\s+/g, ' ').trim() });
   }
+  // A signature repeated on three or more different prices is a grid of other products (related items,
+  // bundles) without a class that says so, not the page's own price.
+  const bySig = new Map();
+  for (const c of candidates) {
+    if (!c.sig) continue;
+    const vals = bySig.get(c.sig) || new Set();
+    vals.add(c.value);
+    bySig.set(c.sig, vals);
+  }
+  for (const c of candidates) if (c.sig && bySig.get(c.sig).size >= 3) c.score -= 5;
   candidates.sort((a, b) => b.score - a.score || a.i - b.i);
   const best = candidates.find((c) => c.score > 0);
   let currency = null;
+  let currencyFrom = null;
   if (best) {
-    currency = symbolToIso(best.text, ctx) || symbolToIso(clean(all[best.i].textContent, 80), ctx);
-    if (!currency) {
+    let m = currencyMarker(best.text, ctx);
+    if (!m.iso) m = currencyMarker(clean(all[best.i].textContent, 80), ctx);
+    if (!m.iso) {
       const el = all[best.i];
       const around = clean(el.parentElement ? el.parentElement.textContent : '', 80);
-      if (around.length < 80) currency = symbolToIso(around, ctx);
+      if (around.length < 80) m = currencyMarker(around, ctx);
     }
-    if (!currency && opts.pageCurrency) currency = opts.pageCurrency;
+    currency = m.iso;
+    currencyFrom = m.iso ? `visible ${m.how}` : null;
+    if (!currency && opts.pageCurrency) { currency = opts.pageCurrency; currencyFrom = 'markup'; }
   }
-  return { name: heading.text, price: best ? best.value : null, currency, score: best ? best.score : 0, candidates: candidates.length };
+  const out = { name: heading.text, price: best ? best.value : null, currency, currencyFrom, score: best ? best.score : 0, candidates: candidates.length };
+  if (opts.debug) out.top = candidates.slice(0, 12);
+  return out;
 }

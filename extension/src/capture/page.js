@@ -58,7 +58,7 @@ export function analysePage(doc, url) {
   if (p.kind === 'product') {
     observations.push({ type: 'product_view', product: p.product, breadcrumbs: p.breadcrumbs });
     if (isReviewUrl(url)) observations.push({ type: 'review_read', product: p.product, breadcrumbs: p.breadcrumbs });
-    return { kind: 'product', observations, product: p.product, breadcrumbs: p.breadcrumbs };
+    return { kind: 'product', observations, product: p.product, breadcrumbs: p.breadcrumbs, decided: p.decided };
   }
   if (p.kind === 'listing') {
     // A category or search listing: a page_view, classified on the device from the breadcrumb and

@@ -201,19 +201,28 @@ export function detectProduct(doc, url) {
   const mdp = mdProduct || {};
   let price = pick(ldp.price, mdp.price, ogp.price, null);
   let currency = null;
-  if (price !== null) {
-    currency = ldp.price === price ? ldp.currency : mdp.price === price ? mdp.currency : ogp.currency;
+  let currencyFrom = null;
+  const src = price === null ? null : ldp.price === price ? ldp : mdp.price === price ? mdp : ogp;
+  if (src && src.currency) { currency = src.currency; currencyFrom = src.currency_from || 'markup'; }
+  if (!currency) {
+    for (const p of [ldp, mdp, ogp]) if (p.currency) { currency = p.currency; currencyFrom = p.currency_from || 'markup'; break; }
   }
-  currency = currency || pick(ldp.currency, mdp.currency, ogp.currency, null);
   let name = pick(ldp.name, mdp.name, ogp.name, '');
   if (!unpriced && (price === null || price === 0 || !currency || !name)) {
     const h = fallback || extractHeuristics(doc, url, { pageCurrency: currency || undefined });
-    if ((price === null || price === 0) && h.price !== null) { price = h.price; reasons.push('visible-price'); currency = currency || h.currency; }
-    if (!currency && price !== null) currency = h.currency;
+    if ((price === null || price === 0) && h.price !== null) {
+      price = h.price;
+      reasons.push('visible-price');
+      if (!currency) { currency = h.currency; currencyFrom = h.currencyFrom; }
+    }
+    if (!currency && price !== null && h.currency) { currency = h.currency; currencyFrom = h.currencyFrom; }
     if (!name) name = h.name;
   }
   if (unpriced) name = mainHeading(doc).text;
-  if (!currency && price !== null) currency = currencyFromContext(pageContext(doc, url));
+  if (!currency && price !== null) {
+    currency = currencyFromContext(pageContext(doc, url));
+    if (currency) currencyFrom = 'page country (domain, og:locale, html lang)';
+  }
   const product = {
     name: clean(name, 200),
     brand: pickBrand(doc, url, name, [ldp.brand, mdp.brand, ogp.brand]),
@@ -222,5 +231,6 @@ export function detectProduct(doc, url) {
     category_hint: pick(ldp.category_hint, mdp.category_hint, ogp.category_hint, ld.breadcrumbs.slice(0, 6).join(' > '), ''),
     sku: pick(ldp.sku, mdp.sku, ogp.sku, skuFromDom(doc, url), ''),
   };
-  return { kind: 'product', product, reasons, breadcrumbs: ld.breadcrumbs, orders: ld.orders, productPath };
+  const decided = { currency: currency ? currencyFrom : null };
+  return { kind: 'product', product, reasons, decided, breadcrumbs: ld.breadcrumbs, orders: ld.orders, productPath };
 }

@@ -5,7 +5,7 @@
  */
 import { clean } from './dom.js';
 import { parsePrice } from './price.js';
-import { normalizeCurrency, symbolToIso } from './currency.js';
+import { currencyMarker, normalizeCurrency } from './currency.js';
 
 export const PRODUCT_TYPES = new Set(['product', 'productgroup', 'productmodel', 'individualproduct',
   'vehicle', 'car', 'motorizedbicycle', 'book', 'drug', 'dietarysupplement']);
@@ -97,7 +97,9 @@ export function productFromNode(node, ctx = {}) {
   const priced = offers.filter((o) => o.price > 0);
   const best = priced.find((o) => !/outofstock|discontinued/i.test(o.availability)) || priced[0] || offers[0];
   // A currency may only be written in the price text ("119,01 €") rather than priceCurrency.
-  const pageCurrency = best?.currency ? normalizeCurrency(best.currency, ctx) : best?.raw ? symbolToIso(best.raw, ctx) : null;
+  const declared = best?.currency ? normalizeCurrency(best.currency, ctx) : null;
+  const marker = !declared && best?.raw ? currencyMarker(best.raw, ctx) : { iso: null, how: null };
+  const pageCurrency = declared || marker.iso;
   const product = {
     name: textOf(node.name, 200),
     brand: brandOf(node),
@@ -105,6 +107,8 @@ export function productFromNode(node, ctx = {}) {
     currency: pageCurrency,
     category_hint: textOf(node.category, 200),
     sku: skuOf(node),
+    // How the currency was decided (kept on the device for the benchmark; not part of the gesture).
+    currency_from: declared ? 'markup' : marker.iso ? `markup price text (${marker.how})` : null,
   };
   return product;
 }

@@ -1,0 +1,105 @@
+/**
+ * Issue 15, prices and currencies on real pages, as classes with small synthetic pages (no real page copied):
+ * the sale price and not the list/net price or an auction's bid, other products' grids, local currency
+ * words in any letter case, shared symbols decided by the page, and how each currency was decided.
+ */
+import { describe, it, expect } from 'vitest';
+import { analysePage } from '../src/capture/page.js';
+import { extractHeuristics } from '../src/capture/heuristics.js';
+import { currencyMarker, symbolToIso, normalizeCurrency } from '../src/capture/currency.js';
+import { fromHtml } from './helpers/dom.js';
+
+const page = (html, url = 'https://shop.example/item/lamp-2040') => analysePage(fromHtml(html, url).doc, url);
+const heur = (html, url = 'https://shop.example/item/lamp-2040') => extractHeuristics(fromHtml(html, url).doc, url);
+const shell = (body, lang = 'en') => `<html lang="${lang}"><body><h1>Desk lamp Arc 40</h1>${body}<button>Add to cart</button></body></html>`;
+
+describe('visible prices: the price a shopper pays', () => {
+  it('a net price labelled "excluding VAT" in any language is not the price', () => {
+    for (const label of ['excl. VAT', 'ohne MwSt.', 'Brez DDV:', 'sans TVA', 'HT', 'bez DPH', 'sin IVA', '+ VAT']) {
+      const html = shell(`<ul class="prices"><li class="price">48,00 €</li><li class="small"><span>${label}</span> <span class="price-x">39,34 €</span></li></ul>`);
+      expect(heur(html).price, label).toBe(48);
+    }
+  });
+  it('a gross price and its net price in one box: the gross one, whichever comes first', () => {
+    const html = shell('<div class="price-box"><span class="price-net">39,34 € excl. VAT</span><span class="price">48,00 €</span></div>');
+    expect(heur(html).price).toBe(48);
+  });
+  it('a price marked "new" beats the old one, also in a banner class (e.g. a slider)', () => {
+    const html = shell('<div class="hero-slider-price"><span class="hero-slider-priceold">540,00 €</span><span class="hero-slider-pricenew">270,00 €</span></div>');
+    expect(heur(html).price).toBe(270);
+  });
+  it('struck-through prices by class (line-through) are list prices', () => {
+    const html = shell('<p><span class="price text-line-through">99,00 €</span> <span class="price">79,00 €</span></p>');
+    expect(heur(html).price).toBe(79);
+  });
+  it('a grid of other products with the same price class, after the main price, is not the price', () => {
+    const grid = [169, 1200, 540, 279, 343].map((v) => `<div class="item"><a href="/x/${v}">Other ${v}</a><span class="item-price-new">${v},00 €</span></div>`).join('');
+    const html = shell(`<div class="main"><span class="buy-price">270,00 €</span></div><section>${grid}</section>`);
+    const r = heur(html);
+    expect(r.price).toBe(270);
+  });
+  it('an auction\'s current bid is not the price when a buy-it-now price is shown', () => {
+    const html = shell('<div class="bid-box"><span class="price">US $120.00</span> <span>5 bids</span></div><div class="bin"><span class="price">US $180.00</span> Buy It Now</div>');
+    expect(heur(html).price).toBe(180);
+    const de = shell('<div><span class="preis">120,00 €</span> Aktuelles Gebot</div><div><span class="preis">180,00 €</span> Sofort-Kaufen</div>', 'de');
+    expect(heur(de).price).toBe(180);
+  });
+  it('Magento-style price attributes: data-price-amount of the final price, not the old price', () => {
+    const html = shell('<span data-price-type="oldPrice" data-price-amount="59.9"><span class="price">59,90 €</span></span><span data-price-type="finalPrice" data-price-amount="44.9"><span class="price">44,90 €</span></span>');
+    expect(heur(html).price).toBe(44.9);
+  });
+  it('an OpenCart-style cart button (#button-cart, any label) makes a page without markup a product page', () => {
+    const html = '<html lang="sl"><body><h1>Bralna očala Lux</h1><div class="col"><ul><li><h2 class="price">40.00€</h2></li></ul><button type="button" id="button-cart">Naroči</button></div></body></html>';
+    const r = page(html, 'https://optika.example.si/ocala/bralna-ocala-lux');
+    expect(r.kind).toBe('product');
+    expect(r.product).toMatchObject({ price: 40, currency: 'EUR' });
+  });
+});
+
+describe('currency words and symbols', () => {
+  it.each([
+    ['270,00 Kn', 'HRK'], ['270,00 KN', 'HRK'], ['45 LEI', 'RON'], ['45 Lei', 'RON'], ['199 ZŁ', 'PLN'], ['1 290 Kč', 'CZK'],
+    ['1 200 руб.', 'RUB'], ['1 200 рублей', 'RUB'], ['990 грн', 'UAH'], ['12 000 сом', 'KGS'], ['1.500 ден', 'MKD'],
+    ['250.000đ', 'VND'], ['3 490 Ft', 'HUF'], ['CN¥ 120', 'CNY'], ['GH₵ 50', 'GHS'], ['KSh 1,200', 'KES'],
+  ])('%s -> %s', (text, iso) => {
+    expect(symbolToIso(text)).toBe(iso);
+  });
+  it('words that only look like markers are not currencies', () => {
+    for (const text of ['12 ft cable', 'рубашка 12', 'Размер. 42', 'SEE ALL 12 reviews', 'TOP 10 lamps', 'TRY IT 30 days', 'WORLD CUP 2026 final']) {
+      expect(symbolToIso(text), text).toBeNull();
+    }
+    expect(symbolToIso('12 ALL')).toBe('ALL'); // a code next to a number still is one
+  });
+  it('元 is the currency of the page\'s country: yuan in China, the Taiwan or Hong Kong dollar there', () => {
+    expect(symbolToIso('990元', { host: 'shop.example.cn' })).toBe('CNY');
+    expect(symbolToIso('990元', { host: 'shop.example.tw' })).toBe('TWD');
+    expect(symbolToIso('990元', { lang: 'zh-HK' })).toBe('HKD');
+    expect(symbolToIso('990元')).toBe('CNY');
+    expect(symbolToIso('美元汇率')).toBeNull(); // 元 inside a word is not a price
+  });
+  it('"$" and "kr": the page\'s declared currency, then its country-code domain, then og:locale / html lang', () => {
+    expect(normalizeCurrency('$', { pageCurrency: 'AUD', lang: 'en-US' })).toBe('AUD');
+    expect(normalizeCurrency('$', { host: 'shop.example.ca', lang: 'en-US', ogLocale: 'en_US' })).toBe('CAD');
+    expect(normalizeCurrency('$', { host: 'shop.example.com.au', ogLocale: 'en_US' })).toBe('AUD');
+    expect(normalizeCurrency('$', { host: 'brand.co', lang: 'en-US' })).toBe('USD'); // .co sold as a generic name
+    expect(normalizeCurrency('$', { host: 'tienda.example', lang: 'es-MX' })).toBe('MXN');
+    expect(normalizeCurrency('kr', { host: 'shop.example.no', lang: 'en' })).toBe('NOK');
+    expect(normalizeCurrency('kr', { ogLocale: 'da_DK' })).toBe('DKK');
+  });
+  it('says how the currency was decided', () => {
+    expect(currencyMarker('12 EUR')).toEqual({ iso: 'EUR', how: 'code' });
+    expect(currencyMarker('12 €')).toEqual({ iso: 'EUR', how: 'symbol' });
+    expect(currencyMarker('$12', { lang: 'en-NZ' })).toEqual({ iso: 'NZD', how: 'symbol+locale' });
+  });
+  it('a product page reports whether its currency came from markup, a visible symbol or the page\'s country', () => {
+    const ld = '<script type="application/ld+json">{"@type":"Product","name":"Lamp","offers":{"price":"20.00","priceCurrency":"CAD"}}</script>';
+    expect(page(`<html><head>${ld}</head><body><h1>Lamp</h1><button>Add to cart</button></body></html>`).decided.currency).toBe('markup');
+    const vis = page(shell('<span class="price">$20.00</span>'), 'https://shop.example.ca/item/lamp-2040');
+    expect(vis.product.currency).toBe('CAD');
+    expect(vis.decided.currency).toBe('visible symbol+locale');
+    const bareLd = '<script type="application/ld+json">{"@type":"Product","name":"Lamp","offers":{"price":"20.00"}}</script>';
+    const bare = page(`<html lang="de"><head>${bareLd}</head><body><h1>Lamp</h1><button>In den Warenkorb</button></body></html>`, 'https://shop.example.de/item/lamp-2040');
+    expect(bare.product).toMatchObject({ price: 20, currency: 'EUR' });
+    expect(bare.decided.currency).toMatch(/page country/);
+  });
+});
