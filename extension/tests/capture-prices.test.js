@@ -103,3 +103,48 @@ describe('currency words and symbols', () => {
     expect(bare.decided.currency).toMatch(/page country/);
   });
 });
+
+describe('declared prices (schema.org, OpenGraph): the sale price, not the list price', () => {
+  const ld = (offers, lang = 'en') => `<html lang="${lang}"><head><script type="application/ld+json">${JSON.stringify({ '@context': 'https://schema.org', '@type': 'Product', name: 'Desk lamp Arc 40', offers })}</script></head><body><h1>Desk lamp Arc 40</h1><button>Add to cart</button></body></html>`;
+  const priceOf = (html, url) => page(html, url).product;
+  it('a strike-through / list price specification is skipped for the sale one', () => {
+    const offers = { '@type': 'Offer', priceCurrency: 'EUR', priceSpecification: [
+      { '@type': 'UnitPriceSpecification', priceType: 'https://schema.org/StrikethroughPrice', price: 100 },
+      { '@type': 'UnitPriceSpecification', price: 80 }] };
+    expect(priceOf(ld(offers))).toMatchObject({ price: 80, currency: 'EUR' });
+    const listFirst = { '@type': 'Offer', priceCurrency: 'EUR', priceSpecification: [
+      { '@type': 'UnitPriceSpecification', priceType: 'ListPrice', price: '59.90' }, { '@type': 'UnitPriceSpecification', priceType: 'SalePrice', price: '44.90' }] };
+    expect(priceOf(ld(listFirst)).price).toBe(44.9);
+  });
+  it('an offer stating a price and a lower lowPrice: the lower one; an AggregateOffer without price: lowPrice', () => {
+    expect(priceOf(ld({ '@type': 'Offer', price: '120.00', lowPrice: '99.00', priceCurrency: 'USD' })).price).toBe(99);
+    expect(priceOf(ld({ '@type': 'AggregateOffer', lowPrice: '19.90', highPrice: '29.90', priceCurrency: 'CHF' })).price).toBe(19.9);
+  });
+  it('several offers: the first one in stock with a price', () => {
+    const offers = [{ '@type': 'Offer', price: '0', priceCurrency: 'EUR' }, { '@type': 'Offer', price: '35', priceCurrency: 'EUR', availability: 'https://schema.org/OutOfStock' },
+      { '@type': 'Offer', price: '39', priceCurrency: 'EUR', availability: 'https://schema.org/InStock' }];
+    expect(priceOf(ld(offers)).price).toBe(39);
+  });
+  it('"2.449" is 2449 in a currency without cents or, ending in a non-zero digit, in a locale that groups thousands with "."', () => {
+    expect(priceOf(ld({ '@type': 'Offer', price: '24.990', priceCurrency: 'CLP' }, 'es-CL')).price).toBe(24990);
+    expect(priceOf(ld({ '@type': 'Offer', price: '2.449', priceCurrency: 'EUR' }, 'de-DE')).price).toBe(2449);
+    expect(priceOf(ld({ '@type': 'Offer', price: '12.990', priceCurrency: 'EUR' }, 'de-DE')).price).toBe(12.99);
+    expect(priceOf(ld({ '@type': 'Offer', price: '2.449', priceCurrency: 'KWD' }, 'ar')).price).toBe(2.45);
+    expect(priceOf(ld({ '@type': 'Offer', price: '2.449', priceCurrency: 'USD' })).price).toBe(2.45);
+  });
+  it('microdata: a struck-through or old-price itemprop=price beside the price to pay is the list price', () => {
+    const html = `<html><body><div itemscope itemtype="https://schema.org/Product"><h1 itemprop="name">Desk lamp Arc 40</h1>
+      <div itemprop="offers" itemscope itemtype="https://schema.org/Offer"><meta itemprop="priceCurrency" content="EUR">
+      <span class="price-old"><span itemprop="price" content="59.90">59,90 €</span></span><span itemprop="price" content="44.90">44,90 €</span></div>
+      <button>Add to cart</button></div></body></html>`;
+    expect(priceOf(html)).toMatchObject({ price: 44.9, currency: 'EUR' });
+    const alone = html.replace('<span itemprop="price" content="44.90">44,90 €</span>', '');
+    expect(priceOf(alone).price).toBe(59.9); // alone, it is still the product's price
+  });
+  it('OpenGraph: product:sale_price beats product:price', () => {
+    const html = `<html><head><meta property="og:type" content="product"><meta property="og:title" content="Desk lamp Arc 40">
+      <meta property="product:price:amount" content="59.90"><meta property="product:price:currency" content="EUR">
+      <meta property="product:sale_price:amount" content="44.90"><meta property="product:sale_price:currency" content="EUR"></head><body><h1>Desk lamp Arc 40</h1></body></html>`;
+    expect(priceOf(html)).toMatchObject({ price: 44.9, currency: 'EUR' });
+  });
+});

@@ -21,6 +21,20 @@ function propValue(el, attrs) {
   return clean(el.textContent, 300);
 }
 
+const LIST_CLASS = /(^|[\s_-])(old|was|list|regular|strike|struck|crossed|line-?through|original|rrp|uvp|msrp|before|compare-?at|streich|ancien|barr)/i;
+
+/** A price property shown as the list price: struck through or in an old/was/regular-price element below the item. */
+function isListPrice(el, root) {
+  for (let n = el, i = 0; n && n !== root && i < 5; n = n.parentElement, i++) {
+    const tag = n.tagName.toLowerCase();
+    if (tag === 'del' || tag === 's' || tag === 'strike') return true;
+    if (/line-through/.test(n.getAttribute('style') || '')) return true;
+    const sig = `${n.id || ''} ${typeof n.className === 'string' ? n.className : ''}`;
+    if (LIST_CLASS.test(sig) && !/(sale|special|final|current|now|new)/i.test(sig)) return true;
+  }
+  return false;
+}
+
 function itemToObject(root, attrs, depth) {
   const typeAttr = root.getAttribute(attrs.type) || '';
   const obj = { '@type': typeAttr.split(/\s+/).filter(Boolean) };
@@ -33,12 +47,15 @@ function itemToObject(root, attrs, depth) {
     if (owner !== root) continue;
     const value = el.hasAttribute(attrs.scope) ? itemToObject(el, attrs, depth + 1) : propValue(el, attrs);
     for (const name of (el.getAttribute(attrs.prop) || '').split(/\s+/).filter(Boolean)) {
-      const key = name.split(/[/#:]/).pop();
+      let key = name.split(/[/#:]/).pop();
+      // A struck-through or old/was price next to the price to pay is kept aside, used only when alone.
+      if ((key === 'price' || key === 'lowPrice') && isListPrice(el, root)) key = `_list_${key}`;
       if (obj[key] === undefined) obj[key] = value;
       else if (Array.isArray(obj[key])) obj[key].push(value);
       else obj[key] = [obj[key], value];
     }
   }
+  for (const key of ['price', 'lowPrice']) if (obj[key] === undefined && obj[`_list_${key}`] !== undefined) obj[key] = obj[`_list_${key}`];
   return obj;
 }
 

@@ -14,10 +14,13 @@ import { normalizeCurrency } from './currency.js';
 export function extractOpenGraph(doc, url) {
   const ctx = pageContext(doc, url);
   const ogType = (meta(doc, 'og:type') || '').toLowerCase().trim();
-  const amount = meta(doc, 'product:price:amount') || meta(doc, 'og:price:amount') || meta(doc, 'product:sale_price:amount')
-    || meta(doc, 'twitter:data1:price');
-  const currency = meta(doc, 'product:price:currency') || meta(doc, 'og:price:currency') || meta(doc, 'product:sale_price:currency');
-  const price = amount ? parsePriceMachine(amount) : null;
+  // A sale price stated next to the regular one is the price to pay.
+  const amount = meta(doc, 'product:sale_price:amount') || meta(doc, 'og:sale_price:amount') || meta(doc, 'product:price:amount')
+    || meta(doc, 'og:price:amount') || meta(doc, 'twitter:data1:price');
+  const currency = (meta(doc, 'product:sale_price:amount') && meta(doc, 'product:sale_price:currency')) || meta(doc, 'product:price:currency')
+    || meta(doc, 'og:price:currency') || meta(doc, 'product:sale_price:currency');
+  const iso = currency ? normalizeCurrency(currency, ctx) : null;
+  const price = amount ? parsePriceMachine(amount, { currency: iso || '', lang: ctx.lang || ctx.ogLocale }) : null;
   const isArticle = /^(article|blog|website:article|news)/.test(ogType) || !!meta(doc, 'article:published_time');
   const isProduct = /(^|[.:])product/.test(ogType) || ogType === 'og:product' || price !== null;
   let product = null;
@@ -26,7 +29,7 @@ export function extractOpenGraph(doc, url) {
       name: clean(meta(doc, 'og:title') || '', 200),
       brand: clean(meta(doc, 'product:brand') || meta(doc, 'og:brand') || '', 120),
       price,
-      currency: currency ? normalizeCurrency(currency, ctx) : null,
+      currency: iso,
       category_hint: clean(meta(doc, 'product:category') || '', 200),
       sku: clean(meta(doc, 'product:retailer_item_id') || meta(doc, 'product:sku') || meta(doc, 'og:sku') || '', 80),
     };

@@ -61,38 +61,76 @@ function skuOf(node) {
   return '';
 }
 
+/** A price specification that states a list, strike-through or recommended price rather than the price to pay. */
+const LIST_PRICE_TYPE = /(listprice|strikethroughprice|srp|msrp|recommended|rrp|wasprice|originalprice|invoiceprice|minimumadvertisedprice)/i;
+
+/** The price to pay in a priceSpecification (object or array): a sale or untyped spec before a list price. */
+function specPrice(spec) {
+  const list = (Array.isArray(spec) ? spec : [spec]).filter((x) => x && typeof x === 'object');
+  const pay = list.filter((x) => !LIST_PRICE_TYPE.test(textOf(x.priceType, 80)) && x.price !== undefined && x.price !== null && x.price !== '');
+  const sale = pay.find((x) => /sale/i.test(textOf(x.priceType, 80)));
+  return sale || pay[0] || null;
+}
+
 /** Flatten offers: Offer, AggregateOffer (lowPrice/offers[]), arrays, priceSpecification. */
-export function offersOf(node, depth = 0) {
+export function offersOf(node, depth = 0, ctx = {}) {
   const out = [];
   if (!node || depth > 4) return out;
   const list = Array.isArray(node) ? node : [node];
   for (const o of list.slice(0, 200)) {
     if (!o || typeof o !== 'object') continue;
     const types = typesOf(o);
-    const cur = textOf(o.priceCurrency, 10) || textOf(o.priceSpecification?.priceCurrency ?? first(o.priceSpecification)?.priceCurrency, 10);
-    let price = o.price ?? first(o.priceSpecification)?.price;
+    const spec = o.priceSpecification ? specPrice(o.priceSpecification) : null;
+    const cur = textOf(o.priceCurrency, 10) || textOf(spec?.priceCurrency ?? first(o.priceSpecification)?.priceCurrency, 10);
+    let price = o.price;
+    if (spec && (price === undefined || price === null || price === '')) price = spec.price;
+    const aggregate = types.includes('aggregateoffer');
+    const num = (v) => (typeof v === 'object' && v !== null ? v['@value'] ?? v.value : v);
+    const low = o.lowPrice !== undefined && o.lowPrice !== null && o.lowPrice !== '' ? parsePriceMachine(num(o.lowPrice), { currency: cur, ...ctx }) : null;
     if (price === undefined || price === null || price === '') {
-      if (types.includes('aggregateoffer') || o.lowPrice !== undefined) price = o.lowPrice ?? o.highPrice;
+      if (aggregate || low !== null) price = o.lowPrice ?? o.highPrice;
     }
-    if (typeof price === 'object' && price !== null) price = price['@value'] ?? price.value;
-    const value = typeof price === 'number' ? price : parsePriceMachine(price);
+    price = num(price);
+    let value = typeof price === 'number' && !Number.isFinite(price) ? null : parsePriceMachine(price, { currency: cur, ...ctx });
+    // An offer that states both a price and a lower lowPrice shows the list price and the sale price.
+    if (value !== null && low !== null && low > 0 && low < value) value = low;
+    // A list-price spec next to the offer's own price: the offer's price is the one to pay, unless it
+    // equals the list price and a sale spec is lower.
+    if (value !== null && spec && o.price !== undefined) {
+      const sp = parsePriceMachine(num(spec.price), { currency: cur, ...ctx });
+      if (sp !== null && sp > 0 && sp < value && /sale/i.test(textOf(spec.priceType, 80))) value = sp;
+    }
     if (value !== null) out.push({ price: value, currency: cur, raw: typeof price === 'string' ? price : '', availability: textOf(o.availability, 80) });
-    if (o.offers) for (const inner of offersOf(o.offers, depth + 1)) if (!out.length || inner.currency) out.push(inner);
+    if (o.offers) for (const inner of offersOf(o.offers, depth + 1, ctx)) if (!out.length || inner.currency) out.push(inner);
   }
   return out;
 }
 
-/** Machine-readable schema.org prices are "1234.56" but shops also write "1.234,56" or "19,99 €". */
-export function parsePriceMachine(v) {
+/** Currencies whose prices have no minor unit in practice ("2.449" there is two thousand and something). */
+const WHOLE_UNIT = new Set(['CLP', 'JPY', 'KRW', 'VND', 'IDR', 'COP', 'PYG', 'ISK', 'HUF', 'UGX', 'XOF', 'XAF', 'IRR', 'LAK', 'KHR', 'MNT', 'UZS', 'KZT', 'RWF', 'GNF', 'TZS', 'LBP', 'IQD', 'MMK', 'CRC', 'ARS', 'TWD']);
+/** Languages whose numbers group thousands with ".". */
+const DOT_THOUSANDS = /^(de|es|it|pt|nl|da|nb|no|id|tr|el|hr|sl|sr|ro|vi|is|ca|eu|gl)(?:[-_]|$)/i;
+
+/**
+ * Machine-readable schema.org prices are "1234.56" but shops also write "1.234,56", "19,99 €" or, for a
+ * currency without cents or in a locale that groups thousands with ".", "2.449" meaning 2449.
+ */
+export function parsePriceMachine(v, ctx = {}) {
   if (v === null || v === undefined) return null;
   const s = String(v).trim();
+  const m = s.match(/^(\d{1,3})\.(\d{3})$/);
+  if (m) {
+    const cur = String(ctx.currency || '').toUpperCase();
+    if (WHOLE_UNIT.has(cur) || (!THREE_DECIMAL.has(cur) && m[2].at(-1) !== '0' && DOT_THOUSANDS.test(ctx.lang || ''))) return Number(m[1] + m[2]);
+  }
   if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 100) / 100;
   return parsePrice(s);
 }
+const THREE_DECIMAL = new Set(['KWD', 'BHD', 'OMR', 'JOD', 'TND', 'LYD', 'IQD']);
 
 /** Normalise a Product-like schema.org node into the gesture product shape. */
 export function productFromNode(node, ctx = {}) {
-  const offers = offersOf(node.offers);
+  const offers = offersOf(node.offers, 0, { lang: ctx.lang || ctx.ogLocale || '' });
   // Prefer an in-stock offer with a price > 0; otherwise the first priced offer.
   const priced = offers.filter((o) => o.price > 0);
   const best = priced.find((o) => !/outofstock|discontinued/i.test(o.availability)) || priced[0] || offers[0];
