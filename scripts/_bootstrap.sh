@@ -32,6 +32,11 @@ bootstrap_venv() {
 }
 
 ensure_node_modules() {
+  if [ -f tests/e2e/package.json ] && command -v npm >/dev/null 2>&1 &&
+     { [ ! -d tests/e2e/node_modules ] || [ tests/e2e/package-lock.json -nt tests/e2e/node_modules/.package-lock.json ]; }; then
+    echo "==> installing the e2e tests' npm packages (axe-core)"
+    (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error) || return 1
+  fi
   [ -f extension/package.json ] || return 0
   if ! command -v npm >/dev/null 2>&1; then
     echo "error: npm is needed for the browser extension (install Node.js 20+)" >&2; return 1

@@ -78,3 +78,17 @@ def test_account_deletion_deletes_the_history(client: TestClient, consumer: dict
     r = client.request("DELETE", "/v1/me", json={"password": PASSWORD, "confirm": "delete my vault"}, headers=headers)
     assert r.status_code in (200, 204), r.text
     assert _rows(ctx) == []
+
+
+def test_replay_days_draws_past_days_from_the_gestures_as_they_happened(
+    client: TestClient, consumer: dict[str, Any], ctx: VaultContext
+) -> None:
+    events = [tv(minutes_ago=60 * 24 * 3 + 30), tv("cart_add", minutes_ago=60 * 24 + 30)]  # 3 days and 1 day ago
+    post(client, {"X-CSRF-Token": consumer["csrf"]}, events)
+    (row,) = _rows(ctx)
+    with ctx.db.session() as s:
+        written = history.replay_days(session=s, ctx=ctx, account_id=row.account_id, events=events, days=5)
+        assert written == 3  # days -3, -2, -1: nothing had happened on days -5 and -4
+        points = history.history_for(session=s, ctx=ctx, account_id=row.account_id)["electronics.tv"]
+    assert [p["day"] for p in points] == [utcnow().date() - timedelta(days=d) for d in (3, 2, 1, 0)]
+    assert points[2]["score"] > points[1]["score"]  # the cart add of day -1 raised it

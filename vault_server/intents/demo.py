@@ -15,6 +15,7 @@ from vault_server.db import utcnow
 from vault_server.intents import service
 from vault_server.intents.models import Gesture
 from vault_server.intents.schemas import IntentIn
+from vault_server.signals import history
 
 DEMO_NAMESPACE = uuid.UUID("6f1c2d8e-2b1a-4c55-9d0e-8a7b3f1e9c21")
 
@@ -67,5 +68,6 @@ def seed(ctx: VaultContext, consumer: Account) -> Iterator[str]:
                     must_haves=["HDMI 2.1"],
                 ),
             )
+        history.replay_days(session=s, ctx=ctx, account_id=consumer.id, events=demo_events(), days=7)
         total = len(s.exec(select(Gesture.id).where(Gesture.account_id == consumer.id)).all())
     yield f"  demo consumer: {total} recorded gestures ({result.accepted} new), a declared intent for a TV"

@@ -29,7 +29,7 @@ router = APIRouter(include_in_schema=False)
 
 
 HISTORY_LINES = 5  # the strongest categories drawn in "strength over time"
-HISTORY_MIN_DAYS = 30
+HISTORY_MIN_DAYS = 14
 
 
 def strength_over_time(history: dict[str, list[dict[str, Any]]], signals: list[dict[str, Any]]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, or_, select
@@ -24,6 +24,7 @@ from vault_server.context import VaultContext
 from vault_server.crypto.service import cipher_for
 from vault_server.db import utcnow
 from vault_server.signals import hooks
+from vault_server.signals.engine import EventLike, apply, evaluate, group_by_category, new_state
 from vault_server.signals.models import SignalHistoryRow
 from vault_server.signals.state import category_index, signals_for
 
@@ -82,6 +83,55 @@ def record(*, session: Session, ctx: VaultContext, account_id: str, categories: 
                 }
             )
         conn.execute(insert(_H), rows)
+
+
+def _write_points(
+    session: Session, ctx: VaultContext, account_id: str, points: Iterable[tuple[str, str, float, str]]
+) -> None:
+    """Insert (category, day, score, stage) points, replacing those of the same category and day."""
+    cipher = cipher_for(session=session, ring=ctx.ring, account_id=account_id)
+    rows = []
+    for category, day, score, stage in points:
+        idx = category_index(ctx, account_id, category)
+        point = {"category": category, "score": round(score, 4), "stage": stage}
+        rows.append(
+            {
+                "account_id": account_id,
+                "category_index": idx,
+                "day": day,
+                "point": cipher.encrypt("signal_history", _row_id(account_id, idx, day), json.dumps(point).encode()),
+            }
+        )
+    conn = session.connection()
+    for row in rows:
+        conn.execute(
+            delete(_H).where(
+                _H.c.account_id == account_id, _H.c.category_index == row["category_index"], _H.c.day == row["day"]
+            )
+        )
+    if rows:
+        conn.execute(insert(_H), rows)
+
+
+def replay_days(
+    *, session: Session, ctx: VaultContext, account_id: str, events: Iterable[EventLike], days: int = 14
+) -> int:
+    """Fill the points of the ``days`` days before today from ``events`` (a consumer's gestures): each day's
+    point is the state of the gestures up to that day's end, evaluated then — what :func:`record` would have
+    written had the gestures arrived as they happened (``intent-vault demo``). Returns how many points."""
+    groups, _ = group_by_category(events, ctx.policy)
+    today = utcnow().date()
+    points = []
+    for category, batch in groups.items():
+        for back in range(days, 0, -1):
+            day = today - timedelta(days=back)
+            end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+            seen = [e for e in batch if e.epoch < end.timestamp()]
+            if seen:
+                signal = evaluate(apply(new_state(category), seen, ctx.policy), end, ctx.policy)
+                points.append((category, day.isoformat(), float(signal.score), str(signal.stage)))
+    _write_points(session, ctx, account_id, points)
+    return len(points)
 
 
 def history_for(

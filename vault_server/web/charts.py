@@ -21,10 +21,11 @@ def day_label(day: date) -> str:
 
 
 def _nice_max(value: float) -> float:
-    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000):
+    """The axis top: a round number divisible by 4, so the five ticks are whole numbers too."""
+    for step in (4, 8, 20, 40, 100, 200, 400, 1000, 2000, 4000, 10000, 20000, 40000, 100000):
         if value <= step:
             return float(step)
-    return float(int(value) + 1)
+    return float(-(-int(value) // 4) * 4)
 
 
 def line_chart(
@@ -61,7 +62,7 @@ def line_chart(
                 "name": name,
                 "cls": f"series-{i % SERIES_CLASSES}",
                 "points": " ".join(f"{cx},{cy}" for cx, cy in coords),
-                "dots": coords if len(coords) <= 31 else coords[-1:],
+                "dots": coords if len(coords) <= 15 else [c for c, (_, v) in zip(coords, pts, strict=True) if v][-15:],
                 "last": fmt(pts[-1][1]),
             }
         )
