@@ -151,6 +151,8 @@ def _add_optional_groups() -> None:
         ("vault_server.terms.cli", "agreement"),
         ("vault_server.feed.cli", "worker"),
         ("vault_server.audit.cli", "audit"),
+        ("vault_server.backup.cli", "backup"),
+        ("vault_server.backup.cli", "restore"),
     ):
         try:
             module = importlib.import_module(module_name)

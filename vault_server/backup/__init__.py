@@ -1,0 +1,1 @@
+"""Encrypted backups of the whole vault (``intent-vault backup`` / ``intent-vault restore``)."""
