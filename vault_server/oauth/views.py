@@ -145,13 +145,15 @@ GUESSES = frozenset({"invalid_client", "invalid_grant"})
 def _throttled(request: Request, ctx: VaultContext, call: Callable[[], T]) -> T:
     """Brute force at the client-authenticating endpoints: failed client authentications and failed grants (a
     guessed secret, code, refresh or device code) count per source address; past the limit the address gets 429
-    with Retry-After, as ``slow_down`` (RFC 8628 §3.5: the client must wait). Secrets are compared in constant
-    time (``vendors.secret_matches``, ``pkce.verify``) and stored hashed, so the count is the only oracle left."""
+    with Retry-After, as ``slow_down`` (RFC 8628 §3.5: the client must wait). Each attempt takes from the window
+    atomically before the work (parallel guesses stay bounded) and is given back unless it was a failed guess.
+    Secrets are compared in constant time (``vendors.secret_matches``, ``pkce.verify``) and stored hashed, so the
+    count is the only oracle left."""
     key = "oauth:ip:" + (request.client.host if request.client else "unknown")
     window = Window(ctx.settings.oauth_max_failures, ctx.settings.oauth_window_seconds)
     try:
         with ctx.db.session() as s:
-            accounts.throttle_check(session=s, key=key, window=window)
+            accounts.throttle_take(session=s, key=key, window=window)
     except RateLimited as exc:
         raise OAuthError(
             "slow_down",
@@ -159,13 +161,17 @@ def _throttled(request: Request, ctx: VaultContext, call: Callable[[], T]) -> T:
             status=429,
             headers={"Retry-After": exc.headers["Retry-After"]},
         ) from None
+    counted = False
     try:
-        return call()
+        result = call()
     except OAuthError as exc:
-        if exc.error in GUESSES:
-            with ctx.db.session() as s:
-                accounts.throttle_hit(session=s, key=key, window=window)
+        counted = exc.error in GUESSES
         raise
+    finally:
+        if not counted:
+            with ctx.db.session() as s:
+                accounts.throttle_release(session=s, key=key)
+    return result
 
 
 def _token(request: Request, ctx: VaultContext, form: dict[str, str]) -> dict[str, Any]:
