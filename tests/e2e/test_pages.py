@@ -26,9 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
 
+from tests.api.test_feed_support import feed_all
 from tests.conftest import LiveServer
 from vault_server.app import create_app
 from vault_server.config import Settings
@@ -36,7 +38,7 @@ from vault_server.context import build_context
 from vault_server.db import Database, migrate
 from vault_server.errors import Conflict
 from vault_server.setup import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo
-from vault_server.vendors.demo import DEMO_CLIENT_ID, DEMO_REDIRECT_URI
+from vault_server.vendors.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_REDIRECT_URI
 
 from .conftest import CHROMIUM
 
@@ -269,6 +271,9 @@ def test_every_page_of_every_role(site: LiveServer, chromium: Browser, axe_sourc
         for path in ("/", "/login", "/signup"):
             look_at(page, axe_source, visit, path)
         look_at(page, axe_source, visit, "/no-such-page", expect_status=404)
+        # the check itself can fail: an image without a text alternative is a critical axe violation
+        page.evaluate("() => document.querySelector('main').append(Object.assign(new Image(), {src: '/x.png'}))")
+        assert any("image-alt" in line for line in check_axe(page, axe_source, "self-check"))
 
     # the consumer: consent first (its preview follows the ticks live), so the crawl also meets a grant
     visit = Visit("consumer")
@@ -374,6 +379,11 @@ def test_a_consumer_deletes_their_vault_and_cannot_log_in(site: LiveServer, chro
             page.get_by_label("Password").fill(password)
             page.get_by_role("button", name="Log in").click()
         expect(page).to_have_url(f"{site.url}/dashboard")
+        page.route(DEMO_REDIRECT_URI + "*", lambda route: route.fulfill(status=200, body="back at the vendor"))
+        page.goto(consent_url(site.url))  # share with the demo vendor, so there is a promise to keep
+        page.get_by_test_id("approve").click()
+        expect(page.get_by_text("back at the vendor")).to_be_visible()
+        before = _tombstones(site.url)
         page.goto(f"{site.url}/settings")
         form = page.get_by_test_id("delete-account")
         form.get_by_label("Type").fill("delete my vault")
@@ -389,3 +399,12 @@ def test_a_consumer_deletes_their_vault_and_cannot_log_in(site: LiveServer, chro
         expect(page.get_by_role("alert")).to_be_visible()
         assert page.goto(f"{site.url}/dashboard") is not None
         expect(page).to_have_url(re.compile(r"/login\?next="))  # no session survived
+    after = _tombstones(site.url)
+    assert len(after - before) == 1  # the vendor is told to forget this subject
+
+
+def _tombstones(base: str) -> set[tuple[str, str]]:
+    """The demo vendor's ``subject.deleted`` items in its feed: (subject, grant)."""
+    with httpx.Client(base_url=base, timeout=10) as http:
+        items, _ = feed_all(http, (DEMO_CLIENT_ID, DEMO_CLIENT_SECRET))
+    return {(str(i["subject"]), str(i["grant_id"])) for i in items if i["type"] == "subject.deleted"}
