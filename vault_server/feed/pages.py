@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from vault_server.context import VaultContext
 from vault_server.errors import NotFound, VaultError
-from vault_server.feed import offers, outbox, questions, webhooks
+from vault_server.feed import offers, outbox, questions, service, webhooks
 from vault_server.vendors import service as vendors
 from vault_server.web.deps import Ctx, Principal
 
@@ -318,8 +318,68 @@ def webhooks_replay(
     if isinstance(principal, Response):
         return principal
     with ctx.db.session() as s:
-        app = vendors.get_or_raise(session=s, client_id=client_id)
-        if app.owner_account_id != principal.account.id:
-            raise NotFound("no such vendor app")
-        outbox.replay(s, vendor_id=app.id, message_id=message_id)
+        app = _own_app(s, client_id, principal.account.id)
+        webhooks.replay(session=s, ctx=ctx, vendor_id=app.id, message_id=message_id, via="portal")
     return RedirectResponse("/vendor/webhooks?notice=replayed", status_code=303)
+
+
+# ---- vendor feed explorer and intentcasts ------------------------------------------------------------------------
+@router.get("/vendor/feed")
+def feed_explorer(request: Request, ctx: Ctx, app: str = "") -> Response:
+    """The feed explorer of one of the vendor's apps (the first unless ``app`` names another): every read is
+    audited in the same transaction as the feed's own (feed/explorer.py), before the page is rendered."""
+    from vault_server.feed import explorer
+    from vault_server.vendors import sandbox
+
+    principal = _principal(request, ctx, "vendor")
+    if isinstance(principal, Response):
+        return principal
+    service.stamp_now(ctx)
+    with ctx.db.session() as s:
+        apps = vendors.list_apps(session=s, owner_account_id=principal.account.id)
+        selected = next((a for a in apps if a.id == app), None) if app else (apps[0] if apps else None)
+        if app and selected is None:
+            raise NotFound("no such vendor app")
+        view: dict[str, Any] = {}
+        if selected is not None:
+            sandboxed = {
+                str(sandbox.view(ctx, row)["subject"])
+                for row in sandbox.list_for_vendor(session=s, vendor_id=selected.id)
+            }
+            view = explorer.explore(session=s, ctx=ctx, vendor_id=selected.id, sandbox_subjects=sandboxed)
+    # the audit entries are committed: only now is anything rendered
+    return _render(
+        request,
+        ctx,
+        principal,
+        "vendor_feed.html",
+        apps=apps,
+        selected=selected,
+        view=view,
+        subjects_cap=explorer.SUBJECTS_CAP,
+    )
+
+
+@router.get("/vendor/intentcasts")
+def vendor_intentcasts(request: Request, ctx: Ctx) -> Response:
+    """Open intentcasts each app received (each read audited, as through the API), its offers and their outcome,
+    and its questions with their aggregate answers."""
+    principal = _principal(request, ctx, "vendor")
+    if isinstance(principal, Response):
+        return principal
+    apps = []
+    with ctx.db.session() as s:
+        for app in vendors.list_apps(session=s, owner_account_id=principal.account.id):
+            asked = [
+                questions.results(session=s, ctx=ctx, vendor_id=app.id, question_id=q["id"])
+                for q in questions.list_for_vendor(session=s, vendor_id=app.id, limit=20)
+            ]
+            apps.append(
+                {
+                    "app": app,
+                    "casts": offers.open_casts_for_vendor(session=s, ctx=ctx, vendor_id=app.id, limit=50),
+                    "offers": offers.vendor_offers(session=s, ctx=ctx, vendor_id=app.id, limit=50),
+                    "questions": asked,
+                }
+            )
+    return _render(request, ctx, principal, "vendor_intentcasts.html", apps=apps)

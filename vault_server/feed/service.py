@@ -212,6 +212,19 @@ def _position_column(session: Session) -> Any:
     return col(FeedChange.pos) if session.get_bind().dialect.name == "postgresql" else col(FeedChange.seq)
 
 
+def position_before_latest(session: Session, vendor_id: str, latest: int) -> int:
+    """The position just before a vendor's ``latest`` newest changes (0 when it has no more than that)."""
+    position = _position_column(session)
+    row = session.exec(
+        select(position)
+        .where(FeedChange.vendor_id == vendor_id, position.is_not(None))
+        .order_by(position.desc())
+        .offset(latest)
+        .limit(1)
+    ).first()
+    return int(row) if row is not None else 0
+
+
 def head_position(session: Session, vendor_id: str) -> int:
     """The newest readable position of a vendor's feed (0 when empty): one index lookup."""
     position = _position_column(session)
@@ -361,10 +374,17 @@ def not_modified(
 
 
 def read_page(
-    *, session: Session, ctx: VaultContext, vendor_id: str, cursor: str | None, limit: int = DEFAULT_LIMIT
+    *,
+    session: Session,
+    ctx: VaultContext,
+    vendor_id: str,
+    cursor: str | None,
+    limit: int = DEFAULT_LIMIT,
+    endpoint: str = "/v1/feed",
 ) -> Page:
     """One page of a vendor's feed after ``cursor``. Data items are built for live grants only; the audit
-    entries to write before sending are in ``page.audits`` (see :func:`record_reads`).
+    entries to write before sending are in ``page.audits`` (see :func:`record_reads`), naming ``endpoint`` (the
+    API, or the portal's feed explorer).
 
     A constant number of statements whatever the page size: the rows, their grants, the signal states (and data
     keys) of every grant with a signal item, the referenced objects of each event kind (events.build_many)."""
@@ -442,7 +462,7 @@ def read_page(
             {
                 "kind": "vendor.read",
                 "consumer_id": grant.account_id,
-                "details": read_details(vendor_id, grant, shaped, endpoint="/v1/feed"),
+                "details": read_details(vendor_id, grant, shaped, endpoint=endpoint),
                 "private": {"signals": shaped},
             }
         )

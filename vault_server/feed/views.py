@@ -130,13 +130,14 @@ def list_deliveries(
 @router.post("/v1/webhooks/deliveries/{message_id}/replay", summary="Send a message again (e.g. a dead one)")
 def replay_delivery(message_id: str, vendor: Vendor, ctx: Ctx) -> dict[str, Any]:
     with ctx.db.session() as s:
-        return webhooks.delivery_view(outbox.replay(s, vendor_id=vendor.id, message_id=message_id))
+        row = webhooks.replay(session=s, ctx=ctx, vendor_id=vendor.id, message_id=message_id, via="api")
+        return webhooks.delivery_view(row)
 
 
 @router.post("/v1/webhooks/replay-dead", summary="Replay every dead message")
 def replay_dead(vendor: Vendor, ctx: Ctx, endpoint_id: str | None = None) -> dict[str, int]:
     with ctx.db.session() as s:
-        return {"replayed": outbox.replay_dead(s, vendor_id=vendor.id, endpoint_id=endpoint_id)}
+        return {"replayed": webhooks.replay_dead(session=s, ctx=ctx, vendor_id=vendor.id, endpoint_id=endpoint_id)}
 
 
 # ---- intentcasts and offers (vendor) -----------------------------------------------------------------------------

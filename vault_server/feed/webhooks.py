@@ -184,6 +184,52 @@ def delete_endpoint(*, session: Session, vendor_id: str, endpoint_id: str) -> No
     session.delete(get_endpoint(session=session, vendor_id=vendor_id, endpoint_id=endpoint_id))
 
 
+def replay(*, session: Session, ctx: VaultContext, vendor_id: str, message_id: str, via: str) -> WebhookDelivery:
+    """Queue a message again as a new attempt, now (outbox.replay); the worker rebuilds its payload as of then and
+    signs it with a fresh timestamp. The replay is written to the audit log with what the message had been through
+    (``via``: "api" or "portal"). Returns the message."""
+    from vault_server.feed import outbox
+
+    before = session.get(WebhookDelivery, message_id)
+    previous = (before.status, before.attempts, before.last_status) if before is not None else (None, 0, None)
+    row = outbox.replay(session, vendor_id=vendor_id, message_id=message_id)
+    audit.record(
+        session=session,
+        ctx=ctx,
+        kind="webhook.replayed",
+        actor=f"vendor:{vendor_id}",
+        consumer_id=None,
+        details={
+            "vendor_id": vendor_id,
+            "message_id": row.id,
+            "endpoint_id": row.endpoint_id,
+            "event_type": row.event_type,
+            "previous_status": previous[0],
+            "previous_attempts": previous[1],
+            "previous_http_status": previous[2],
+            "via": via,
+        },
+    )
+    return row
+
+
+def replay_dead(*, session: Session, ctx: VaultContext, vendor_id: str, endpoint_id: str | None) -> int:
+    """Queue every dead message again (of one endpoint, or all); audited as one entry. Returns how many."""
+    from vault_server.feed import outbox
+
+    count = outbox.replay_dead(session, vendor_id=vendor_id, endpoint_id=endpoint_id)
+    if count:
+        audit.record(
+            session=session,
+            ctx=ctx,
+            kind="webhook.replayed",
+            actor=f"vendor:{vendor_id}",
+            consumer_id=None,
+            details={"vendor_id": vendor_id, "endpoint_id": endpoint_id, "dead_messages": count, "via": "api"},
+        )
+    return count
+
+
 def endpoint_view(endpoint: WebhookEndpoint, secret: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": endpoint.id,

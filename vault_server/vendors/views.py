@@ -96,28 +96,22 @@ GRANT_COUNT_CAP = 500
 
 
 def portal_context(ctx: VaultContext, owner_id: str) -> dict[str, Any]:
-    """The portal's view of a vendor's apps: status, live grants (a count), offers sent and questions asked with
-    their aggregate answers. Nothing here reads a consumer's signals (that is the audited feed)."""
-    from vault_server.feed import offers, questions
+    """The portal's view of a vendor's apps: status, live grants (a count) and its sandbox consumers (pseudonyms).
+    Nothing here reads a consumer's signals (that is the audited feed, and the feed explorer)."""
     from vault_server.grants import service as grants
 
     apps = []
     with ctx.db.session() as s:
         for app in vendors.list_apps(session=s, owner_account_id=owner_id):
             live = len(grants.live_for_vendor(session=s, vendor_id=app.id, limit=GRANT_COUNT_CAP))
-            asked = [
-                questions.results(session=s, ctx=ctx, vendor_id=app.id, question_id=q["id"])
-                for q in questions.list_for_vendor(session=s, vendor_id=app.id, limit=20)
-            ]
             apps.append(
                 {
                     "app": app,
                     "grants": f"{live}+" if live >= GRANT_COUNT_CAP else str(live),
-                    "offers": offers.vendor_offers(session=s, ctx=ctx, vendor_id=app.id, limit=20),
-                    "questions": asked,
+                    "sandbox": [sandbox.view(ctx, r) for r in sandbox.list_for_vendor(session=s, vendor_id=app.id)],
                 }
             )
-    return {"apps": apps}
+    return {"apps": apps, "sandbox_limit": sandbox.MAX_PER_APP}
 
 
 @router.get("/vendor", response_class=HTMLResponse, include_in_schema=False)

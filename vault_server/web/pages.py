@@ -44,7 +44,13 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("/device", "Pair a device"),
         ("/settings", "Settings"),
     ],
-    "vendor": [("/vendor", "Apps"), ("/vendor/webhooks", "Webhooks"), ("/vendor/reports", "Demand reports")],
+    "vendor": [
+        ("/vendor", "Apps"),
+        ("/vendor/feed", "Feed explorer"),
+        ("/vendor/intentcasts", "Intentcasts"),
+        ("/vendor/webhooks", "Webhooks"),
+        ("/vendor/reports", "Demand reports"),
+    ],
     "auditor": [
         ("/auditor", "Audit log"),
         ("/auditor/heads", "Signed heads"),
