@@ -380,6 +380,16 @@ class VendorClient:
             raise VaultError(400, {"error": answer.get("error"), "error_description": answer.get("error_description")})
         return self.exchange_code(answer["code"], request, state=answer["state"])
 
+    def sandbox_gestures(self, consumer_id: str, gestures: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+        """More gestures for a sandbox consumer (default: it comes back and puts the TV in its cart): its signals
+        change and ``signal.updated`` follows, by feed and webhook, as for a person."""
+        body = {"gestures": [dict(g) for g in gestures]} if gestures is not None else {}
+        return dict(self._call("POST", f"/v1/vendor/sandbox/consumers/{consumer_id}/gestures", json=body).json())
+
+    def sandbox_revoke(self, consumer_id: str) -> int:
+        """The sandbox consumer revokes its grant to you: ``grant.revoked`` follows."""
+        return int(self._call("POST", f"/v1/vendor/sandbox/consumers/{consumer_id}/revoke").json()["revoked"])
+
     def sandbox_delete(self, consumer_id: str) -> None:
         """Delete a sandbox consumer as a person deletes their account: you receive ``subject.deleted``."""
         self._call("DELETE", f"/v1/vendor/sandbox/consumers/{consumer_id}")

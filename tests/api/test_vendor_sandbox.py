@@ -60,7 +60,7 @@ def test_sandbox_consent_from_a_script_then_the_real_token_exchange_feed_and_tom
         vault.register_webhook(rx.url, ["grant.created", "grant.revoked"])
         consumer = vault.sandbox_consumer("first")
         assert consumer["sandbox"] is True and consumer["subject"].startswith("ps_")
-        assert consumer["email"].endswith("@sandbox.invalid") and consumer["gestures"]["accepted"] >= 10
+        assert consumer["email"].endswith("@sandbox.invalid") and consumer["gestures"]["accepted"] == 7
         assert [c["id"] for c in vault.sandbox_consumers()] == [consumer["id"]]
 
         request = vault.authorization_request(REDIRECT, details=DETAILS, scope="signals:read identity:name")
@@ -188,3 +188,27 @@ def test_the_example_clients_sandbox_walkthrough_runs(client: TestClient, ctx: V
     kinds = [i["type"] for i in items]
     assert kinds[0] == "subject.signals" and items[0]["signals"]
     assert "grant.created" in kinds and kinds[-1] == "subject.deleted"
+
+
+def test_more_gestures_then_a_revocation_reach_the_vendor_as_a_persons_would(
+    client: TestClient, ctx: VaultContext
+) -> None:
+    creds = make_vendor(ctx)
+    _, vault = _client(client, creds)
+    consumer = vault.sandbox_consumer()
+    request = vault.authorization_request(REDIRECT, details=DETAILS)
+    tokens = vault.exchange_code(vault.sandbox_consent(consumer["id"], request)["code"], request)
+    before = {s["category"]: s for s in vault.subject_signals(tokens)["signals"]}
+    _, cursor = feed_all(client, creds)
+    assert vault.sandbox_gestures(consumer["id"])["accepted"] == 3
+    after = {s["category"]: s for s in vault.subject_signals(tokens)["signals"]}
+    assert before["electronics.tv"]["score"] < 1
+    assert after["electronics.tv"]["score"] > before["electronics.tv"]["score"]
+    items, cursor = feed_all(client, creds, cursor)
+    assert [(i["type"], i["subject"]) for i in items] == [("signal.updated", consumer["subject"])]
+    other = make_vendor(ctx, "Other")
+    assert client.post(f"/v1/vendor/sandbox/consumers/{consumer['id']}/revoke", auth=other).status_code == 404
+    assert vault.sandbox_revoke(consumer["id"]) == 1
+    assert vault.sandbox_revoke(consumer["id"]) == 0
+    items, _ = feed_all(client, creds, cursor)
+    assert [(i["type"], i.get("forget")) for i in items] == [("grant.revoked", True)]

@@ -53,6 +53,14 @@ class SandboxConsumerIn(BaseModel):
     gestures: list[dict[str, Any]] | None = Field(default=None, max_length=200)
 
 
+class SandboxGesturesIn(BaseModel):
+    """More gestures for a sandbox consumer (else a few more steps towards buying the TV)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    gestures: list[dict[str, Any]] | None = Field(default=None, max_length=200)
+
+
 class Narrowing(BaseModel):
     """What the sandbox consumer leaves out when approving, as a person can on the consent screen."""
 
@@ -101,7 +109,8 @@ class SandboxConsentIn(BaseModel):
 
 
 def default_gestures(now: datetime | None = None) -> list[dict[str, Any]]:
-    """A week of a made-up consumer shopping for a 65-inch TV (reaching intent) and glancing at headphones."""
+    """A week of a made-up consumer looking at 65-inch TVs (views and a comparison) and glancing at headphones;
+    :func:`more_gestures` moves it on towards buying."""
     now = now or datetime.now(UTC)
 
     def ev(type_: str, hours: float, name: str, brand: str, price: float, **extra: Any) -> dict[str, Any]:
@@ -118,10 +127,29 @@ def default_gestures(now: datetime | None = None) -> list[dict[str, Any]]:
     tv = ("Samsung 65 inch QLED 4K Smart TV", "Samsung", 899.0)
     oled = ("LG 65 inch OLED TV", "LG", 1099.0)
     phones = ("Sony noise cancelling headphones", "Sony", 299.0)
-    events = [ev("product_view", 150 - 10 * i, *tv, dwell_ms=60_000) for i in range(6)]
-    events += [ev("compare", 40, *oled), ev("review_read", 30, *oled, dwell_ms=90_000), ev("cart_add", 20, *oled)]
+    events = [ev("product_view", 150 - 10 * i, *tv, dwell_ms=30_000) for i in range(3)]
+    events += [ev("compare", 40, *oled)]
     events += [ev("product_view", 10 - i, *phones) for i in range(3)]
     return events
+
+
+def more_gestures(now: datetime | None = None) -> list[dict[str, Any]]:
+    """A made-up consumer coming back to the TV they compared: views, a review and a cart add, just now."""
+    now = now or datetime.now(UTC)
+    oled = {"name": "LG 65 inch OLED TV", "brand": "LG", "price": 1099.0, "currency": "EUR"}
+
+    def ev(type_: str, minutes: float, **extra: Any) -> dict[str, Any]:
+        return {
+            "id": str(uuid.uuid4()),
+            "type": type_,
+            "ts": (now - timedelta(minutes=minutes)).isoformat(),
+            "origin": "https://sandbox-shop.example",
+            "path": "/p/{id}",
+            "product": oled,
+            **extra,
+        }
+
+    return [ev("product_view", 12, dwell_ms=80_000), ev("review_read", 8, dwell_ms=120_000), ev("cart_add", 2)]
 
 
 def bound_vendor(*, session: Session, account_id: str) -> str | None:
@@ -261,6 +289,35 @@ def _redirect(url: str) -> dict[str, Any]:
         "error": query.get("error"),
         "error_description": query.get("error_description"),
     }
+
+
+def add_gestures(
+    *, session: Session, ctx: VaultContext, app: VendorApp, account_id: str, body: SandboxGesturesIn
+) -> dict[str, int]:
+    """Record more gestures for one of ``app``'s sandbox consumers, through the ingest path the extension uses:
+    its signals change, and you hear of it as you would of a person's (``signal.updated``, by feed and webhook,
+    at the grant's frequency). Returns the ingest counts."""
+    from vault_server.intents import service as intents
+
+    get_for_vendor(session=session, vendor_id=app.id, account_id=account_id)
+    result = intents.ingest(session=session, ctx=ctx, account_id=account_id, events=body.gestures or more_gestures())
+    return {"accepted": result.accepted, "duplicate": result.duplicate, "rejected": result.rejected}
+
+
+def revoke(*, session: Session, ctx: VaultContext, app: VendorApp, account_id: str) -> int:
+    """The sandbox consumer revokes its grant to ``app`` as a person does on the grant page (you get
+    ``grant.revoked``); returns how many grants ended (0 or 1)."""
+    from vault_server.grants import service as grants
+
+    get_for_vendor(session=session, vendor_id=app.id, account_id=account_id)
+    live = [
+        g
+        for g in grants.list_for_account(session=session, account_id=account_id)
+        if g.vendor_id == app.id and g.revoked_at is None and g.expires_at > utcnow()
+    ]
+    for grant in live:
+        grants.revoke(session=session, ctx=ctx, grant=grant, actor="consumer")
+    return len(live)
 
 
 def delete(*, session: Session, ctx: VaultContext, app: VendorApp, account_id: str) -> None:

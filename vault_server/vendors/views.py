@@ -315,6 +315,24 @@ def sandbox_consent(consumer_id: str, body: sandbox.SandboxConsentIn, vendor: Ve
     return JSONResponse(out, headers=NO_STORE)
 
 
+@router.post(
+    "/v1/vendor/sandbox/consumers/{consumer_id}/gestures",
+    summary="Record more gestures for a sandbox consumer (its signals change: signal.updated follows)",
+)
+def sandbox_gestures(consumer_id: str, body: sandbox.SandboxGesturesIn, vendor: Vendor, ctx: Ctx) -> dict[str, int]:
+    with ctx.db.session() as s:
+        return sandbox.add_gestures(session=s, ctx=ctx, app=vendor, account_id=consumer_id, body=body)
+
+
+@router.post(
+    "/v1/vendor/sandbox/consumers/{consumer_id}/revoke",
+    summary="The sandbox consumer revokes its grant to your app (grant.revoked follows)",
+)
+def sandbox_revoke(consumer_id: str, vendor: Vendor, ctx: Ctx) -> dict[str, int]:
+    with ctx.db.session() as s:
+        return {"revoked": sandbox.revoke(session=s, ctx=ctx, app=vendor, account_id=consumer_id)}
+
+
 @router.delete(
     "/v1/vendor/sandbox/consumers/{consumer_id}",
     status_code=204,
