@@ -4,9 +4,9 @@
  * dist/firefox/ from one MV3 source (src/manifest.base.json) plus per-browser differences, compiles
  * ../policies/*.yaml into policy.json, draws the icons, and zips both trees.
  *
- *   node scripts/build.mjs [--policies DIR] [--out DIR] [--no-zip]
+ *   node scripts/build.mjs [--policies DIR] [--vault-css FILE] [--out DIR] [--no-zip]
  */
-import { mkdirSync, rmSync, writeFileSync, readFileSync, copyFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync, readFileSync, copyFileSync, readdirSync, statSync, existsSync } from 'node:fs';
 import { dirname, join, resolve, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
@@ -18,6 +18,9 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : dflt; };
 const policiesDir = resolve(opt('--policies', process.env.INTENT_VAULT_POLICIES || join(root, '..', 'policies')));
+// The vault's own stylesheet: the popup and options page look like the vault's pages (one source of truth).
+export const VAULT_CSS = join(root, '..', 'vault_server', 'web', 'static', 'vault.css');
+const vaultCss = resolve(opt('--vault-css', VAULT_CSS));
 const outDir = resolve(opt('--out', join(root, 'dist')));
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
@@ -101,6 +104,7 @@ async function buildBrowser(browserName, policy) {
     mkdirSync(dirname(join(dir, page)), { recursive: true });
     copyFileSync(join(root, 'src', page), join(dir, page));
   }
+  copyFileSync(vaultCss, join(dir, 'ui', 'vault.css'));
   mkdirSync(join(dir, 'icons'), { recursive: true });
   for (const size of [16, 32, 48, 128]) writeFileSync(join(dir, 'icons', `icon-${size}.png`), iconPng(size));
   writeFileSync(join(dir, 'policy.json'), JSON.stringify(policy));
@@ -111,6 +115,7 @@ async function buildBrowser(browserName, policy) {
 
 async function main() {
   const policy = loadPolicy(policiesDir);
+  if (!existsSync(vaultCss)) throw new Error(`the vault's stylesheet is missing: ${vaultCss} (--vault-css FILE)`);
   mkdirSync(outDir, { recursive: true });
   for (const b of ['chrome', 'firefox']) {
     const dir = await buildBrowser(b, policy);

@@ -10,6 +10,7 @@ import { Recorder } from './recorder.js';
 import { compileTaxonomy } from './classify.js';
 import { loadSettings, updateSettings, isPaired, isPaused, normalizeSite } from './settings.js';
 import { handleMessage } from './messages.js';
+import { installNavigation } from './navigation.js';
 
 const storage = browser.storage.local;
 const queue = new Queue(storage);
@@ -75,8 +76,6 @@ browser.runtime.onInstalled.addListener(async () => { await loadSettings(storage
 browser.runtime.onStartup.addListener(async () => { await ensureAlarms(); await refreshBadge(); });
 browser.alarms.onAlarm.addListener(onAlarm);
 browser.runtime.onMessage.addListener((msg, sender) => handleMessage(deps, msg, sender));
-// Single-page apps change the URL without a page load: tell the tab's first script (no polling in tabs).
-browser.webNavigation.onHistoryStateUpdated.addListener((d) => {
-  if (d.frameId === 0) browser.tabs.sendMessage(d.tabId, { type: 'nav:changed' }).catch(() => {});
-}, { url: [{ schemes: ['http', 'https'] }] });
+// Shopping URLs are matched here (not in every tab); SPA navigations go to the tab's first script.
+installNavigation(deps);
 ensureAlarms().catch(() => {});

@@ -17,7 +17,18 @@ function flushSoon(deps) {
   deps.browser.alarms.create('iv-flush-soon', { delayInMinutes: 0.5 });
 }
 
-async function popupState(deps) {
+/** What the popup says about the page in the active tab: what was recorded there today, and whether it may be. */
+async function herePage(deps, rec, tab) {
+  if (!tab || !Number.isInteger(tab.id) || typeof tab.url !== 'string') return null;
+  let u;
+  try { u = new URL(tab.url); } catch { return null; }
+  if (!/^https?:$/.test(u.protocol)) return { site: null, recordable: false, reason: 'url', recorded: [] };
+  const gate = await rec.gate({ url: tab.url, incognito: !!tab.incognito });
+  const recorded = (await rec.recordedHere(tab.id, tab.url)).map((e) => ({ ...e, category_name: rec.categoryName(e.category) }));
+  return { site: deps.normalizeSite(u.hostname), recordable: gate.record, reason: gate.reason, recorded };
+}
+
+async function popupState(deps, tab = null) {
   const s = await deps.loadSettings();
   const rec = await deps.recorder();
   const sync = await deps.client.syncState();
@@ -31,10 +42,37 @@ async function popupState(deps) {
     never_record: s.never_record,
     opt_in_categories: s.opt_in_categories,
     vault_opt_in_categories: s.vault_settings?.opt_in_categories || [],
-    today: await rec.today(),
+    today: (await rec.today()).map((e) => ({ ...e, category_name: rec.categoryName(e.category) })),
+    here: await herePage(deps, rec, tab),
     queued: await deps.queue.size(),
     sync,
   };
+}
+
+/**
+ * Tabs (and the URL) the analyser was injected into, so the page's first script and the background's
+ * URL check do not both inject it (the analyser also refuses to start twice). Cleared per tab when a
+ * new document commits (navigation.js); lost when the worker stops, which only costs a guarded re-run.
+ */
+export const injected = new Map();
+
+/**
+ * Inject the analyser into a tab's frame if the privacy gate allows (paused, never-record, incognito,
+ * the vault's own pages). Shared by first.js's capture:load and the background's shopping-URL check.
+ * @returns {Promise<boolean>} whether the analyser runs there
+ */
+export async function loadAnalyser(deps, { tabId, frameId = 0, url, incognito = false }, rec = null) {
+  const gate = await (rec || await deps.recorder()).gate({ url, incognito });
+  if (!gate || !gate.record) return false;
+  if (injected.get(tabId) === url) return true;
+  injected.set(tabId, url);
+  try {
+    await deps.browser.scripting.executeScript({ target: { tabId, frameIds: [frameId] }, files: [ANALYSER] });
+  } catch (e) {
+    injected.delete(tabId);
+    throw e;
+  }
+  return true;
 }
 
 export async function handleMessage(deps, msg, sender) {
@@ -48,13 +86,10 @@ export async function handleMessage(deps, msg, sender) {
     if (msg.type === 'capture:hello') return rec.gate({ url, incognito });
     if (msg.type === 'capture:load') {
       // first.js found a page that looks like shopping: load the analyser there, if the gate allows.
-      const gate = await rec.gate({ url, incognito });
-      if (!gate || !gate.record) return { loaded: false };
-      await browser.scripting.executeScript({ target: { tabId: sender.tab.id, frameIds: [sender.frameId ?? 0] }, files: [ANALYSER] });
-      return { loaded: true };
+      return { loaded: await loadAnalyser(deps, { tabId: sender.tab.id, frameId: sender.frameId ?? 0, url, incognito }, rec) };
     }
     if (msg.type === 'capture:observe') {
-      const res = await rec.record(msg.obs || {}, { url, incognito });
+      const res = await rec.record(msg.obs || {}, { url, incognito, tab: sender.tab.id });
       if (res.recorded.some((e) => !['product_view', 'compare', 'review_read', 'page_view'].includes(e.type))) flushSoon(deps);
       return { recorded: res.recorded.map((e) => ({ id: e.id, type: e.type })), dropped: res.dropped || null };
     }
@@ -68,11 +103,23 @@ export async function handleMessage(deps, msg, sender) {
   if (!msg.type.startsWith('ui:') || !fromExtensionPage(deps, sender)) return undefined;
   try {
     switch (msg.type) {
-      case 'ui:state': return { ok: true, state: await popupState(deps) };
+      case 'ui:state': return { ok: true, state: await popupState(deps, msg.tab) };
+      case 'ui:never-record': {
+        // The popup's one click: this site (and its subdomains) joins the never-record list; its queue is dropped.
+        let host = '';
+        try { host = new URL(msg.url).hostname; } catch { /* not a URL */ }
+        const site = host ? deps.normalizeSite(host) : '';
+        if (!site) return { ok: false, error: 'This page has no site to leave out' };
+        const s = await deps.loadSettings();
+        const never = s.never_record.includes(site) ? s.never_record : [...s.never_record, site];
+        await deps.updateSettings({ never_record: never });
+        const dropped = await (await deps.recorder()).forgetSite(site);
+        return { ok: true, site, dropped, state: await popupState(deps, msg.tab) };
+      }
       case 'ui:pause': {
         await deps.updateSettings({ paused: !!msg.paused });
         await deps.refreshBadge();
-        return { ok: true, state: await popupState(deps) };
+        return { ok: true, state: await popupState(deps, msg.tab) };
       }
       case 'ui:delete': {
         const rec = await deps.recorder();
@@ -81,7 +128,7 @@ export async function handleMessage(deps, msg, sender) {
         if (!wasQueued) {
           try { await deps.client.deleteGesture(msg.id); remote = 'deleted'; } catch (e) { remote = `failed: ${e.message}`; }
         }
-        return { ok: true, remote, state: await popupState(deps) };
+        return { ok: true, remote, state: await popupState(deps, msg.tab) };
       }
       case 'ui:settings:save': {
         const patch = {};
@@ -95,7 +142,7 @@ export async function handleMessage(deps, msg, sender) {
         if (Array.isArray(msg.opt_in_categories)) patch.opt_in_categories = msg.opt_in_categories;
         const s = await deps.updateSettings(patch);
         if (patch.never_record) { const rec = await deps.recorder(); for (const site of s.never_record) await rec.forgetSite(site); }
-        return { ok: true, state: await popupState(deps) };
+        return { ok: true, state: await popupState(deps, msg.tab) };
       }
       case 'ui:pair:start': {
         const p = await deps.client.startPairing(msg.vault_url);
@@ -119,12 +166,12 @@ export async function handleMessage(deps, msg, sender) {
         const value = msg.value === undefined || msg.value === '' ? undefined : Number(msg.value);
         const res = await rec.declare(msg.text, { value });
         if (res.recorded.length) flushSoon(deps);
-        return { ok: res.recorded.length > 0, dropped: res.dropped || null, error: res.dropped ? `not recorded: ${res.dropped}` : undefined, state: await popupState(deps) };
+        return { ok: res.recorded.length > 0, dropped: res.dropped || null, error: res.dropped ? `not recorded: ${res.dropped}` : undefined, state: await popupState(deps, msg.tab) };
       }
       case 'ui:queue': return { ok: true, events: (await deps.queue.all()).map((i) => i.event) };
       case 'ui:sync': {
         const res = await deps.client.flush({ force: true });
-        return { ok: true, result: res, state: await popupState(deps) };
+        return { ok: true, result: res, state: await popupState(deps, msg.tab) };
       }
       case 'ui:remote': {
         const s = await deps.loadSettings();

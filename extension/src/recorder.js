@@ -7,7 +7,7 @@
 import { buildGesture } from './gesture.js';
 import { classify, sensitiveRootOf } from './classify.js';
 import { loadSettings, isPaused, isNeverRecord, optIns } from './settings.js';
-import { hostOf } from './lib/minimise.js';
+import { hostOf, minimiseUrl } from './lib/minimise.js';
 
 export const HISTORY_KEY = 'history';
 export const MEMORY_KEY = 'memory';
@@ -93,8 +93,14 @@ export class Recorder {
     if (!ev) return null;
     const hold = HOLD_TYPES.has(ev.type) && !extra.noHold ? this.now() + HOLD_MS : 0;
     await this.queue.add(ev, { holdUntil: hold, now: this.now() });
-    await this._history([{ id: ev.id, type: ev.type, ts: ev.ts, origin: ev.origin, path: ev.path, category: ev.category || null,
-      label: ev.query || ev.product?.name || '' }]);
+    // The popup's history (this device only): what the gesture was, and the tab it came from ("this page").
+    const entry = { id: ev.id, type: ev.type, ts: ev.ts, origin: ev.origin, path: ev.path, category: ev.category || null,
+      label: ev.query || ev.product?.name || '' };
+    if (ev.product?.brand) entry.brand = ev.product.brand;
+    if (Number.isFinite(ev.product?.price)) { entry.price = ev.product.price; entry.currency = ev.product.currency || null; }
+    if (Number.isFinite(ev.value)) entry.value = ev.value;
+    if (Number.isInteger(extra.tab)) entry.tab = extra.tab;
+    await this._history([entry]);
     return ev;
   }
 
@@ -102,7 +108,7 @@ export class Recorder {
    * Record one observation from a page. Returns {recorded: [events], dropped?: reason}.
    * @param {{type: string, query?: string, product?: object, value?: number, breadcrumbs?: string[], dwell_ms?: number, scroll?: number}} obs
    */
-  record(obs, { url, incognito = false }) {
+  record(obs, { url, incognito = false, tab }) {
     return this._serial(async () => {
       const g = await this.gate({ url, incognito });
       if (!g.record) return { recorded: [], dropped: g.reason };
@@ -116,10 +122,10 @@ export class Recorder {
         return { recorded: [], dropped: 'uncategorised' };
       }
       const recorded = [];
-      const main = await this._enqueue(obs, url, cat.category);
+      const main = await this._enqueue(obs, url, cat.category, { tab });
       if (!main) return { recorded: [], dropped: 'invalid' };
       recorded.push(main);
-      const derived = await this._derive(main, obs, url, cat.category);
+      const derived = await this._derive(main, obs, url, cat.category, tab);
       recorded.push(...derived);
       return { recorded };
     });
@@ -143,7 +149,7 @@ export class Recorder {
     });
   }
 
-  async _derive(ev, obs, url, category) {
+  async _derive(ev, obs, url, category, tab) {
     const out = [];
     const mem = await this._memory();
     const now = this.now();
@@ -152,13 +158,13 @@ export class Recorder {
       const vk = `${ev.origin}|${key}`;
       const last = mem.visits[vk];
       if (last && now - last >= RETURN_MIN_MS && now - last <= RETURN_MAX_MS) {
-        const rv = await this._enqueue({ type: 'return_visit', product: obs.product }, url, category, { noHold: true });
+        const rv = await this._enqueue({ type: 'return_visit', product: obs.product }, url, category, { noHold: true, tab });
         if (rv) out.push(rv);
       }
       mem.visits[vk] = now;
       const seen = mem.products[key];
       if (seen && seen.origin !== ev.origin && now - seen.ts <= PRICE_CHECK_MS) {
-        const pc = await this._enqueue({ type: 'price_check', product: obs.product }, url, category, { noHold: true });
+        const pc = await this._enqueue({ type: 'price_check', product: obs.product }, url, category, { noHold: true, tab });
         if (pc) out.push(pc);
       }
       mem.products[key] = { origin: ev.origin, ts: now };
@@ -206,6 +212,21 @@ export class Recorder {
     const d = new Date(this.now());
     const midnight = new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
     return (got[HISTORY_KEY] || []).filter((e) => Date.parse(e.ts) >= midnight).reverse();
+  }
+
+  /**
+   * What was recorded today from this tab's current page (same tab, origin and path template), newest first.
+   * @param {number} tab @param {string} url
+   */
+  async recordedHere(tab, url) {
+    const m = minimiseUrl(url);
+    if (!m || !Number.isInteger(tab)) return [];
+    return (await this.today()).filter((e) => e.tab === tab && e.origin === m.origin && e.path === m.path);
+  }
+
+  /** A category's name in the taxonomy ("Televisions"), or null. */
+  categoryName(id) {
+    return (id && this.taxonomy?.byId?.get(id)?.name) || null;
   }
 
   /** Forget a gesture locally: out of the queue (if not sent yet) and out of the history. */

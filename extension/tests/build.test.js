@@ -59,6 +59,11 @@ describe('manifests', () => {
     expect(base.content_scripts.map((c) => c.js)).toEqual([['first.js']]);
     expect(base.web_accessible_resources).toBeUndefined();
   });
+  it('extension pages run only their own scripts and styles (strict CSP, no inline script or style)', () => {
+    const csp = base.content_security_policy.extension_pages;
+    expect(csp.split(';').map((d) => d.trim())).toEqual(expect.arrayContaining(["script-src 'self'", "object-src 'none'", "style-src 'self'", "base-uri 'none'"]));
+    expect(csp).not.toMatch(/unsafe|\*/);
+  });
   it('draws valid PNG icons', () => {
     const png = iconPng(16);
     expect([...png.subarray(0, 8)]).toEqual([137, 80, 78, 71, 13, 10, 26, 10]);
@@ -87,10 +92,19 @@ describe('npm run build', () => {
     for (const f of ['first.js', 'analyser.js']) expect(readFileSync(join(out, 'chrome', f), 'utf8')).not.toMatch(/^\s*import\s/m);
     expect(readFileSync(join(out, 'firefox/background.js'), 'utf8')).not.toMatch(/^\s*(import|export)\s/m);
   });
-  it('the first script stays small: it carries the probe, not the extractors', () => {
+  it("the popup and options pages wear the vault's own stylesheet, copied at build time", () => {
+    for (const b of ['chrome', 'firefox']) {
+      expect(readFileSync(join(out, b, 'ui/vault.css'), 'utf8')).toBe(readFileSync(join(root, '..', 'vault_server/web/static/vault.css'), 'utf8'));
+      expect(existsSync(join(out, b, 'ui/ui.css'))).toBe(true);
+    }
+  });
+  it('the first script stays small: the page half of the probe, no URL patterns, no extractors', () => {
     const first = readFileSync(join(out, 'chrome/first.js'), 'utf8');
-    expect(first.length).toBeLessThan(24_000);
+    expect(first.length).toBeLessThan(8_000);
     expect(first).not.toContain('extractJsonLd');
+    expect(first).not.toContain('thankyou'); // purchase URL words: matched in the background
+    expect(first).not.toContain('wishlist'); // only the add-to-cart phrases of action-patterns.json
+    expect(readFileSync(join(out, 'chrome/background.js'), 'utf8')).toContain('thankyou');
     expect(readFileSync(join(out, 'chrome/analyser.js'), 'utf8').length).toBeGreaterThan(4 * first.length);
   });
 });

@@ -32,6 +32,34 @@ function setup(settings = {}) {
 const tab = (url, incognito = false) => ({ tab: { id: 1, incognito, url }, url });
 const page = { url: `${EXT}popup/popup.html` };
 
+describe('the popup: this page', () => {
+  it("ui:state says what the active tab's page was recorded as; ui:never-record leaves its site out in one step", async () => {
+    const t = setup();
+    const url = 'https://www.shop.example/p/tv-55-123';
+    const sender = { tab: { id: 3, incognito: false, url }, url };
+    await handleMessage(t.deps, { type: 'capture:observe', obs: { type: 'product_view', product: { name: 'OLED TV', brand: 'LG', price: 999, currency: 'EUR' } } }, sender);
+    const tabRef = { id: 3, url };
+    let res = await handleMessage(t.deps, { type: 'ui:state', tab: tabRef }, page);
+    expect(res.state.here).toMatchObject({ site: 'shop.example', recordable: true, recorded: [{ type: 'product_view', label: 'OLED TV', brand: 'LG', price: 999, currency: 'EUR' }] });
+    expect(res.state.here.recorded[0].category_name).toBeTruthy();
+    expect(res.state.today[0].category_name).toBe(res.state.here.recorded[0].category_name);
+    expect((await handleMessage(t.deps, { type: 'ui:state' }, page)).state.here).toBeNull();
+    res = await handleMessage(t.deps, { type: 'ui:never-record', url, tab: tabRef }, page);
+    expect(res).toMatchObject({ ok: true, site: 'shop.example', dropped: 1 });
+    expect((await t.deps.loadSettings()).never_record).toEqual(['shop.example']);
+    expect(res.state.here).toMatchObject({ recordable: false, reason: 'never_record' });
+    expect(await t.queue.size()).toBe(0);
+    expect((await handleMessage(t.deps, { type: 'ui:never-record', url, tab: tabRef }, page)).state.never_record).toEqual(['shop.example']);
+    expect(await handleMessage(t.deps, { type: 'ui:never-record', url: 'about:blank' }, page)).toMatchObject({ ok: false });
+    expect(await handleMessage(t.deps, { type: 'ui:never-record', url }, { tab: { id: 3, url }, url })).toBeUndefined(); // not from a web page
+  });
+  it('the vault\'s own pages and browser pages: nothing to leave out', async () => {
+    const t = setup();
+    expect((await handleMessage(t.deps, { type: 'ui:state', tab: { id: 1, url: 'https://vault.example/signals' } }, page)).state.here).toMatchObject({ recordable: false, reason: 'vault' });
+    expect((await handleMessage(t.deps, { type: 'ui:state', tab: { id: 1, url: 'chrome://extensions/' } }, page)).state.here).toEqual({ site: null, recordable: false, reason: 'url', recorded: [] });
+  });
+});
+
 describe('content script messages', () => {
   it('hello answers whether the page may be recorded (incognito never)', async () => {
     const t = setup();

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { shoppingReason } from '../src/capture/probe.js';
+import { shoppingReason } from '../src/capture/shopping-url.js';
 import { fromHtml, loadPage } from './helpers/dom.js';
 
 const reason = (html, url = 'https://www.example.com/some/page') => shoppingReason(fromHtml(html, url).doc, url);

@@ -143,6 +143,19 @@ describe('today and deletion', () => {
     t.advance(24 * 3600_000);
     expect(await t.rec.today()).toEqual([]);
   });
+  it("this page: what was recorded from a tab's current page, with what the popup says about it", async () => {
+    const t = setup();
+    const url = 'https://shop.example/p/lg-oled-tv-65-c4-123456?ref=x';
+    const { recorded: [pv] } = await t.rec.record({ type: 'product_view', product: tv }, { url, tab: 4 });
+    await t.rec.record({ type: 'product_view', product: { ...tv, name: 'Other TV' } }, { url: 'https://shop.example/p/other-tv-99999', tab: 5 });
+    await t.rec.record({ type: 'cart_add', product: tv, value: 1299 }, { url: 'https://shop.example/cart', tab: 4 });
+    const here = await t.rec.recordedHere(4, 'https://shop.example/p/lg-oled-tv-65-c4-123456#reviews');
+    expect(here).toEqual([expect.objectContaining({ id: pv.id, type: 'product_view', label: 'LG OLED TV 65', brand: 'LG', price: 1299, currency: 'EUR', tab: 4 })]);
+    expect(await t.rec.recordedHere(6, url)).toEqual([]); // another tab
+    expect(await t.rec.recordedHere(4, 'chrome://newtab')).toEqual([]);
+    expect(t.rec.categoryName('electronics.tv')).toBe(tax.byId.get('electronics.tv').name);
+    expect(t.rec.categoryName(null)).toBeNull();
+  });
   it('adding a site to never-record drops its queued gestures', async () => {
     const t = setup();
     await t.rec.record({ type: 'search', query: 'tv' }, { url: 'https://shop.example/search?q=tv' });

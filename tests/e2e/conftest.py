@@ -108,7 +108,10 @@ def extension_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
             pytest.fail(f"VAULT_E2E_EXTENSION={given} is not an unpacked extension (no manifest.json)")
         return Path(given).resolve()
     manifest = DIST / "manifest.json"
-    sources = _newest_mtime(EXTENSION / "src", EXTENSION / "scripts", EXTENSION / "package.json", ROOT / "policies")
+    vault_css = ROOT / "vault_server" / "web" / "static" / "vault.css"  # copied into the build (the popup's look)
+    sources = _newest_mtime(
+        EXTENSION / "src", EXTENSION / "scripts", EXTENSION / "package.json", ROOT / "policies", vault_css
+    )
     if not manifest.exists() or manifest.stat().st_mtime < sources:
         if not (EXTENSION / "node_modules").is_dir():
             _run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], EXTENSION)
@@ -207,34 +210,16 @@ def playwright() -> Iterator[Playwright]:
         yield p
 
 
-@dataclass
-class ExtensionBrowser:
-    """A chromium profile with the extension loaded, plus a control page (an extension page kept open)."""
-
-    context: BrowserContext
-    worker: Worker
-    extension_id: str
-    control: Page = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.control = self.open("options/options.html")
-
-    def ext_url(self, path: str) -> str:
-        return f"chrome-extension://{self.extension_id}/{path}"
-
-    def open(self, path: str) -> Page:
-        page = self.context.new_page()
-        page.goto(self.ext_url(path))
-        return page
+class ExtensionControl:
+    """What the scenarios read and ask of the extension, in any browser: its storage and ``ui:*`` messages (from an
+    extension page, as the popup and options do). Chromium (``ExtensionBrowser``) and Firefox (``tests/e2e/firefox.py``)
+    implement ``send`` and ``storage``."""
 
     def send(self, type_: str, **payload: Any) -> dict[str, Any]:
-        """A ui:* runtime message to the background, from an extension page (as the popup/options do)."""
-        res = self.control.evaluate("(m) => chrome.runtime.sendMessage(m)", {"type": type_, **payload})
-        assert isinstance(res, dict), res
-        return res
+        raise NotImplementedError
 
     def storage(self, key: str) -> Any:
-        return self.control.evaluate("(k) => chrome.storage.local.get(k).then((g) => g[k])", key)
+        raise NotImplementedError
 
     def history(self) -> list[dict[str, Any]]:
         """What the extension recorded (its local 'recorded today' history), oldest first."""
@@ -273,6 +258,36 @@ class ExtensionBrowser:
         res = self.send("ui:sync")
         assert res.get("ok"), res
         return dict(res["result"])
+
+
+@dataclass
+class ExtensionBrowser(ExtensionControl):
+    """A chromium profile with the extension loaded, plus a control page (an extension page kept open)."""
+
+    context: BrowserContext
+    worker: Worker
+    extension_id: str
+    control: Page = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.control = self.open("options/options.html")
+
+    def ext_url(self, path: str) -> str:
+        return f"chrome-extension://{self.extension_id}/{path}"
+
+    def open(self, path: str) -> Page:
+        page = self.context.new_page()
+        page.goto(self.ext_url(path))
+        return page
+
+    def send(self, type_: str, **payload: Any) -> dict[str, Any]:
+        """A ui:* runtime message to the background, from an extension page (as the popup/options do)."""
+        res = self.control.evaluate("(m) => chrome.runtime.sendMessage(m)", {"type": type_, **payload})
+        assert isinstance(res, dict), res
+        return res
+
+    def storage(self, key: str) -> Any:
+        return self.control.evaluate("(k) => chrome.storage.local.get(k).then((g) => g[k])", key)
 
 
 def _launch(playwright: Playwright, extension_dir: Path, profile: Path) -> BrowserContext:

@@ -1,14 +1,16 @@
 /**
  * The first content script (bundled into first.js, a few KB), the only one that runs in every tab.
- * It asks probe.js whether the page looks like shopping; only then does it ask the background to
- * load the analyser (index.js -> analyser.js, injected with scripting.executeScript after the
- * privacy gate). Single-page-app navigations arrive as a `nav:changed` message from the background
- * (webNavigation.onHistoryStateUpdated) or as popstate; nothing polls. No webextension-polyfill here:
- * `browser` (Firefox) or `chrome` (Chrome, promise-returning in MV3) directly, to stay small.
+ * It takes the page half of the first look (probe.js pageVerdict: markup, price elements, a price
+ * by the heading, cart controls; no URL patterns, which the background checks on webNavigation
+ * events) and only when the page looks like shopping asks the background to load the analyser
+ * (index.js -> analyser.js, injected with scripting.executeScript after the privacy gate).
+ * It registers no runtime listener: single-page-app navigations reach it from the background as a
+ * scripting.executeScript call of `__intentVaultFirst.navigated(shopUrl)` in this isolated world
+ * (webNavigation.onHistoryStateUpdated), or as popstate; nothing polls. The extension API is touched
+ * only on a shopping page. No webextension-polyfill here: `browser` (Firefox) or `chrome` directly.
  */
-import { shoppingReason } from './probe.js';
+import { pageVerdict, ARTICLE } from './probe.js';
 
-const api = globalThis.browser || globalThis.chrome;
 const RECHECK_MS = 2500; // client-rendered shops add their markup after load: look once more
 const SETTLE_MS = 1500; // after an SPA navigation, let the new view render
 
@@ -20,34 +22,39 @@ function analyser() {
   return globalThis.__intentVaultAnalyser || null;
 }
 
-function check(recheck) {
+function load() {
+  requested = true;
+  const api = globalThis.browser || globalThis.chrome;
+  Promise.resolve(api.runtime.sendMessage({ type: 'capture:load', url: location.href }))
+    .then((res) => { if (!res || !res.loaded) requested = false; })
+    .catch(() => { requested = false; });
+}
+
+/** @param {boolean} recheck look once more later when nothing was found; @param {boolean} shopUrl the background says the URL is a shopping URL */
+function check(recheck, shopUrl = false) {
   lastUrl = location.href;
   if (analyser()) { analyser().navigated(); return; }
   if (requested) return;
-  if (shoppingReason(document, location.href)) {
-    requested = true;
-    Promise.resolve(api.runtime.sendMessage({ type: 'capture:load', url: location.href }))
-      .then((res) => { if (!res || !res.loaded) requested = false; })
-      .catch(() => { requested = false; });
-  } else if (recheck) {
+  const verdict = shopUrl ? 'url' : pageVerdict(document);
+  if (verdict && verdict !== ARTICLE) load();
+  else if (recheck && !verdict) {
     clearTimeout(timer);
     const url = location.href;
     timer = setTimeout(() => { if (location.href === url) check(false); }, RECHECK_MS);
   }
 }
 
-function onNavigated() {
+/** A navigation without a page load (pushState from the background's webNavigation event, or popstate). */
+function navigated(shopUrl = false) {
   if (location.href === lastUrl) return;
   if (analyser()) { lastUrl = location.href; analyser().navigated(); return; }
   clearTimeout(timer);
-  timer = setTimeout(() => check(true), SETTLE_MS);
+  timer = setTimeout(() => check(true, shopUrl), SETTLE_MS);
 }
 
-if (window.top === window) {
+if (window.top === window && !globalThis.__intentVaultFirst) {
+  // The content scripts' own isolated global scope, never the page's.
+  globalThis.__intentVaultFirst = { navigated };
   check(true);
-  window.addEventListener('popstate', onNavigated);
-  api.runtime.onMessage.addListener((msg) => {
-    if (msg && msg.type === 'nav:changed') onNavigated();
-    return undefined;
-  });
+  window.addEventListener('popstate', () => navigated(false));
 }

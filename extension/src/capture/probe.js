@@ -7,24 +7,34 @@
  * price elements and a price next to the main heading. Native selector queries only, no layout,
  * bounded text reads. Pure: takes a Document and URL, touches no extension API.
  */
-import { detectSearch, isPriceComparison } from './search.js';
-import { isCartUrl } from './cart.js';
-import { isCheckoutUrl } from './checkout.js';
-import { isPurchaseUrl } from './purchase.js';
-import { COMPARE_PATH } from './compare.js';
-import { isReviewUrl } from './review.js';
-import { ACTION_PATTERNS } from './patterns.js';
+// A named import of the one list (esbuild and vite drop the file's other lists from first.js); no JSON
+// import attribute, which would allow only the default import. Nothing imports this file natively in Node.
+import { cart_add as CART_ADD } from '../config/action-patterns.json';
 
 const LD_OFFER = /"@type"\s*:\s*\[?\s*"(?:https?:\/\/schema\.org\/)?(?:Offer|AggregateOffer|Order)"|"offers"\s*:|"price"\s*:/;
 const LD_PRODUCT = /"@type"\s*:\s*\[?\s*"(?:https?:\/\/schema\.org\/)?(?:Product|ProductGroup|ProductModel|IndividualProduct|Vehicle|Car|Book|ItemList)"/;
 const LD_ARTICLE = /"@type"\s*:\s*\[?\s*"(?:https?:\/\/schema\.org\/)?(?:\w*Article|BlogPosting|LiveBlogPosting|Report)"/;
-const OFFER_MARKUP = [
-  '[itemtype*="schema.org/Offer" i]', '[itemtype*="schema.org/AggregateOffer" i]', '[itemtype*="schema.org/Order" i]',
-  '[itemprop=price]', '[property="itemprop:price"]', 'meta[property^="product:price" i]', 'meta[property^="og:price:" i]',
-  'meta[property^="twitter:data1" i]',
-].join(',');
-const PRODUCT_MARKUP = '[itemtype*="schema.org/Product" i], [typeof~="Product" i], [typeof*="schema:Product" i], meta[property^="product:" i]';
-const ARTICLE_META = 'meta[property^="article:" i], meta[property="og:type" i][content^="article" i], [itemtype*="Article" i], [itemtype*="BlogPosting" i]';
+const mayOffer = (t) => t.includes('Offer"') || t.includes('Order"') || t.includes('"offers"') || t.includes('"price"');
+const mayProduct = (t) => t.includes('Product') || t.includes('Vehicle"') || t.includes('Car"') || t.includes('Book"') || t.includes('ItemList"');
+const mayArticle = (t) => t.includes('Article"') || t.includes('BlogPosting"') || t.includes('Report"');
+// The markup look is XPath with primitive results (document.evaluate -> boolean/string/number): on the common page
+// (an article) no element is handed to script, so the content-script world never builds wrappers and prototypes
+// for the page's element types (measured: about a quarter of the first script's heap). Case-insensitive
+// attribute matches lower-case with translate(), as the CSS `i` flag did.
+const lc = (attr) => `translate(${attr},'ABCDEFGHIJKLMNOPQRSTUVWXYZ','abcdefghijklmnopqrstuvwxyz')`;
+const OFFER_MARKUP = `boolean(//*[contains(${lc('@itemtype')},'schema.org/offer') or contains(${lc('@itemtype')},'schema.org/aggregateoffer')
+  or contains(${lc('@itemtype')},'schema.org/order') or @itemprop='price' or @property='itemprop:price']
+  | //meta[starts-with(${lc('@property')},'product:price') or starts-with(${lc('@property')},'og:price:') or starts-with(${lc('@property')},'twitter:data1')])`;
+const OG_TYPE = `string(//meta[${lc('@property')}='og:type']/@content)`;
+const PRODUCT_MARKUP = `boolean(//*[contains(${lc('@itemtype')},'schema.org/product') or contains(concat(' ',${lc('normalize-space(@typeof)')},' '),' product ')
+  or contains(${lc('@typeof')},'schema:product')] | //meta[starts-with(${lc('@property')},'product:')])`;
+const ARTICLE_META = `boolean(//meta[starts-with(${lc('@property')},'article:') or (${lc('@property')}='og:type' and starts-with(${lc('@content')},'article'))]
+  | //*[contains(${lc('@itemtype')},'article') or contains(${lc('@itemtype')},'blogposting')])`;
+const LD_SCRIPTS = `//script[${lc('@type')}='application/ld+json']`;
+const xpath = (doc, expr, type) => doc.evaluate(expr, doc, null, type, null);
+const xBool = (doc, expr) => xpath(doc, expr, 3 /* BOOLEAN_TYPE */).booleanValue;
+const xString = (doc, expr) => xpath(doc, expr, 2 /* STRING_TYPE */).stringValue;
+const xNumber = (doc, expr) => xpath(doc, expr, 1 /* NUMBER_TYPE */).numberValue;
 /** Elements that say "price" in their class or id, in the languages the visible-price fallback reads. */
 // No i flag (a case-insensitive regex with non-ASCII words is costly to compile): the usual spellings.
 const PRICE_WORD = /price|Price|PRICE|preis|Preis|prix|Prix|precio|Precio|prezzo|preco|preço|prijs|cijena|hinta|fiyat|цена|ціна/;
@@ -34,21 +44,8 @@ const CONTROLS = 'button, input[type=submit], input[type=button], input[type=ima
 /** An amount with a currency marker next to it (symbol, ISO code or local currency word). */
 const MONEY = /(?:[€£$¥₹₽₴₺₩₪฿₫₱₸₦]|\b(?:[A-Z]{3}|zł|kr|Kč|Ft|lei|Rs\.?|R\$|kn|TL|CHF|RM|Rp)\b)\s?\d|\d[\d.,'\s\u00a0]*\s?(?:[€£$¥₹₽₴₺₩₪฿₫₱₸₦円元원]|(?:zł|kr|Kč|Ft|lei|Lei|Rs|kn|Kn|TL|CHF|EUR|USD|GBP|PLN|SEK|NOK|DKK|CZK|HUF|RON|руб|грн|лв|тг|сом|so'm|ر\.س|د\.إ)(?![\p{L}]))/u;
 
-export function shoppingUrl(url) {
-  let u;
-  try { u = new URL(url); } catch { return null; }
-  if (!/^https?:$/.test(u.protocol)) return null;
-  // detectSearch compiles its patterns on first use: only when the URL can hold a search at all.
-  if ((u.search || u.hash.includes('?') || /search|such|recherch|busca|ricerca|zoek|szukaj|catalogsearch/i.test(u.pathname))
-    && detectSearch(url)) return 'search-url';
-  if (isPriceComparison(url)) return 'price-comparison';
-  if (isPurchaseUrl(url) || isCheckoutUrl(url) || isCartUrl(url)) return 'order-url';
-  if (COMPARE_PATH.test(u.pathname.toLowerCase()) || isReviewUrl(url)) return 'compare-or-review-url';
-  return null;
-}
-
 /** A page that declares itself an article and offers nothing: no further look (see shoppingReason). */
-const ARTICLE = 'article';
+export const ARTICLE = 'article';
 
 /**
  * Offers, prices or an order in the markup: a shop page. A Product alone is weaker: paywalled news
@@ -56,19 +53,18 @@ const ARTICLE = 'article';
  * declare itself an article.
  */
 export function productMarkup(doc) {
-  if (doc.querySelector(OFFER_MARKUP)) return 'offer-markup';
-  const ogType = doc.querySelector('meta[property="og:type" i]');
-  if (ogType && /product/i.test(ogType.getAttribute('content') || '')) return 'og-product';
-  let product = !!doc.querySelector(PRODUCT_MARKUP);
-  let article = !!doc.querySelector(ARTICLE_META);
-  let n = 0;
-  for (const s of doc.querySelectorAll('script[type="application/ld+json" i]')) {
-    if (++n > 30) break;
+  if (xBool(doc, OFFER_MARKUP)) return 'offer-markup';
+  if (/product/i.test(xString(doc, OG_TYPE))) return 'og-product';
+  let product = xBool(doc, PRODUCT_MARKUP);
+  let article = xBool(doc, ARTICLE_META);
+  const scripts = Math.min(30, xNumber(doc, `count(${LD_SCRIPTS})`));
+  for (let i = 1; i <= scripts; i++) {
     // Regexes over the raw text: no JSON parse here (the analyser parses, leniently, when it runs).
-    const text = (s.textContent || '').slice(0, 200_000);
-    if (LD_OFFER.test(text)) return 'offer-markup';
-    product ||= LD_PRODUCT.test(text);
-    article ||= LD_ARTICLE.test(text);
+    // Plain substring checks first (supersets of the regexes): most pages never compile or run these regexes.
+    const text = xString(doc, `string((${LD_SCRIPTS})[${i}])`).slice(0, 200_000);
+    if (mayOffer(text) && LD_OFFER.test(text)) return 'offer-markup';
+    product ||= mayProduct(text) && LD_PRODUCT.test(text);
+    article ||= mayArticle(text) && LD_ARTICLE.test(text);
   }
   if (article) return ARTICLE;
   return product ? 'product-markup' : null;
@@ -85,7 +81,7 @@ function cartRegex() {
   if (!cartRe) {
     const esc = (p) => p.toLowerCase().replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/ /g, '[\\s\\u00a0]+');
     // Short phrases ("buy", "kaufen") only as whole words, as patterns.js matches them.
-    const alt = ACTION_PATTERNS.cart_add.map((p) => (p.length <= 6 && !/[^\p{L} ]/u.test(p) ? `(?:^|${NOT_LETTER})${esc(p)}(?:$|${NOT_LETTER})` : esc(p)));
+    const alt = CART_ADD.map((p) => (p.length <= 6 && !/[^\p{L} ]/u.test(p) ? `(?:^|${NOT_LETTER})${esc(p)}(?:$|${NOT_LETTER})` : esc(p)));
     cartRe = new RegExp(alt.join('|'));
   }
   return cartRe;
@@ -141,17 +137,20 @@ export function priceNearHeading(doc) {
 }
 
 /**
+ * The page half of the first look (no URL patterns): what first.js runs in every tab. The URL half
+ * (shopping-url.js shoppingUrl) runs in the background on webNavigation events, so no tab compiles URL patterns.
  * @param {Document} doc
- * @param {string} url
- * @returns {string|null} why the page looks like shopping (for tests and the bench), or null
+ * @returns {string|null}
  */
-export function shoppingReason(doc, url) {
-  // Cheapest first: the URL, then native selector queries, then bounded reads of a few texts.
-  const byUrl = shoppingUrl(url);
-  if (byUrl) return byUrl;
+export function pageReason(doc) {
+  const verdict = pageVerdict(doc);
+  return verdict === ARTICLE ? null : verdict;
+}
+
+/** pageReason, but says ARTICLE for a page that declared itself an article (a final "no": no second look). */
+export function pageVerdict(doc) {
+  // Cheapest first: native selector queries, then bounded reads of a few texts.
   // A page that declares itself an article (og:type, article:* meta, an Article node) and has no
   // offer markup is not a shop page: that verdict is final, and it is the common case.
-  const markup = productMarkup(doc);
-  if (markup) return markup === ARTICLE ? null : markup;
-  return priceElement(doc) || priceNearHeading(doc) || cartControls(doc);
+  return productMarkup(doc) || priceElement(doc) || priceNearHeading(doc) || cartControls(doc);
 }

@@ -2,6 +2,9 @@
 import browser from 'webextension-polyfill';
 import { send, h, clear, byId } from '../ui/common.js';
 
+/** The status line: a notice box shown only when it says something. */
+function say(text) { const m = byId('message'); m.textContent = text || ''; m.hidden = !text; }
+
 const ORIGINS = { origins: ['http://*/*', 'https://*/*'] };
 
 let state = null;
@@ -11,7 +14,7 @@ function renderPairing(p) {
   const box = byId('pairing');
   if (!p || p.status !== 'pending') {
     box.hidden = true;
-    if (p && (p.status === 'expired' || p.status === 'denied')) byId('message').textContent = p.status === 'expired' ? 'The code expired. Pair again.' : 'Pairing was refused in the vault.';
+    if (p && (p.status === 'expired' || p.status === 'denied')) say(p.status === 'expired' ? 'The code expired. Pair again.' : 'Pairing was refused in the vault.');
     return;
   }
   box.hidden = false;
@@ -39,6 +42,7 @@ function render(s) {
   const status = byId('pair-status');
   status.textContent = s.paired ? 'Paired' : 'Not paired';
   status.dataset.paired = String(s.paired);
+  status.classList.toggle('ok', !!s.paired);
   byId('unpair-button').hidden = !s.paired;
   byId('pair-button').textContent = s.paired ? 'Pair again' : 'Pair with vault';
   renderPairing(s.pairing);
@@ -47,7 +51,7 @@ function render(s) {
   clear(list);
   for (const site of s.never_record) {
     list.append(h('li', { 'data-testid': 'never-record-item', 'data-site': site }, h('span', { text: site }),
-      h('button', { type: 'button', 'data-testid': 'never-record-remove', 'data-site': site, text: 'Remove',
+      h('button', { type: 'button', class: 'link', 'data-testid': 'never-record-remove', 'data-site': site, 'aria-label': `Remove ${site}`, text: 'Remove',
         onclick: () => save({ never_record: state.never_record.filter((x) => x !== site) }) })));
   }
   for (const box of document.querySelectorAll('input[data-testid=opt-in]')) {
@@ -58,7 +62,7 @@ function render(s) {
 
 async function save(patch) {
   const res = await send('ui:settings:save', patch);
-  byId('message').textContent = res.ok ? 'Saved.' : res.error;
+  say(res.ok ? 'Saved.' : res.error);
   if (res.state) render(res.state);
   await preview();
 }
@@ -75,7 +79,7 @@ function schedulePoll(intervalS) {
     const st = await send('ui:state');
     if (st.ok) render(st.state);
     if (res.ok && res.status === 'pending') schedulePoll(intervalS);
-    else if (res.ok && res.status === 'paired') byId('message').textContent = 'Paired with your vault.';
+    else if (res.ok && res.status === 'paired') say('Paired with your vault.');
   }, Math.max(1, intervalS) * 1000);
 }
 
@@ -102,7 +106,7 @@ async function loadCategories() {
 byId('save-vault-url').addEventListener('click', () => save({ vault_url: byId('vault-url').value }));
 byId('pair-button').addEventListener('click', async () => {
   const res = await send('ui:pair:start', { vault_url: byId('vault-url').value });
-  if (!res.ok) { byId('message').textContent = res.error; return; }
+  if (!res.ok) { say(res.error); return; }
   renderPairing({ ...res.pairing, status: 'pending' });
   schedulePoll(res.pairing.interval);
 });
