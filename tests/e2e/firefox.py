@@ -171,6 +171,14 @@ class FirefoxExtension(ExtensionControl):
         self.m.send("WebDriver:CloseWindow")
         self.switch(self.control)
 
+    def close_other_tabs(self) -> None:
+        """Every tab but the control page (pages left open would keep reporting into the next test)."""
+        for handle in self.m.value("WebDriver:GetWindowHandles"):
+            if handle != self.control:
+                self.switch(str(handle))
+                self.m.send("WebDriver:CloseWindow")
+        self.switch(self.control)
+
     def goto(self, url: str) -> None:
         self.m.send("WebDriver:Navigate", {"url": url})
 

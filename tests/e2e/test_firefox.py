@@ -106,6 +106,7 @@ def pair_in_firefox(ff: FirefoxExtension, vault_url: str, vault: Vault) -> None:
 def fx(firefox_paired: FirefoxPaired) -> FirefoxPaired:
     """A clean slate for each test, keeping the pairing (what ``reset`` does for Chromium)."""
     ff, vault, gate = firefox_paired.ff, firefox_paired.vault, firefox_paired.gate
+    ff.close_other_tabs()
     gate.set("open")
     vault.set_paused(False)
     assert ff.send("ui:pause", paused=False)["ok"]
