@@ -24,6 +24,7 @@ from vault_server.context import VaultContext
 from vault_server.db import utcnow
 from vault_server.oauth.errors import InvalidClient, OAuthError
 from vault_server.oauth.models import UsedAssertion
+from vault_server.vendors import keys as vendor_keys
 from vault_server.vendors import service as vendors
 from vault_server.vendors.models import AuthMethod, VendorApp, VendorStatus
 
@@ -101,10 +102,16 @@ def _private_key_jwt(request: Request, form: Mapping[str, str], session: Session
     claims: dict[str, Any] = {}
     client_id = form.get("client_id") or _peek_issuer(assertion)
     app = vendors.get(session=session, client_id=client_id) if client_id else None
-    if app is None or app.token_endpoint_auth_method != AuthMethod.private_key_jwt or not app.jwks:
+    if app is None or app.token_endpoint_auth_method != AuthMethod.private_key_jwt:
         raise InvalidClient()
     try:
-        keys = KeySet.import_key_set(app.jwks)  # type: ignore[arg-type]
+        jwks_doc = vendor_keys.public_keys(app, allow_private=ctx.settings.allow_private_webhooks)
+    except vendor_keys.KeysUnavailable as exc:
+        raise InvalidClient(f"the client's keys could not be fetched from its jwks_uri: {exc.detail}") from None
+    if not jwks_doc:
+        raise InvalidClient()
+    try:
+        keys = KeySet.import_key_set(jwks_doc)  # type: ignore[arg-type]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             token = jwt.decode(assertion, keys, algorithms=ASSERTION_ALGS)

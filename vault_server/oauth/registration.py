@@ -26,7 +26,15 @@ def register(*, session: Session, metadata: Any) -> dict[str, Any]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             error = "invalid_redirect_uri" if key == "redirect_uris" else "invalid_client_metadata"
             raise OAuthError(error, f"{key} must be an array of strings")
-    for key in ("client_name", "client_uri", "logo_uri", "policy_uri", "scope", "token_endpoint_auth_method"):
+    for key in (
+        "client_name",
+        "client_uri",
+        "logo_uri",
+        "policy_uri",
+        "scope",
+        "token_endpoint_auth_method",
+        "jwks_uri",
+    ):
         if key in metadata and not isinstance(metadata[key], str):
             raise OAuthError("invalid_client_metadata", f"{key} must be a string")
     if "jwks" in metadata and not isinstance(metadata["jwks"], dict):
@@ -37,8 +45,8 @@ def register(*, session: Session, metadata: Any) -> dict[str, Any]:
     response_types = metadata.get("response_types", ["code"])
     if response_types != ["code"]:
         raise OAuthError("invalid_client_metadata", 'response_types must be ["code"]')
-    if "jwks_uri" in metadata:
-        raise OAuthError("invalid_client_metadata", "jwks_uri is not supported; send the public keys inline as jwks")
+    if "jwks_uri" in metadata and "jwks" in metadata:
+        raise OAuthError("invalid_client_metadata", "send either jwks or jwks_uri, not both (RFC 7591 §2)")
     redirect_uris = metadata.get("redirect_uris")
     if not isinstance(redirect_uris, list) or not redirect_uris:
         raise OAuthError("invalid_redirect_uri", "redirect_uris is required: the exact URIs codes may be sent to")
@@ -52,6 +60,7 @@ def register(*, session: Session, metadata: Any) -> dict[str, Any]:
             contacts=list(metadata.get("contacts") or []),
             token_endpoint_auth_method=str(metadata.get("token_endpoint_auth_method") or "client_secret_basic"),
             jwks=metadata.get("jwks"),
+            jwks_uri=str(metadata.get("jwks_uri") or ""),
             scope=str(metadata.get("scope") or ""),
         )
     except ValidationError as exc:
@@ -83,4 +92,6 @@ def register(*, session: Session, metadata: Any) -> dict[str, Any]:
         out["client_secret_expires_at"] = 0
     if app.jwks:
         out["jwks"] = app.jwks
+    if app.jwks_uri:
+        out["jwks_uri"] = app.jwks_uri
     return out

@@ -52,5 +52,7 @@ class AgreementRecord(SQLModel, table=True):
     record: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     vault_jws: str = Field(sa_column=Column(Text, nullable=False))
     vendor_jws: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    #: the vendor's public keys that verified ``vendor_jws`` when it was given (a jwks_uri's keys may rotate later)
+    vendor_jwks: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     countersigned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

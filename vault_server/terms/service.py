@@ -27,6 +27,7 @@ from vault_server.errors import Conflict, NotFound, ValidationFailed
 from vault_server.grants.models import Grant
 from vault_server.policy.models import Agreement, AgreementsFile
 from vault_server.terms.models import DEFAULT_VENDOR, AgreementRecord, TermsChoice, VendorTerms
+from vault_server.vendors import keys as vendor_keys
 from vault_server.vendors.models import VendorApp
 
 RECORD_TYP = "myterms-record+jws"
@@ -352,10 +353,11 @@ def get_record(
     return row
 
 
-def _vendor_keys(app: VendorApp) -> KeySet:
-    if not app.jwks or not app.jwks.get("keys"):
-        raise Conflict("register your public keys (jwks) with the app to countersign agreement records")
-    return KeySet.import_key_set(app.jwks)  # type: ignore[arg-type]
+def _vendor_jwks(ctx: VaultContext, app: VendorApp) -> dict[str, Any]:
+    found = vendor_keys.public_keys(app, allow_private=ctx.settings.allow_private_webhooks)
+    if not found or not found.get("keys"):
+        raise Conflict("register your public keys (jwks or jwks_uri) with the app to countersign agreement records")
+    return found
 
 
 def _payload(token: str, keys: KeySet) -> dict[str, Any]:
@@ -371,16 +373,16 @@ def _payload(token: str, keys: KeySet) -> dict[str, Any]:
 def countersign(*, session: Session, ctx: VaultContext, app: VendorApp, record_id: str, token: str) -> AgreementRecord:
     """Stores the vendor's countersignature: a compact JWS over the record, by a key the app registered."""
     row = get_record(session=session, record_id=record_id, vendor_id=app.id)
-    keys = _vendor_keys(app)
+    jwks_doc = _vendor_jwks(ctx, app)
     try:
-        payload = _payload(token, keys)
+        payload = _payload(token, KeySet.import_key_set(jwks_doc))  # type: ignore[arg-type]
     except Exception as exc:
         raise ValidationFailed(
             f"the countersignature does not verify with your registered keys ({type(exc).__name__})"
         ) from None
     if payload != row.record:
         raise ValidationFailed("the countersigned payload differs from the record; sign the record exactly as served")
-    row.vendor_jws, row.countersigned_at = token.strip(), utcnow()
+    row.vendor_jws, row.vendor_jwks, row.countersigned_at = token.strip(), jwks_doc, utcnow()
     session.add(row)
     session.flush()
     _audit(session, ctx, "agreement.countersigned", row.account_id, app.id, row, actor=f"vendor:{app.id}")
@@ -395,7 +397,7 @@ def download(*, session: Session, ctx: VaultContext, row: AgreementRecord) -> di
         "vault_jws": row.vault_jws,
         "vendor_jws": row.vendor_jws,
         "vault_jwks": ctx.keyset.jwks(),
-        "vendor_jwks": app.jwks if app is not None else None,
+        "vendor_jwks": row.vendor_jwks or (app.jwks if app is not None else None),
         "countersigned": row.vendor_jws is not None,
     }
 

@@ -28,7 +28,7 @@ class VendorApp(SQLModel, table=True):
     """A vendor's app: an OAuth client. New apps are ``pending`` until an admin approves them.
 
     ``client_secret_hash`` is SHA-256 of a 256-bit random secret (shown once); ``jwks`` holds the public keys
-    for ``private_key_jwt``. ``redirect_uris`` are compared as exact strings.
+    for ``private_key_jwt`` (or ``jwks_uri`` says where to fetch them). ``redirect_uris`` are compared as exact strings.
     """
 
     __tablename__ = "vendor_app"
@@ -46,6 +46,7 @@ class VendorApp(SQLModel, table=True):
     token_endpoint_auth_method: str = Field(default=AuthMethod.client_secret_basic.value, max_length=32)
     client_secret_hash: str | None = Field(default=None, max_length=64)
     jwks: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    jwks_uri: str | None = Field(default=None, max_length=500)  # instead of jwks: keys fetched (vendors/keys.py)
     registration_token_hash: str | None = Field(default=None, max_length=64)
     status: str = Field(default=VendorStatus.pending.value, max_length=16, index=True)
     first_party: bool = Field(default=False)

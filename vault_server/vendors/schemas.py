@@ -59,6 +59,9 @@ class AppRegistration(BaseModel):
     contacts: list[str] = Field(default_factory=list, max_length=5)
     token_endpoint_auth_method: str = Field(default="client_secret_basic")
     jwks: dict[str, Any] | None = None
+    jwks_uri: str = Field(
+        default="", max_length=500, description="where to fetch the app's public keys (not with jwks)"
+    )
     scope: str = Field(default="", max_length=500)
     accepted_agreements: list[str] = Field(
         default_factory=list, max_length=20, description="IEEE 7012 roster agreements the app accepts, preferred first"
@@ -69,7 +72,7 @@ class AppRegistration(BaseModel):
     def _redirects(cls, value: list[str]) -> list[str]:
         return [check_redirect_uri(u) for u in value]
 
-    @field_validator("homepage", "logo_uri", "policy_uri")
+    @field_validator("homepage", "logo_uri", "policy_uri", "jwks_uri")
     @classmethod
     def _urls(cls, value: str) -> str:
         return check_web_url(value)

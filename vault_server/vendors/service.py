@@ -54,8 +54,10 @@ def register(
     """Create a pending vendor app; returns (app, client secret shown once or None for private_key_jwt)."""
     secret: str | None = None
     jwks: dict[str, Any] | None = None
+    if body.jwks and body.jwks_uri:
+        raise ValidationFailed("send either jwks or jwks_uri, not both (RFC 7591 §2)")
     if body.token_endpoint_auth_method == AuthMethod.private_key_jwt:
-        jwks = check_jwks(body.jwks)
+        jwks = None if body.jwks_uri else check_jwks(body.jwks)
     else:
         secret = new_client_secret()
         jwks = check_jwks(body.jwks) if body.jwks else None  # e.g. to countersign agreement records
@@ -73,6 +75,7 @@ def register(
         token_endpoint_auth_method=body.token_endpoint_auth_method,
         client_secret_hash=_hash(secret) if secret else None,
         jwks=jwks,
+        jwks_uri=body.jwks_uri or None,
         status=VendorStatus.pending.value,
         registered_via=via,
     )
