@@ -138,6 +138,9 @@ def test_intentcasts_page_shows_casts_offers_with_outcome_and_question_results(
     assert "Waiting for the consumer: 1" in html and 'data-testid="offer-row"' in html
     with ctx.db.session() as s:
         assert s.exec(select(AuditEntry).where(AuditEntry.kind == "intentcast.read")).first() is not None
+    # the feed explorer says what the intentcast item is, in words
+    explorer = client.get("/vendor/feed").text
+    assert "Intentcast: Televisions — “65-inch TV”, up to 900 EUR" in explorer
 
 
 def test_replay_from_the_portal_is_a_new_signed_attempt_and_is_audited(client: TestClient, ctx: VaultContext) -> None:
