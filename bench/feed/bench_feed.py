@@ -193,7 +193,17 @@ def measure(args: argparse.Namespace, pop: Population, kek: Path, probes: dict[s
 
 
 def cell(values: Sequence[float], digits: int = 1) -> str:
-    return wrkload.spread(values, digits)
+    """``median (min-max)`` of the rounds whose figure wrk printed readably (a NaN is left out and counted)."""
+    readable = [v for v in values if v == v]
+    if not readable:
+        return "n/a"
+    lost = len(values) - len(readable)
+    return wrkload.spread(readable, digits) + (f" ({lost} round unreadable)" if lost else "")
+
+
+def median(values: Sequence[float]) -> float:
+    readable = [v for v in values if v == v]
+    return statistics.median(readable) if readable else float("nan")
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
@@ -208,10 +218,10 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     names = {"poll": "poll page (5 items)", "backlog": "backlog page (~90 items)", "304": "304 Not Modified"}
     for kind in KINDS:
         p99 = [[r.p99_ms for r in row["results"][kind]] for row in rows]
-        med = [statistics.median(v) for v in p99]
+        med = [median(v) for v in p99]
         err = [[m - min(v) for m, v in zip(med, p99, strict=True)], [max(v) - m for m, v in zip(med, p99, strict=True)]]
         ax.errorbar(xs, med, yerr=err, marker="o", capsize=3, color=colors[kind], label=f"{names[kind]} p99")
-        p50 = [statistics.median([r.p50_ms for r in row["results"][kind]]) for row in rows]
+        p50 = [median([r.p50_ms for r in row["results"][kind]]) for row in rows]
         ax.plot(xs, p50, linestyle=":", marker=".", color=colors[kind], label=f"{names[kind]} p50")
         ax.axhline(TARGETS_MS[kind], color=colors[kind], linestyle="--", linewidth=0.8, alpha=0.6)
         cpu = [statistics.median([1000 * r.cpu / max(r.requests, 1) for r in row["results"][kind]]) for row in rows]
