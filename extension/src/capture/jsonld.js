@@ -75,11 +75,18 @@ export function extractJsonLd(doc, url) {
   const breadcrumbs = [];
   let hasArticle = false;
   const variants = new Set();
+  const docs = [];
   for (const script of doc.querySelectorAll('script[type]')) {
     const type = (script.getAttribute('type') || '').toLowerCase();
     if (!type.startsWith('application/ld+json')) continue;
     const data = parseJsonLd(script.textContent);
-    if (data === null) continue;
+    if (data !== null) docs.push(data);
+  }
+  // Nodes named by "@id", so a reference ({"@id": "#brand"}) reads as the node it names.
+  const byId = new Map();
+  for (const data of docs) walk(data, (node) => { if (typeof node['@id'] === 'string' && Object.keys(node).length > 1 && !byId.has(node['@id'])) byId.set(node['@id'], node); });
+  ctx.resolve = (v) => (v && typeof v === 'object' && !Array.isArray(v) && typeof v['@id'] === 'string' && Object.keys(v).length === 1 ? byId.get(v['@id']) || v : v);
+  for (const data of docs) {
     // A review that is the page's own subject (a root node, not one nested in a Product) is editorial.
     for (const root of rootsOf(data)) if (typesOf(root).some((t) => EDITORIAL_ROOTS.has(t)) && root.itemReviewed) hasArticle = true;
     walk(data, (node, depth) => {

@@ -32,16 +32,36 @@ export function looksLikeArticleLayout(doc) {
   return dated && (long || h1Inside);
 }
 
-/** Phrases around a brand name in store links and labels, in many languages and shapes. */
-const BRAND_BEFORE = /^(?:visit(?: the)?|besuchen sie(?: den| die| das)?|visita(?: lo| la| el| il)?|visitez(?: la| le)?|bezoek(?: de| het)?|odwiedź|navštivte|látogasson el|посетите|more (?:products )?from|mehr (?:artikel |produkte )?von|plus de(?: produits)?|más de|altri(?: prodotti)? di|meer van|więcej od|alle (?:produkte|artikel) von|all (?:products|items) (?:from|by)|view all|see all|shop all|voir tout|ver todo|vedi tutto|alles van|zobacz wszystkie)\s+(?:(?:store|shop|boutique|tienda|negozio|winkel|sklep|obchod|magasin|loja|mağaza)\s+(?:de|di|du|des|von|van|of)?\s*|(?:de|di|du|des|von|van|of)\s+)?/i;
-const BRAND_AFTER = /(?:[\s-]+|'s\s+)(?:official\s+)?(?:brand\s+)?(?:store|shop|boutique|tienda|negozio|winkel|sklep|obchod|magasin|loja|mağaza|markenshop|shop-in-shop)(?:\s+(?:page|seite))?$/i;
-const BRAND_LABEL = /^(?:brand|marke|marque|marca|merk|marka|märke|merkki|mærke|značka|brend|márka|бренд|марка|производитель|hersteller|fabricant|fabricante|produttore|producent|výrobce|manufacturer|make|品牌|ブランド|브랜드)\s*[:：]\s*/i;
+/**
+ * Phrases around a brand name in store links, "more from" links and labels, in many languages and shapes:
+ * a phrase before the name ("Visit the X Store", "Besuchen Sie den X-Store", "Más productos de X", "Все товары
+ * X", "进入X旗舰店"), a suffix ("X Official Store", "X-Shop", "X Mağazası", "X旗舰店", "Xストア", "X 브랜드관")
+ * and a label with a colon ("Brand: X", "Marke:", "Бренд:", "品牌：").
+ */
+const BEFORE_PHRASES = [
+  'visit(?: the)?', 'go to(?: the)?', 'shop(?: the| all)?', 'explore(?: the)?', 'discover(?: the)?', 'see more from', 'more (?:products |items )?(?:from|by)',
+  'view (?:all|more)(?: products| items)?(?: from| by)?', 'see all(?: products| items)?(?: from| by)?', 'all (?:products|items) (?:from|by)', 'by',
+  'besuchen sie(?: den| die| das)?', 'zum', 'zur', 'mehr (?:artikel |produkte )?von', 'alle (?:produkte|artikel) von', 'weitere (?:produkte|artikel) von', 'mehr von',
+  'visitez(?: la| le)?', 'voir (?:tous )?les produits(?: de)?', 'plus de(?: produits)?', 'voir tout', 'découvrir(?: la marque)?', 'découvrez(?: la marque)?',
+  'visita(?: lo| la| el| il)?', 'ver (?:más|todos los) productos de', 'más productos de', 'más de', 'ver todo', 'tienda oficial de',
+  'altri(?: prodotti)? di', 'vedi tutto', 'scopri(?: di più su)?', 'visite(?: a| o)?', 'ver mais(?: produtos)? de', 'mais de', 'loja oficial(?: da| do| de)?',
+  'bezoek(?: de| het)?', 'meer van', 'alles van', 'bekijk alle producten van', 'odwiedź', 'więcej od', 'więcej produktów(?: marki)?', 'zobacz wszystkie(?: produkty)?',
+  'navštivte', 'další produkty(?: značky)?', 'všechny produkty(?: značky)?', 'látogasson el', 'besök', 'fler produkter från', 'mer från', 'flere produkter fra',
+  'se alle produkter fra', 'lisää tuotteita(?: merkiltä)?', 'vezi toate produsele', 'mai multe de la', 'посетите', 'все товары(?: бренда)?', 'ещё от', 'еще от',
+  'перейти в магазин', 'другие товары(?: бренда)?', 'всі товари(?: бренду)?', 'περισσότερα από', 'tüm',
+].sort((a, b) => b.length - a.length); // the longest phrase first ("shop all" before "shop")
+const SHOP_WORD = '(?:store|shop|boutique|tienda|negozio|winkel|sklep|obchod|magasin|loja|mağaza|butik|butiken|markenshop|магазин)';
+const BRAND_BEFORE = new RegExp(`^(?:进入|访问|前往|(?:${BEFORE_PHRASES.join('|')})\\s+)(?:${SHOP_WORD}\\s+(?:de|di|du|des|von|van|of|da|do)?\\s*|(?:de|di|du|des|von|van|of|da|do|la|le|el|the|den|die|das)\\s+)?`, 'iu');
+const BRAND_AFTER = new RegExp(`(?:[\\s-]+|'s\\s+)(?:official\\s+)?(?:brand\\s+)?(?:${SHOP_WORD}|storefront|mağazası|mağazasını ziyaret et|ürünleri|további termékei)(?:\\s+(?:page|seite|oficial|officiel|ufficiale))?$|\\s*(?:官方旗舰店|旗舰店|专卖店|专营店|官方店|自营店|旗艦店|公式ストア|のストアを表示|ストア|ショップ|公式ショップ|\\s브랜드관|\\s공식스토어|\\s스토어)$`, 'iu');
+const BRAND_LABEL = /^(?:brand(?: name)?|marke|marque|marca|marcă|merk|merke|marka|märke|merkki|mærke|značka|brend|blagovna znamka|márka|бренд|марка|торговая марка|виробник|производитель|hersteller|fabricant|fabricante|produttore|producent|proizvajalec|proizvođač|výrobce|výrobca|gyártó|producător|valmistaja|tillverkare|produsent|fabrikant|manufacturer|make|品牌|ブランド|メーカー|브랜드|제조사|製造商|厂商)\s*[:：]\s*/iu;
+const MAKER_LABEL = /^(?:виробник|производитель|hersteller|fabricant|fabricante|produttore|producent|proizvajalec|proizvođač|výrobce|výrobca|gyártó|producător|valmistaja|tillverkare|produsent|fabrikant|manufacturer|make|メーカー|제조사|製造商|厂商)\s*[:：]?/iu;
+const LABEL_ONLY = new RegExp(`^${BRAND_LABEL.source.slice(1).replace(/\\s\*\[:：\]\\s\*$/, '')}\\s*[:：]?$`, 'iu');
 
 /** A brand from a store link or label, without the phrase around it ("Visit the X Store", "X-Shop", "Brand: X"). */
 export function brandName(raw) {
   let t = clean(raw, 80);
   for (let i = 0; i < 2; i++) t = t.replace(BRAND_LABEL, '').replace(BRAND_BEFORE, '').replace(BRAND_AFTER, '').trim();
-  return t.replace(/^[\s"'“”«»]+|[\s"'“”«»,:;]+$/g, '');
+  return t.replace(/^[\s"'“”«»「」]+|[\s"'“”«»「」,:;]+$/g, '');
 }
 
 /** The shop's own name (og:site_name, application-name, the host's main label): never a product's brand. */
@@ -53,7 +73,11 @@ export function shopNames(doc, url) {
   }
   try {
     const labels = new URL(url).hostname.toLowerCase().split('.').filter((x) => !/^(www\d?|m|shop|store)$/.test(x));
-    if (labels.length >= 2) out.add(labels[labels.length - 2].replace(/[^\p{L}\d]+/gu, ''));
+    if (labels.length >= 2) {
+      // "shop.co.uk" -> "shop", "brand.com.au" -> "brand": the label before the public suffix.
+      const n = labels.length >= 3 && labels.at(-1).length === 2 && /^(co|com|net|org|ne|or|gob|gov)$/.test(labels.at(-2)) ? 3 : 2;
+      if (labels.length >= n) out.add(labels[labels.length - n].replace(/[^\p{L}\d]+/gu, ''));
+    }
   } catch { /* no URL */ }
   out.delete('');
   return out;
@@ -63,20 +87,123 @@ export function shopNames(doc, url) {
 export function acceptBrand(value, { shops = new Set(), title = '' } = {}) {
   const t = brandName(value || '');
   if (!t || t.length > 40 || /[{}<>$%]|\d{4,}/.test(t) || t.split(' ').length > 5) return '';
-  if (/\b(brands?|marken?|marques?|marcas?|merken|home|startseite|accueil|inicio)\b/i.test(t)) return '';
+  if (/\b(brands?|marken?|marques?|marcas?|merken)\b/i.test(t) || /^(home|startseite|accueil|inicio|shop|store)$/i.test(t) || LABEL_ONLY.test(t)) return '';
+  if (/^(n\/?a|none|null|undefined|generic|unbranded|no brand|sans marque|sin marca|ohne marke|keine marke|other|others|autre|otro|andere|sonstige)$/i.test(t)) return '';
   const key = t.toLowerCase().replace(/[^\p{L}\d]+/gu, '');
   if (!key || shops.has(key)) return '';
-  if (title && key === title.toLowerCase().replace(/[^\p{L}\d]+/gu, '')) return '';
+  if (title) {
+    const tk = title.toLowerCase().replace(/[^\p{L}\d]+/gu, '');
+    // The product's title (or most of it) is not its brand.
+    if (key === tk || (key.length > 12 && tk.startsWith(key) && key.length > tk.length * 0.7)) return '';
+  }
   return t;
+}
+
+const SUBLINE = /(sub|line|tag|collection|series|serie|range|desc|slogan|claim|motto|caption|subtitle)/i;
+
+/** The brand element's own name: a brand box may hold the name and a sub-line (collection, tagline) under it. */
+function ownBrandText(el) {
+  if (el.hasAttribute('data-brand')) return el.getAttribute('data-brand');
+  if (el.hasAttribute('content')) return el.getAttribute('content');
+  if (el.children.length) {
+    const kids = [...el.children];
+    const named = kids.find((k) => /(name|title|brand|^a$)/i.test(`${k.tagName === 'A' ? 'a' : ''} ${typeof k.className === 'string' ? k.className : ''} ${k.getAttribute('itemprop') || ''}`)
+      && !SUBLINE.test(typeof k.className === 'string' ? k.className : ''));
+    if (named && clean(named.textContent, 80)) return clean(named.textContent, 80);
+    const rest = kids.filter((k) => !SUBLINE.test(typeof k.className === 'string' ? k.className : '') && !/^(small|sub|sup)$/i.test(k.tagName));
+    if (rest.length < kids.length) {
+      // Text of the box without its sub-line children.
+      const copy = el.cloneNode(true);
+      for (const k of [...copy.children]) if (SUBLINE.test(typeof k.className === 'string' ? k.className : '') || /^(small|sub|sup)$/i.test(k.tagName)) k.remove();
+      return clean(copy.textContent, 80);
+    }
+  }
+  return clean(el.textContent, 80);
+}
+
+const skipBox = (el) => inPeripheral(el) || !!el.closest('form, select, ul ul, [role=menu], [role=navigation], header, nav, footer, [class*=menu i], [class*=breadcrumb i]');
+
+/** Parts of a page where "Brand: X" describes something else: reviews, filters, other products. */
+const OTHER_AREA = '[class*=review i], [id*=review i], [class*=comment i], [class*=filter i], [class*=facet i], [class*=compare i], [class*=recent i], [class*=wishlist i], [class*=cart i]';
+
+/**
+ * "Brand: X" rows of the product's details (a label cell, term or bold label and the value after it), in
+ * the product's part of the page: after its heading or a little before it, never in reviews, filters or
+ * other products' boxes, and only a label seen once (a label repeated on many items is a list of products).
+ */
+function brandFromLabels(doc, ctx) {
+  const heading = mainHeading(doc).el;
+  const all = doc.body ? doc.body.getElementsByTagName('*') : [];
+  const at = heading ? Array.prototype.indexOf.call(all, heading) : -1;
+  const found = [];
+  let n = 0;
+  for (const el of doc.querySelectorAll('dt, th, td, strong, b, label, span')) {
+    if (++n > 20000) break;
+    if (el.children.length > 1) continue;
+    const text = clean(el.textContent, 120);
+    if (!text || text.length > 80) continue;
+    let value = '';
+    if (LABEL_ONLY.test(text)) {
+      // The label alone: its value is the next cell / element, or the rest of its parent's text.
+      const next = el.nextElementSibling;
+      if (next && clean(next.textContent, 80)) value = ownBrandText(next);
+      else if (el.parentElement) {
+        const whole = clean(el.parentElement.textContent, 120);
+        if (whole.length <= 80 && whole.startsWith(text)) value = whole.slice(text.length);
+      }
+    }
+    if (!value || skipBox(el) || el.closest(OTHER_AREA)) continue;
+    if (at >= 0) {
+      const i = Array.prototype.indexOf.call(all, el);
+      if (i < at - 150) continue;
+    }
+    const t = acceptBrand(value, ctx);
+    if (t) found.push({ t, maker: MAKER_LABEL.test(text) });
+    if (found.length > 3) break;
+  }
+  // One product names its brand once (perhaps twice: a summary and a details table), not many brands; a
+  // brand label outranks a manufacturer label (the maker of a brand is another company).
+  const brands = found.filter((f) => !f.maker);
+  const use = brands.length ? brands : found;
+  const distinct = new Set(use.map((x) => x.t.toLowerCase()));
+  return use.length && distinct.size === 1 ? use[0].t : '';
+}
+
+const BRAND_HREF = /\/(?:brands?|marken?|marques?|marcas?|merken?|marki|brand-?stores?|stores?\/brand|manufacturers?|hersteller|fabricants?|proizvajalci|бренды?|品牌)\/[^/?#]+|[?&](?:manufacturer_id|brand_id|brand|marke|marque)=[^&#]+|\/(?:brand|marke|marque|marca)-[^/?#]+\/?$/i;
+
+/**
+ * A link to the brand's page (/brand/x, /marken/x, ?manufacturer_id=…) close to the product's heading, alone
+ * (a list of several brand links is a brand menu or filter), with a short name as its text.
+ */
+function brandFromLinks(doc, ctx) {
+  const heading = mainHeading(doc).el;
+  if (!heading || !doc.body) return '';
+  const all = doc.body.getElementsByTagName('*');
+  const at = Array.prototype.indexOf.call(all, heading);
+  let n = 0;
+  for (const a of doc.body.querySelectorAll('a[href]')) {
+    if (++n > 3000) break;
+    if (!BRAND_HREF.test(a.getAttribute('href') || '') || skipBox(a) || a.children.length > 3) continue;
+    const i = Array.prototype.indexOf.call(all, a);
+    if (i < at - 150 || i > at + 300) continue;
+    const list = a.parentElement?.closest('ul, ol, div');
+    if (list && [...list.querySelectorAll('a[href]')].filter((x) => BRAND_HREF.test(x.getAttribute('href') || '')).length > 2) continue;
+    const text = clean(a.textContent, 80) || clean(a.getAttribute('title'), 80) || clean(a.querySelector('img[alt]')?.getAttribute('alt'), 80);
+    if (!text || text.split(' ').length > 4) continue;
+    const t = acceptBrand(text, ctx);
+    if (t) return t;
+  }
+  return '';
 }
 
 export function brandFromDom(doc, ctx = {}) {
   for (const el of doc.querySelectorAll('[itemprop=brand], [class*=brand i], [id*=brand i], [data-brand], #bylineInfo')) {
-    if (inPeripheral(el) || el.children.length > 3 || el.closest('form, select, ul ul, [role=menu], [role=navigation], header')) continue;
-    const t = acceptBrand(el.getAttribute('data-brand') || el.getAttribute('content') || clean(el.textContent, 80), ctx);
+    if (el.children.length > 3 || skipBox(el)) continue;
+    if (/(^|[\s_-])(navbar-brand|brand-logo|site-brand|brands?-(?:list|menu|nav|filter|carousel|slider))([\s_-]|$)/i.test(typeof el.className === 'string' ? el.className : '')) continue;
+    const t = acceptBrand(ownBrandText(el), ctx);
     if (t) return t;
   }
-  return '';
+  return brandFromLabels(doc, ctx) || brandFromLinks(doc, ctx);
 }
 
 const SKU_LABEL = /(?:^|[\s(])(?:sku|art\.?\s?-?nr\.?|artikelnummer|artikel-nr\.?|item (?:number|#|no\.?)|product code|produktcode|ref(?:erence|\.)?|référence|referencia|código|codice(?: articolo)?|kod(?: produktu)?|mpn|model(?:l)?(?:nummer| no\.?)?)\s*[:#]?\s*([A-Z0-9][A-Z0-9._/-]{2,30})/i;
@@ -104,15 +231,17 @@ function skuFromDom(doc, url) {
 }
 
 /**
- * The first declared brand (markup: the shop's own statement, which may be its own label), else one read
- * from the page's store links and labels, which is never the shop itself or the product's title.
+ * The first declared brand (markup: the shop's own statement, which may be its own house brand or the brand's
+ * own shop), unless it is the product's title (templates fill the brand with it); else one read from the
+ * page's brand elements, labels and brand links, which is never the shop itself or the product's title.
  */
 function pickBrand(doc, url, name, declared) {
+  const ctx = { shops: shopNames(doc, url), title: clean(name, 200) };
   for (const b of declared) {
-    const t = acceptBrand(b);
+    const t = acceptBrand(b, { title: ctx.title });
     if (t) return t;
   }
-  return brandFromDom(doc, { shops: shopNames(doc, url), title: clean(name, 200) });
+  return brandFromDom(doc, ctx);
 }
 
 function pick(...values) {

@@ -34,13 +34,17 @@ function first(v) {
 export function textOf(v, max = 200) {
   const f = first(v);
   if (f === null || f === undefined) return '';
-  if (typeof f === 'object') return clean(f.name ?? f['@value'] ?? f.value ?? '', max);
+  if (typeof f === 'object') {
+    const v = f.name ?? f['@value'] ?? f.value ?? '';
+    return typeof v === 'object' && v !== null ? textOf(v, max) : clean(v, max);
+  }
   return clean(f, max);
 }
 
-function brandOf(node) {
+function brandOf(node, resolve = (v) => v) {
   for (const key of ['brand', 'manufacturer']) {
-    const b = textOf(node[key], 120);
+    const raw = node[key];
+    const b = textOf(Array.isArray(raw) ? raw.map(resolve) : resolve(raw), 120);
     if (b && !/^(brand|n\/a|na|none|null|undefined|no brand|-)$/i.test(b) && !/^https?:|[${}<>]|^\W+$/.test(b)) return b;
   }
   return '';
@@ -140,7 +144,7 @@ export function productFromNode(node, ctx = {}) {
   const pageCurrency = declared || marker.iso;
   const product = {
     name: textOf(node.name, 200),
-    brand: brandOf(node),
+    brand: brandOf(node, ctx.resolve),
     price: best ? best.price : null,
     currency: pageCurrency,
     category_hint: textOf(node.category, 200),
