@@ -65,6 +65,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+PG_CONNECT_TIMEOUT = 5
+
+
 def make_engine(settings: Settings, url_text: str | None = None) -> Engine:
     """Create the engine for ``settings.database_url`` (or ``url_text``, e.g. the read replica) with the pragmas
     or search_path it needs."""
@@ -92,7 +95,8 @@ def make_engine(settings: Settings, url_text: str | None = None) -> Engine:
         raise ConfigError(
             f"unsupported database URL scheme {url.drivername!r}: use sqlite:/// or postgresql+psycopg://"
         )
-    connect_args: dict[str, Any] = {}
+    # a database that does not answer fails a request within seconds (a 503 with Retry-After), never hangs it
+    connect_args: dict[str, Any] = {"connect_timeout": PG_CONNECT_TIMEOUT}
     if settings.database_schema:
         if not _SCHEMA_RE.match(settings.database_schema):
             raise ConfigError(f"database schema name {settings.database_schema!r} is not a plain identifier")

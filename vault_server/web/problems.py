@@ -13,7 +13,8 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -205,6 +206,30 @@ async def respond(
     return problem(status, slug, title, detail, instance=request.url.path, extra=extra, headers=headers)
 
 
+#: seconds a client should wait when the database is unreachable (a restart or fail-over takes a few)
+DATABASE_RETRY_AFTER = 5
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True for errors that mean "the database cannot be reached or is busy right now", where retrying later is
+    right (503 + Retry-After): a lost or refused connection, a pool that cannot hand one out, SQLite's lock
+    timeout. False for real faults (a missing table, bad SQL), which stay 500s and are logged as crashes."""
+    if isinstance(exc, DisconnectionError | PoolTimeout):
+        return True
+    if isinstance(exc, OperationalError | InterfaceError):
+        if exc.connection_invalidated:
+            return True
+        orig = exc.orig
+        module = type(orig).__module__ if orig is not None else ""
+        if module.startswith("psycopg"):
+            sqlstate = getattr(orig, "sqlstate", None)
+            # no SQLSTATE: the client library failed to connect or lost the connection; class 08 is a connection
+            # exception, 57P01-57P03 an administrator shutdown / crash / cannot connect now
+            return sqlstate is None or sqlstate.startswith("08") or sqlstate in {"57P01", "57P02", "57P03"}
+        return "database is locked" in str(orig)
+    return False
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(VaultError)
     async def _vault_error(request: Request, exc: VaultError) -> Response:
@@ -252,6 +277,28 @@ def install(app: FastAPI) -> None:
             detail = f"There is no page at {request.url.path}."
         return await respond(
             request, exc.status_code, slug, title, detail, headers=dict(exc.headers) if exc.headers else None
+        )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(DisconnectionError)
+    @app.exception_handler(PoolTimeout)
+    async def _database_unavailable(request: Request, exc: Exception) -> Response:
+        if not database_unavailable(exc):
+            return await _crash(request, exc)
+        rid = str(request.scope.get("vault.request_id", "-"))
+        token = request_id_var.set(rid)
+        try:
+            log.warning("database unavailable: %s", type(getattr(exc, "orig", None) or exc).__name__)
+        finally:
+            request_id_var.reset(token)
+        return await respond(
+            request,
+            503,
+            "database-unavailable",
+            "Service temporarily unavailable",
+            "the database cannot be reached right now; retry after the delay",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
         )
 
     @app.exception_handler(Exception)
