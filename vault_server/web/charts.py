@@ -79,7 +79,7 @@ def line_chart(
     for k in range(ticks + 1):
         day = date.fromordinal(start.toordinal() + round(span * k / ticks))
         if not x_ticks or x_ticks[-1]["label"] != day_label(day):
-            x_ticks.append({"x": x(day), "label": day_label(day)})
+            x_ticks.append({"x": x(day), "label": day_label(day), "iso": day.isoformat()})
     y_ticks = [{"y": y(top_value * k / 4), "label": fmt(top_value * k / 4)} for k in range(5)]
     return {
         "width": WIDTH,
