@@ -171,6 +171,9 @@ def test_replay_from_the_portal_is_a_new_signed_attempt_and_is_audited(client: T
         log = client.get("/vendor/webhooks").text
         replay = re.search(r'action="(/vendor/webhooks/[^"]+/replay)"', log)
         assert replay
+        dead = client.get("/vendor/webhooks?status=dead").text  # the log filtered by status
+        assert 'data-testid="delivery-row"' in dead and "failed for good" in dead.split('data-testid="delivery-row"')[1]
+        assert 'data-testid="delivery-row"' not in client.get("/vendor/webhooks?status=delivered").text
         done = client.post(replay.group(1), data={"csrf_token": token}, follow_redirects=False)
         assert done.status_code == 303
         with ctx.db.session() as s:

@@ -160,14 +160,17 @@ def inbox_vendor_switch(
 
 
 # ---- vendor webhook console ----------------------------------------------------------------------------------
-def _webhook_apps(ctx: VaultContext, owner_id: str) -> list[dict[str, Any]]:
+DELIVERY_STATUSES = ("pending", "delivered", "dead", "skipped")
+
+
+def _webhook_apps(ctx: VaultContext, owner_id: str, status: str | None = None) -> list[dict[str, Any]]:
     apps = []
     with ctx.db.session() as s:
         for app in vendors.list_apps(session=s, owner_account_id=owner_id):
             endpoints = webhooks.list_endpoints(session=s, vendor_id=app.id)
             urls = {e.id: e.url for e in endpoints}
             deliveries = []
-            for d in outbox.list_for_vendor(s, vendor_id=app.id, limit=50):
+            for d in outbox.list_for_vendor(s, vendor_id=app.id, status=status, limit=50):
                 view = webhooks.delivery_view(d)
                 view["created"] = d.created_at
                 view["endpoint_url"] = urls.get(d.endpoint_id, "(removed)")
@@ -186,19 +189,23 @@ WEBHOOK_NOTICES = {
 
 
 @router.get("/vendor/webhooks")
-def webhooks_page(request: Request, ctx: Ctx, notice: str = "") -> Response:
+def webhooks_page(request: Request, ctx: Ctx, notice: str = "", status: str = "") -> Response:
+    """The webhook console; ``status`` shows only the deliveries in that state (anything else: all of them)."""
     principal = _principal(request, ctx, "vendor")
     if isinstance(principal, Response):
         return principal
+    shown = status if status in DELIVERY_STATUSES else ""
     return _render(
         request,
         ctx,
         principal,
         "webhooks.html",
-        apps=_webhook_apps(ctx, principal.account.id),
+        apps=_webhook_apps(ctx, principal.account.id, shown or None),
         notice=WEBHOOK_NOTICES.get(notice, ""),
         event_types=webhooks.EVENT_TYPES,
         form={},
+        delivery_status=shown,
+        delivery_statuses=DELIVERY_STATUSES,
     )
 
 
