@@ -4,9 +4,9 @@
 * axe-core (npm, injected into the page) finds no serious or critical issue on any page it renders, nor on the
   error pages (400, 403, 404, 409, 422, 500) and the public pages;
 * each rendered page is saved as a full-page screenshot at phone and desktop width under tests/e2e/screenshots/;
-* journeys: the consent preview follows the consumer's ticks live (consent.js, under the page's strict CSP),
-  an auditor checks an entry's inclusion proof in the page, and a consumer deletes their vault and can no longer
-  log in.
+* journeys: the consent preview follows the consumer's ticks live (consent.js, under the page's strict CSP), a
+  deleted gesture comes back with "Undo", an auditor checks an entry's inclusion proof in the page, and a consumer
+  deletes their vault, can no longer log in, and the vendor gets the tombstone.
 
 The crawl renders one page per route shape (digits and ids folded, query values ignored) and only checks the status
 of the other links of that shape, so its time stays bounded as the demo data grows.
@@ -305,6 +305,21 @@ def test_every_page_of_every_role(site: LiveServer, chromium: Browser, axe_sourc
         page.route(DEMO_REDIRECT_URI + "*", lambda route: route.fulfill(status=200, body="back at the vendor"))
         page.get_by_test_id("approve").click()
         expect(page.get_by_text("back at the vendor")).to_be_visible()
+        # delete a recorded gesture, see "Deleted 1 gesture. Undo", undo it
+        page.goto(f"{base}/gestures")
+        rows = page.get_by_test_id("gesture-row")
+        count = rows.count()
+        rows.first.get_by_role("button", name="Delete").click()
+        visit.problems.extend(check_axe(page, axe_source, "consumer confirm"))
+        shoot(page, "consumer-confirm")
+        page.get_by_test_id("confirm-yes").click()
+        expect(page.get_by_test_id("deleted-notice")).to_contain_text("Deleted 1 gesture.")
+        expect(rows).to_have_count(count - 1)
+        visit.problems.extend(check_axe(page, axe_source, "consumer undo notice"))
+        shoot(page, "consumer-gestures-deleted")
+        page.get_by_test_id("undo").click()
+        expect(page.get_by_test_id("restored-notice")).to_contain_text("Put back 1 gesture")
+        expect(rows).to_have_count(count)
         page.goto(f"{base}/dashboard")
         crawl(page, base, axe_source, visit, ["/dashboard", "/settings", "/gestures"])
         # error pages as a signed-in person meets them
