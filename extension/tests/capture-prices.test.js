@@ -148,3 +148,16 @@ describe('declared prices (schema.org, OpenGraph): the sale price, not the list 
     expect(priceOf(html)).toMatchObject({ price: 44.9, currency: 'EUR' });
   });
 });
+
+describe('markup stating the list price while the page shows a sale price', () => {
+  const html = (declared, visible) => `<html><head><script type="application/ld+json">${JSON.stringify({ '@type': 'Product', name: 'Desk lamp Arc 40', offers: { price: declared, priceCurrency: 'EUR' } })}</script></head>
+    <body><h1>Desk lamp Arc 40</h1><div class="price-box">${visible}</div><button>Add to cart</button></body></html>`;
+  it('the declared price struck through next to a lower price: the lower price', () => {
+    expect(page(html('100.00', '<del>100,00 €</del> <span class="price">80,00 €</span>')).product.price).toBe(80);
+    expect(page(html('100.00', '<span class="old-price">100,00 €</span> <span class="special-price">80,00 €</span>')).product.price).toBe(80);
+  });
+  it('the declared price shown as the price (the struck one is another): the declared price', () => {
+    expect(page(html('80.00', '<del>100,00 €</del> <span class="price">80,00 €</span>')).product.price).toBe(80);
+    expect(page(html('100.00', '<del>100,00 €</del>')).product.price).toBe(100);
+  });
+});

@@ -12,6 +12,7 @@ import { extractHeuristics, mainHeading } from './heuristics.js';
 import { clean, inPeripheral, meta, pageContext } from './dom.js';
 import { countControls } from './patterns.js';
 import { currencyFromContext } from './currency.js';
+import { parsePrice } from './price.js';
 
 const DATED_PATH = /\/(19|20)\d{2}[/-](0?[1-9]|1[0-2])([/-]|$)|\/(news|blog|article|articles|story|stories|opinion|magazine|ratgeber|actualites|noticias|notizie|nieuws)\//i;
 const PRODUCT_PATH = /\/(dp|gp\/product|itm|item|items|product|products|produkt|produit|producto|prodotto|produto|artikel|article-p|p|pd|ip|sku|buy|shop\/p)\/|[/_-]p[-_]?\d{3,}|-\d{5,}(\.html?)?\/?$|\.(html?|php|aspx?)$/i;
@@ -244,6 +245,20 @@ function pickBrand(doc, url, name, declared) {
   return brandFromDom(doc, ctx);
 }
 
+/** Whether a struck-through or old/was-price element near the top of the page shows `value`. */
+function struckPriceShown(doc, value) {
+  let n = 0;
+  for (const el of doc.querySelectorAll('del, s, strike, [style*=line-through], [class*=old-price i], [class*=oldprice i], [class*=price-old i], [class*=was-price i], [class*=price-was i], [class*=regular-price i], [class*=list-price i], [class*=strike i], [class*=line-through i], [class*=crossed i], [data-price-type=oldPrice]')) {
+    if (++n > 200) break;
+    if (el.children.length > 3 || inPeripheral(el)) continue;
+    const text = clean(el.getAttribute('data-price-amount') || el.textContent, 40);
+    if (!/\d/.test(text)) continue;
+    const v = parsePrice(text);
+    if (v !== null && Math.abs(v - value) < 0.005) return true;
+  }
+  return false;
+}
+
 function pick(...values) {
   for (const v of values) if (v !== null && v !== undefined && v !== '') return v;
   return values.length ? (values[values.length - 1] ?? null) : null;
@@ -337,6 +352,15 @@ export function detectProduct(doc, url) {
     for (const p of [ldp, mdp, ogp]) if (p.currency) { currency = p.currency; currencyFrom = p.currency_from || 'markup'; break; }
   }
   let name = pick(ldp.name, mdp.name, ogp.name, '');
+  // Markup that states the list price while the page shows it struck through next to a lower sale price:
+  // the shopper pays the visible sale price (only looked at when a struck price equals the declared one).
+  if (price !== null && price > 0 && struckPriceShown(doc, price)) {
+    const h = fallback || (fallback = extractHeuristics(doc, url, { pageCurrency: currency || undefined }));
+    if (h.price !== null && h.price > 0 && h.price < price && h.price >= price * 0.2 && h.score >= 5 && (!h.currency || !currency || h.currency === currency)) {
+      price = h.price;
+      reasons.push('visible-sale-price');
+    }
+  }
   if (!unpriced && (price === null || price === 0 || !currency || !name)) {
     const h = fallback || extractHeuristics(doc, url, { pageCurrency: currency || undefined });
     if ((price === null || price === 0) && h.price !== null) {
