@@ -91,7 +91,10 @@ def test_admin_approves_from_the_page(client: TestClient, ctx: VaultContext) -> 
     assert page.status_code == 200 and client_id in page.text
     no_csrf = client.post(f"/admin/vendors/{client_id}/approve", follow_redirects=False)
     assert no_csrf.status_code == 403
-    r = _submit(client, page.text, f"/admin/vendors/{client_id}/approve")
+    asked = _submit(client, page.text, f"/admin/vendors/{client_id}/approve")
+    assert asked.status_code == 200 and "Approve Dyn?" in asked.text and "https://dyn.example/cb" in asked.text
+    assert client.get("/v1/admin/vendors", params={"status": "approved"}).json() == []  # nothing yet
+    r = _submit(client, asked.text, f"/admin/vendors/{client_id}/approve")
     assert r.status_code == 303
     assert client.get("/v1/admin/vendors", params={"status": "approved"}).json()[0]["client_id"] == client_id
 

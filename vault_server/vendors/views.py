@@ -286,6 +286,20 @@ def admin_action(
             yes="Suspend the app",
             back="/admin/vendors",
         )
+    if action == "approve" and confirmed != "yes":
+        with ctx.db.session() as s:
+            app = vendors.get_or_raise(session=s, client_id=client_id)
+        return confirm_page(
+            request,
+            ctx,
+            principal,
+            question=f"Approve {app.name}?",
+            consequence=f"Consumers will see it as verified by this vault's administrator"
+            f"{' (' + app.homepage + ')' if app.homepage else ''}, and it may ask them for access; its sign-ins "
+            f"return to {', '.join(app.redirect_uris) or 'no address yet'}. You can suspend it later.",
+            yes="Approve the app",
+            back="/admin/vendors",
+        )
     set_status(ctx, client_id, statuses[action], "admin")
     return RedirectResponse("/admin/vendors", status_code=303)
 
