@@ -39,7 +39,7 @@ from vault_server.reports.views import router as reports_router
 from vault_server.signals import history as signal_history
 from vault_server.terms.views import router as terms_router
 from vault_server.vendors.views import router as vendors_router
-from vault_server.web import health, pages, problems
+from vault_server.web import health, openapi, pages, problems
 from vault_server.web.deps import RateLimiter, personal_token_resolver
 from vault_server.web.middleware import (
     BodyLimitMiddleware,
@@ -111,6 +111,7 @@ def create_app(settings: Settings | None = None, *, ctx: VaultContext | None = N
     app.include_router(reports_pages)
     app.include_router(terms_router)
     app.include_router(pages.router)
+    openapi.install(app)  # every response described, errors as problem details
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "web" / "static")), name="static")
     app.add_middleware(StaticDocumentsMiddleware, documents=static_documents(ctx))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -79,5 +79,16 @@ class PayloadTooLarge(VaultError):
     title = "Request body too large"
 
 
+class Unavailable(VaultError):
+    """503: the vault cannot answer for a moment (its database is unreachable or not ready); retry later."""
+
+    status = 503
+    slug = "unavailable"
+    title = "Temporarily unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int = 5):
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))}, extra={"retry_after": retry_after})
+
+
 class ConfigError(Exception):
     """Raised for operator mistakes (bad key file, unmigrated database): one readable line, no traceback."""

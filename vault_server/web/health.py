@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from vault_server.db import check_migrated
-from vault_server.errors import ConfigError
+from vault_server.errors import ConfigError, Unavailable
 from vault_server.web.deps import Ctx
 
 router = APIRouter(tags=["meta"])
@@ -27,7 +27,7 @@ def readyz(ctx: Ctx) -> JSONResponse:
     try:
         check_migrated(ctx.db)
     except ConfigError as exc:
-        return JSONResponse({"status": "unavailable", "detail": str(exc)}, status_code=503)
+        raise Unavailable(str(exc)) from None
     return JSONResponse({"status": "ready", "database": ctx.db.dialect})
 
 

@@ -104,6 +104,8 @@ _PLAIN: dict[str, tuple[str, str]] = {
     "conflict": ("That cannot be done right now", "The item changed in the meantime. Reload the page and try again."),
     "method-not-allowed": ("This address cannot be used like that", ""),
     "internal-error": ("Something went wrong on our side", "Nothing you did caused this. Try again in a moment."),
+    "database-unavailable": ("The vault is briefly unavailable", "Nothing you did caused this. Try again shortly."),
+    "unavailable": ("The vault is briefly unavailable", "Nothing you did caused this. Try again shortly."),
 }
 
 _PYDANTIC_WORDS = {
@@ -161,8 +163,8 @@ def _render_html(request: Request, status: int, slug: str, detail: str, headers:
     from vault_server.web.pages import render_page
 
     ctx = request.app.state.ctx
-    try:
-        principal = resolve_principal(request, ctx)
+    try:  # the page names who is signed in, unless the database is what failed
+        principal = None if status == 503 else resolve_principal(request, ctx)
     except VaultError:
         principal = None
     if principal is not None and principal.via != "session":
