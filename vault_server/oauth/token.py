@@ -5,21 +5,21 @@ before answering."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
-from sqlmodel import Session, col
+from sqlalchemy import bindparam, select, update
+from sqlmodel import Session, SQLModel, col
 
 from vault_server.accounts.security import token_hash
 from vault_server.audit import service as audit
 from vault_server.context import VaultContext
 from vault_server.db import utcnow
-from vault_server.grants.models import Grant
 from vault_server.oauth import device, pkce, rar, tokens
 from vault_server.oauth.errors import OAuthError
-from vault_server.oauth.models import AuthorizationCode, DeviceCode, RefreshToken, TokenFamily
+from vault_server.oauth.models import AuthorizationCode, DeviceCode, TokenFamily
 from vault_server.oauth.pairwise import subject_for
 from vault_server.oauth.scopes import DEVICE_SCOPES, VENDOR_SCOPES, parse_scope
 from vault_server.vendors.models import VendorApp
@@ -33,7 +33,9 @@ def _grant_error(description: str) -> OAuthError:
     return OAuthError("invalid_grant", description)
 
 
-def _audit_token(session: Session, ctx: VaultContext, kind: str, family: TokenFamily, actor: str, **extra: Any) -> None:
+def _audit_token(out: list[audit.AuditSpec], kind: str, family: tokens.Family, actor: str, **extra: Any) -> None:
+    """Queue the audit entry of a token event; the caller appends the queue (``audit.record_many``) in the same
+    transaction before it commits (the token endpoint appends a whole batch of requests' entries at once)."""
     details: dict[str, Any] = {
         "family_id": family.id,
         "vendor_id": family.client_id,
@@ -42,49 +44,119 @@ def _audit_token(session: Session, ctx: VaultContext, kind: str, family: TokenFa
         "scope": family.scope,
         **extra,
     }
-    audit.record(session=session, ctx=ctx, kind=kind, actor=actor, consumer_id=family.account_id, details=details)
+    out.append(audit.AuditSpec(kind=kind, actor=actor, consumer_id=family.account_id, details=details))
 
 
-def _subject(ctx: VaultContext, family: TokenFamily) -> str:
+def _subject(ctx: VaultContext, family: tokens.Family) -> str:
     if family.kind == "device":
         return family.account_id
     return subject_for(ctx.ring, account_id=family.account_id, vendor_id=family.client_id)
 
 
-def exchange_code(*, session: Session, ctx: VaultContext, client: VendorApp, form: Mapping[str, str]) -> dict[str, Any]:
-    """RFC 6749 §4.1.3 + RFC 7636 §4.5-4.6: returns the token response or raises."""
+def _revoke(session: Session, audit_out: list[audit.AuditSpec], family_id: str, reason: str) -> None:
+    """End a family after a reuse, with its audit entry (when it was still live)."""
+    if tokens.revoke_family(session=session, family_id=family_id, reason=reason):
+        family = session.get(TokenFamily, family_id)
+        if family is not None:
+            _audit_token(audit_out, "token.revoked", tokens.Family.of(family), "system", reason=reason)
+
+
+# Core statements of the two hot grants, built once (see tokens.py)
+_CODE = SQLModel.metadata.tables["oauth_code"]
+_GRANT = SQLModel.metadata.tables["consent_grant"]
+_ACCOUNT = SQLModel.metadata.tables["account"]
+_FAMILY = tokens.FAMILY_TABLE
+_REFRESH = tokens.REFRESH_TABLE
+_SELECT_CODE = select(
+    _CODE.c.code_hash,
+    _CODE.c.client_id,
+    _CODE.c.account_id,
+    _CODE.c.grant_id,
+    _CODE.c.redirect_uri,
+    _CODE.c.code_challenge,
+    _CODE.c.expires_at,
+    _CODE.c.used_at,
+    _CODE.c.family_id,
+).where(_CODE.c.code_hash == bindparam("h"))
+_SELECT_GRANT = select(
+    _GRANT.c.id,
+    _GRANT.c.subject,
+    _GRANT.c.scope,
+    _GRANT.c.authorization_details,
+    _GRANT.c.expires_at,
+    _GRANT.c.revoked_at,
+).where(_GRANT.c.id == bindparam("id"))
+_CONSUME_CODE = (
+    update(_CODE)
+    .where(_CODE.c.code_hash == bindparam("h"), _CODE.c.used_at.is_(None))
+    .values(used_at=bindparam("now"), family_id=bindparam("fid"))
+)
+_SELECT_REFRESH = (
+    select(
+        _REFRESH.c.expires_at,
+        _REFRESH.c.used_at,
+        _FAMILY.c.id,
+        _FAMILY.c.kind,
+        _FAMILY.c.client_id,
+        _FAMILY.c.account_id,
+        _FAMILY.c.grant_id,
+        _FAMILY.c.scope,
+        _FAMILY.c.authorization_details,
+        _FAMILY.c.revoked_at,
+        _ACCOUNT.c.deleted_at,
+        _GRANT.c.subject,
+        _GRANT.c.expires_at.label("grant_expires_at"),
+        _GRANT.c.revoked_at.label("grant_revoked_at"),
+    )
+    .select_from(
+        _REFRESH.join(_FAMILY, _FAMILY.c.id == _REFRESH.c.family_id)
+        .join(_ACCOUNT, _ACCOUNT.c.id == _FAMILY.c.account_id)
+        .outerjoin(_GRANT, _GRANT.c.id == _FAMILY.c.grant_id)
+    )
+    .where(_REFRESH.c.token_hash == bindparam("h"))
+)
+_ROTATE = (
+    update(_REFRESH)
+    .where(_REFRESH.c.token_hash == bindparam("h"), _REFRESH.c.used_at.is_(None))
+    .values(used_at=bindparam("now"))
+)
+
+
+def exchange_code(
+    *, session: Session, ctx: VaultContext, client: VendorApp, form: Mapping[str, str], audit_out: list[audit.AuditSpec]
+) -> dict[str, Any]:
+    """RFC 6749 §4.1.3 + RFC 7636 §4.5-4.6: returns the token response or raises. Checks first, writes after: a
+    refused request has written nothing (the token batch relies on it), except what :class:`Persisting` keeps."""
     code = form.get("code", "")
-    row = session.get(AuthorizationCode, token_hash(code)) if code else None
+    conn = session.connection()
+    row = conn.execute(_SELECT_CODE, {"h": token_hash(code)}).first() if code else None
     if row is None or row.client_id != client.id:
         raise _grant_error("the authorization code is unknown or was issued to another client")
     if row.used_at is not None:
         # §4.1.2: a code used twice is refused, and what it issued is revoked.
-        if row.family_id and tokens.revoke_family(session=session, family_id=row.family_id, reason="code_reuse"):
-            family = session.get(TokenFamily, row.family_id)
-            if family is not None:
-                _audit_token(session, ctx, "token.revoked", family, "system", reason="code_reuse")
+        if row.family_id:
+            _revoke(session, audit_out, row.family_id, "code_reuse")
         raise Persisting("invalid_grant", "the authorization code was already used; its tokens are now revoked")
-    if row.expires_at <= utcnow():
+    now = utcnow()
+    if row.expires_at <= now:
         raise _grant_error("the authorization code has expired")
     if form.get("redirect_uri") != row.redirect_uri:
         raise _grant_error("redirect_uri does not match the one of the authorization request")
     if not pkce.verify(form.get("code_verifier"), row.code_challenge):
         session.execute(
-            update(AuthorizationCode).where(col(AuthorizationCode.code_hash) == row.code_hash).values(used_at=utcnow())
+            update(AuthorizationCode).where(col(AuthorizationCode.code_hash) == row.code_hash).values(used_at=now)
         )
         raise Persisting("invalid_grant", "code_verifier does not match the code_challenge (PKCE S256)")
-    won = session.execute(
-        update(AuthorizationCode)
-        .where(col(AuthorizationCode.code_hash) == row.code_hash, col(AuthorizationCode.used_at).is_(None))
-        .values(used_at=utcnow())
-    )
-    if getattr(won, "rowcount", 0) != 1:
-        raise _grant_error("the authorization code was already used")
-    grant = session.get(Grant, row.grant_id)
-    if grant is None or not tokens.grant_is_live(grant):
+    grant = conn.execute(_SELECT_GRANT, {"id": row.grant_id}).first()
+    if grant is None or grant.revoked_at is not None or grant.expires_at <= now:
         raise _grant_error("the consent behind this code has ended")
+    family_id = str(uuid.uuid4())
+    won = conn.execute(_CONSUME_CODE, {"h": row.code_hash, "now": now, "fid": family_id})
+    if won.rowcount != 1:
+        raise _grant_error("the authorization code was already used")
     family = tokens.new_family(
         session=session,
+        family_id=family_id,
         kind="vendor",
         client_id=client.id,
         account_id=row.account_id,
@@ -92,32 +164,42 @@ def exchange_code(*, session: Session, ctx: VaultContext, client: VendorApp, for
         scope=grant.scope,
         authorization_details=list(grant.authorization_details),
     )
-    row.family_id = family.id
-    session.add(row)
     body = tokens.issue(
         session=session, ctx=ctx, family=family, subject=grant.subject, refresh_expires=grant.expires_at
     )
-    _audit_token(session, ctx, "token.issued", family, f"vendor:{client.id}", grant_type="authorization_code")
+    _audit_token(audit_out, "token.issued", family, f"vendor:{client.id}", grant_type="authorization_code")
     return body
 
 
-def refresh(*, session: Session, ctx: VaultContext, client: VendorApp, form: Mapping[str, str]) -> dict[str, Any]:
+def refresh(
+    *, session: Session, ctx: VaultContext, client: VendorApp, form: Mapping[str, str], audit_out: list[audit.AuditSpec]
+) -> dict[str, Any]:
     """RFC 6749 §6 with rotation: a used refresh token presented again revokes its whole family."""
     presented = form.get("refresh_token", "")
-    row = session.get(RefreshToken, token_hash(presented)) if presented else None
-    family = session.get(TokenFamily, row.family_id) if row is not None else None
-    if row is None or family is None or family.client_id != client.id:
+    digest = token_hash(presented)
+    conn = session.connection()
+    row = conn.execute(_SELECT_REFRESH, {"h": digest}).first() if presented else None
+    if row is None or row.client_id != client.id:
         raise _grant_error("the refresh token is unknown or was issued to another client")
+    family = tokens.Family(
+        id=row.id,
+        kind=row.kind,
+        client_id=row.client_id,
+        account_id=row.account_id,
+        grant_id=row.grant_id,
+        scope=row.scope,
+        authorization_details=list(row.authorization_details),
+    )
     if row.used_at is not None:
-        if tokens.revoke_family(session=session, family_id=family.id, reason="refresh_reuse"):
-            _audit_token(session, ctx, "token.revoked", family, "system", reason="refresh_reuse")
+        _revoke(session, audit_out, family.id, "refresh_reuse")
         raise Persisting("invalid_grant", "this refresh token was already used; every token of its family is revoked")
-    if row.expires_at <= utcnow():
+    now = utcnow()
+    if row.expires_at <= now:
         raise _grant_error("the refresh token has expired")
-    live = tokens.live_family(session, family.id)
-    if live is None:
+    # live: the family, its account and (vendor tokens) its grant; the client is the authenticated, approved one
+    grant_live = row.subject is not None and row.grant_revoked_at is None and row.grant_expires_at > now
+    if row.revoked_at is not None or row.deleted_at is not None or (family.kind == "vendor" and not grant_live):
         raise _grant_error("the refresh token was revoked or its grant has ended")
-    _, grant, _ = live
     allowed = DEVICE_SCOPES if family.kind == "device" else VENDOR_SCOPES
     scope = family.scope
     if form.get("scope"):
@@ -131,30 +213,28 @@ def refresh(*, session: Session, ctx: VaultContext, client: VendorApp, form: Map
         if not rar.is_within(asked_details, family.authorization_details):
             raise OAuthError("invalid_authorization_details", "a refresh cannot ask for more than was granted")
         details = asked_details
-    rotated = session.execute(
-        update(RefreshToken)
-        .where(col(RefreshToken.token_hash) == row.token_hash, col(RefreshToken.used_at).is_(None))
-        .values(used_at=utcnow())
-    )
-    if getattr(rotated, "rowcount", 0) != 1:
-        if tokens.revoke_family(session=session, family_id=family.id, reason="refresh_reuse"):
-            _audit_token(session, ctx, "token.revoked", family, "system", reason="refresh_reuse")
+    rotated = conn.execute(_ROTATE, {"h": digest, "now": now})
+    if rotated.rowcount != 1:
+        _revoke(session, audit_out, family.id, "refresh_reuse")
         raise Persisting("invalid_grant", "this refresh token was already used; every token of its family is revoked")
+    has_grant = row.subject is not None
     body = tokens.issue(
         session=session,
         ctx=ctx,
         family=family,
-        subject=grant.subject if grant is not None else _subject(ctx, family),
+        subject=row.subject if has_grant else _subject(ctx, family),
         scope=scope,
         details=details,
-        refresh_expires=grant.expires_at if grant is not None else None,
+        refresh_expires=row.grant_expires_at if has_grant else None,
     )
     actor = "device" if family.kind == "device" else f"vendor:{client.id}"
-    _audit_token(session, ctx, "token.refreshed", family, actor)
+    _audit_token(audit_out, "token.refreshed", family, actor)
     return body
 
 
-def poll_device(*, session: Session, ctx: VaultContext, client: VendorApp, form: Mapping[str, str]) -> dict[str, Any]:
+def poll_device(
+    *, session: Session, ctx: VaultContext, client: VendorApp, form: Mapping[str, str], audit_out: list[audit.AuditSpec]
+) -> dict[str, Any]:
     """RFC 8628 §3.4-§3.5: the device's poll; tokens once the consumer approved."""
     presented = form.get("device_code", "")
     row = session.get(DeviceCode, token_hash(presented)) if presented else None
@@ -191,5 +271,5 @@ def poll_device(*, session: Session, ctx: VaultContext, client: VendorApp, form:
     row.family_id = family.id
     session.add(row)
     body = tokens.issue(session=session, ctx=ctx, family=family, subject=row.account_id)
-    _audit_token(session, ctx, "token.issued", family, "device", grant_type="device_code")
+    _audit_token(audit_out, "token.issued", family, "device", grant_type="device_code")
     return body

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from joserfc.errors import JoseError
-from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlalchemy import insert, update
+from sqlmodel import Session, SQLModel, col, select
 
 from vault_server.accounts.models import Account
 from vault_server.accounts.security import token_hash
@@ -47,6 +47,39 @@ def audience(ctx: VaultContext) -> str:
     return ctx.settings.base_url + "/v1"
 
 
+@dataclass(frozen=True, slots=True)
+class Family:
+    """What issuing and auditing need of a token family (a row of ``oauth_token_family``)."""
+
+    id: str
+    kind: str
+    client_id: str
+    account_id: str
+    grant_id: str | None
+    scope: str
+    authorization_details: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, row: TokenFamily) -> Family:
+        return cls(
+            id=row.id,
+            kind=row.kind,
+            client_id=row.client_id,
+            account_id=row.account_id,
+            grant_id=row.grant_id,
+            scope=row.scope,
+            authorization_details=list(row.authorization_details),
+        )
+
+
+# Core statements on the token path, built once (SQLAlchemy caches their compiled form): the ORM's per-object
+# bookkeeping cost more than the statements themselves on this path (issue 12)
+FAMILY_TABLE = SQLModel.metadata.tables["oauth_token_family"]
+REFRESH_TABLE = SQLModel.metadata.tables["oauth_refresh_token"]
+_INSERT_FAMILY = insert(FAMILY_TABLE)
+_INSERT_REFRESH = insert(REFRESH_TABLE)
+
+
 def new_family(
     *,
     session: Session,
@@ -57,25 +90,38 @@ def new_family(
     scope: str,
     authorization_details: list[dict[str, Any]],
     device_name: str | None = None,
-) -> TokenFamily:
-    family = TokenFamily(
-        id=str(uuid.uuid4()),
+    family_id: str | None = None,
+) -> Family:
+    family = Family(
+        id=family_id or str(uuid.uuid4()),
         kind=kind,
         client_id=client_id,
         account_id=account_id,
         grant_id=grant_id,
         scope=scope,
         authorization_details=authorization_details,
-        device_name=device_name,
     )
-    session.add(family)
-    session.flush()
+    session.connection().execute(
+        _INSERT_FAMILY,
+        {
+            "id": family.id,
+            "kind": kind,
+            "client_id": client_id,
+            "account_id": account_id,
+            "grant_id": grant_id,
+            "scope": scope,
+            "authorization_details": authorization_details,
+            "device_name": device_name,
+            "created_at": utcnow(),
+            "last_used_at": None,
+            "revoked_at": None,
+            "revoked_reason": None,
+        },
+    )
     return family
 
 
-def _access_token(
-    ctx: VaultContext, family: TokenFamily, *, subject: str, scope: str, details: list[dict[str, Any]]
-) -> str:
+def _access_token(ctx: VaultContext, family: Family, *, subject: str, scope: str, details: list[dict[str, Any]]) -> str:
     now = utcnow()
     claims: dict[str, Any] = {
         "iss": issuer(ctx),
@@ -99,7 +145,7 @@ def issue(
     *,
     session: Session,
     ctx: VaultContext,
-    family: TokenFamily,
+    family: Family,
     subject: str,
     scope: str | None = None,
     details: list[dict[str, Any]] | None = None,
@@ -113,7 +159,16 @@ def issue(
     expires = utcnow() + ttl
     if refresh_expires is not None and refresh_expires < expires:
         expires = refresh_expires
-    session.add(RefreshToken(token_hash=token_hash(refresh), family_id=family.id, expires_at=expires))
+    session.connection().execute(
+        _INSERT_REFRESH,
+        {
+            "token_hash": token_hash(refresh),
+            "family_id": family.id,
+            "created_at": utcnow(),
+            "expires_at": expires,
+            "used_at": None,
+        },
+    )
     body: dict[str, Any] = {
         "access_token": _access_token(ctx, family, subject=subject, scope=scope, details=details),
         "token_type": "Bearer",

@@ -9,16 +9,19 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from vault_server.accounts import service as accounts
 from vault_server.accounts.service import Window
+from vault_server.audit.service import AuditSpec
 from vault_server.context import VaultContext
 from vault_server.db import utcnow
 from vault_server.errors import RateLimited, VaultError
 from vault_server.oauth import (
     authorize,
+    batch,
     consent,
     device,
     flows,
@@ -175,6 +178,12 @@ def _throttled(request: Request, ctx: VaultContext, call: Callable[[], T]) -> T:
 
 
 def _token(request: Request, ctx: VaultContext, form: dict[str, str]) -> dict[str, Any]:
+    """Answered by the token batch (``oauth/batch.py``): this thread waits for the batch's commit."""
+    return batch.batcher_for(ctx).submit(_token_job(request, ctx, form)).result()
+
+
+def _token_job(request: Request, ctx: VaultContext, form: dict[str, str]) -> batch.Job:
+    """The token request as a job of the token batch: authenticate, then the grant's rules."""
     grant_type = form.get("grant_type")
     handlers = {
         "authorization_code": token.exchange_code,
@@ -184,20 +193,17 @@ def _token(request: Request, ctx: VaultContext, form: dict[str, str]) -> dict[st
     handler = handlers.get(grant_type or "")
     if handler is None:
         raise OAuthError("unsupported_grant_type", f"grant_type must be one of: {', '.join(handlers)}")
-    deferred: OAuthError | None = None
-    with ctx.db.writer(), ctx.db.session() as s:  # SQLite: queue on a lock, not in the busy handler
+
+    def job(s: Session, audit_out: list[AuditSpec]) -> dict[str, Any]:
         client = authenticate_client(request=request, form=form, session=s, ctx=ctx, allow_public=True)
+        s.info.setdefault("token_clients", {})[client.id] = client  # the identity map is weak: keep it for the batch
         if client.first_party and grant_type == "authorization_code":
             raise OAuthError("unauthorized_client", "this client may only use the device grant")
         if not client.first_party and grant_type == device.GRANT_TYPE:
             raise OAuthError("unauthorized_client", "the device grant is only for the vault's browser extension")
-        try:
-            body = handler(session=s, ctx=ctx, client=client, form=form)
-        except token.Persisting as exc:
-            deferred = exc
-    if deferred is not None:
-        raise deferred
-    return body
+        return handler(session=s, ctx=ctx, client=client, form=form, audit_out=audit_out)
+
+    return job
 
 
 @router.post("/oauth/token", summary="Token endpoint (RFC 6749 §3.2, RFC 7636, RFC 8628 §3.4)")

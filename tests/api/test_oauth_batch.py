@@ -1,0 +1,147 @@
+"""The token endpoint's group commit (oauth/batch.py): concurrent requests share a transaction and an audit append,
+yet each keeps the per-request guarantees — a parallel refresh replay still yields exactly one winner and revokes
+the family, a refused request commits nothing, and every issuance is audited once."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+from sqlmodel import Session, func, select
+
+from vault_server.audit import service as audit
+from vault_server.audit.models import AuditEntry
+from vault_server.context import VaultContext
+from vault_server.oauth.batch import TokenBatcher, _Pending
+from vault_server.oauth.errors import OAuthError
+from vault_server.oauth.token import Persisting
+
+from ..conftest import LiveServer
+from .test_oauth_support import (
+    approve_consent,
+    approved_vendor,
+    authorize_params,
+    basic,
+    browser,
+    consumer_browser,
+    exchange,
+    pkce_pair,
+)
+
+
+def _kinds(ctx: VaultContext) -> list[str]:
+    with ctx.db.session() as s:
+        return [e.kind for e in s.exec(select(AuditEntry).order_by(AuditEntry.idx)).all()]
+
+
+def _refresh(url: str, vendor: dict[str, Any], token: str) -> httpx.Response:
+    with httpx.Client(base_url=url, timeout=30) as http:
+        return http.post(
+            "/oauth/token", data={"grant_type": "refresh_token", "refresh_token": token}, auth=basic(vendor)
+        )
+
+
+def test_ten_parallel_refreshes_of_one_token_have_one_winner_and_revoke_the_family(
+    live_server: LiveServer, ctx: VaultContext
+) -> None:
+    vendor_http = browser(live_server.url)
+    vendor = approved_vendor(vendor_http, ctx)
+    consumer = consumer_browser(live_server.url)
+    verifier, challenge = pkce_pair()
+    code = approve_consent(consumer, authorize_params(vendor["client_id"], challenge))["code"][0]
+    tokens = exchange(vendor_http, vendor, code, verifier).json()
+
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(lambda _: _refresh(live_server.url, vendor, tokens["refresh_token"]), range(10)))
+    won = [r for r in answers if r.status_code == 200]
+    assert len(won) == 1, [r.text for r in answers]
+    assert all(r.json()["error"] == "invalid_grant" for r in answers if r.status_code != 200)
+    # the replay revoked the family: the winner's new refresh token is dead too
+    after = _refresh(live_server.url, vendor, won[0].json()["refresh_token"])
+    assert after.status_code == 400 and after.json()["error"] == "invalid_grant"
+    kinds = _kinds(ctx)
+    assert kinds.count("token.issued") == 1 and kinds.count("token.refreshed") == 1
+    assert kinds.count("token.revoked") == 1
+
+
+def test_parallel_code_exchanges_are_each_issued_and_audited_once(live_server: LiveServer, ctx: VaultContext) -> None:
+    vendor_http = browser(live_server.url)
+    vendor = approved_vendor(vendor_http, ctx)
+    # one consumer each: a newer consent to the same vendor replaces the older grant (and its codes)
+    consumers = [consumer_browser(live_server.url, email=f"c{i}@example.com") for i in range(4)]
+    pairs = [pkce_pair() for _ in consumers]
+    codes = [
+        approve_consent(c, authorize_params(vendor["client_id"], challenge))["code"][0]
+        for c, (_, challenge) in zip(consumers, pairs, strict=True)
+    ]
+
+    def go(i: int) -> httpx.Response:
+        with httpx.Client(base_url=live_server.url, timeout=30) as http:
+            return exchange(http, vendor, codes[i], pairs[i][0])
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(go, range(4)))
+    assert [r.status_code for r in answers] == [200] * 4, answers[0].text
+    assert len({r.json()["refresh_token"] for r in answers}) == 4
+    assert _kinds(ctx).count("token.issued") == 4
+
+
+def _spec(kind: str) -> audit.AuditSpec:
+    return audit.AuditSpec(kind=kind, actor="system", consumer_id=None, details={"n": 1})
+
+
+def test_a_refused_job_commits_nothing_and_the_others_still_commit_once(ctx: VaultContext) -> None:
+    """A job that wrote and then failed with an ordinary refusal makes the batch roll back and run job by job."""
+    runs: list[str] = []
+
+    def ok(_s: Session, out: list[audit.AuditSpec]) -> dict[str, Any]:
+        runs.append("ok")
+        out.append(_spec("token.issued"))
+        return {"ok": True}
+
+    def refused(_s: Session, out: list[audit.AuditSpec]) -> dict[str, Any]:
+        runs.append("refused")
+        out.append(_spec("token.refused"))  # a write that must never commit
+        raise OAuthError("invalid_grant", "no")
+
+    def persisting(_s: Session, out: list[audit.AuditSpec]) -> dict[str, Any]:
+        out.append(_spec("token.revoked"))
+        raise Persisting("invalid_grant", "reused")
+
+    batcher = TokenBatcher(ctx)
+    batch = [_Pending(ok), _Pending(refused), _Pending(persisting), _Pending(ok)]
+    batcher._answer(batch)
+    assert batch[0].future.result() == {"ok": True} and batch[3].future.result() == {"ok": True}
+    with pytest.raises(OAuthError) as refused_exc:
+        batch[1].future.result()
+    assert not isinstance(refused_exc.value, Persisting)
+    with pytest.raises(Persisting):
+        batch[2].future.result()
+    assert sorted(_kinds(ctx)) == ["token.issued", "token.issued", "token.revoked"]
+    assert runs == ["ok", "refused", "ok", "refused", "ok"]  # together, then alone after the refusal
+
+
+def test_a_batch_is_one_transaction_with_one_audit_append(ctx: VaultContext) -> None:
+    def ok(s: Session, out: list[audit.AuditSpec]) -> dict[str, Any]:
+        out.append(_spec("token.issued"))
+        return {"size": s.exec(select(func.count()).select_from(AuditEntry)).one()}
+
+    batcher = TokenBatcher(ctx)
+    batch = [_Pending(ok) for _ in range(5)]
+    batcher._answer(batch)
+    # every job of the batch ran before the batch's single append: none saw another's entry
+    assert [p.future.result()["size"] for p in batch] == [0] * 5
+    assert _kinds(ctx) == ["token.issued"] * 5
+    assert batcher.batches == 1 and batcher.jobs == 5
+
+
+def test_the_batcher_thread_answers_submitted_jobs_and_stops_when_idle(ctx: VaultContext) -> None:
+    batcher = TokenBatcher(ctx, idle_seconds=0.05)
+    futures = [batcher.submit(lambda _s, out: {"n": len(out)}) for _ in range(20)]
+    assert all(f.result(timeout=30) == {"n": 0} for f in futures)
+    thread = batcher._thread
+    if thread is not None:
+        thread.join(timeout=30)
+    assert batcher.jobs == 20 and (batcher._thread is None or not batcher._thread.is_alive())
