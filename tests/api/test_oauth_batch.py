@@ -9,8 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
+from vault_server.accounts.models import Throttle
 from vault_server.audit import service as audit
 from vault_server.audit.models import AuditEntry
 from vault_server.context import VaultContext
@@ -33,7 +34,7 @@ from .test_oauth_support import (
 
 def _kinds(ctx: VaultContext) -> list[str]:
     with ctx.db.session() as s:
-        return [e.kind for e in s.exec(select(AuditEntry).order_by(AuditEntry.idx)).all()]
+        return [e.kind for e in s.exec(select(AuditEntry).order_by(col(AuditEntry.idx))).all()]
 
 
 def _refresh(url: str, vendor: dict[str, Any], token: str) -> httpx.Response:
@@ -92,8 +93,9 @@ def _spec(kind: str) -> audit.AuditSpec:
     return audit.AuditSpec(kind=kind, actor="system", consumer_id=None, details={"n": 1})
 
 
-def test_a_refused_job_commits_nothing_and_the_others_still_commit_once(ctx: VaultContext) -> None:
-    """A job that wrote and then failed with an ordinary refusal makes the batch roll back and run job by job."""
+def test_a_refusal_is_one_job_s_answer_and_a_crash_reruns_the_batch_job_by_job(ctx: VaultContext) -> None:
+    """An OAuthError is a job's answer (the job left only what it keeps); any other exception rolls the whole batch
+    back and runs each job alone, so the crashed job's writes never commit and the others commit once."""
     runs: list[str] = []
 
     def ok(_s: Session, out: list[audit.AuditSpec]) -> dict[str, Any]:
@@ -101,14 +103,18 @@ def test_a_refused_job_commits_nothing_and_the_others_still_commit_once(ctx: Vau
         out.append(_spec("token.issued"))
         return {"ok": True}
 
-    def refused(_s: Session, out: list[audit.AuditSpec]) -> dict[str, Any]:
+    def refused(_s: Session, _out: list[audit.AuditSpec]) -> dict[str, Any]:
         runs.append("refused")
-        out.append(_spec("token.refused"))  # a write that must never commit
         raise OAuthError("invalid_grant", "no")
 
     def persisting(_s: Session, out: list[audit.AuditSpec]) -> dict[str, Any]:
         out.append(_spec("token.revoked"))
         raise Persisting("invalid_grant", "reused")
+
+    def crashes(_s: Session, out: list[audit.AuditSpec]) -> dict[str, Any]:
+        runs.append("crash")
+        out.append(_spec("token.crashed"))  # a write that must never commit
+        raise RuntimeError("boom")
 
     batcher = TokenBatcher(ctx)
     batch = [_Pending(ok), _Pending(refused), _Pending(persisting), _Pending(ok)]
@@ -119,8 +125,37 @@ def test_a_refused_job_commits_nothing_and_the_others_still_commit_once(ctx: Vau
     assert not isinstance(refused_exc.value, Persisting)
     with pytest.raises(Persisting):
         batch[2].future.result()
+    assert runs == ["ok", "refused", "ok"]  # one pass: a refusal does not rerun anything
     assert sorted(_kinds(ctx)) == ["token.issued", "token.issued", "token.revoked"]
-    assert runs == ["ok", "refused", "ok", "refused", "ok"]  # together, then alone after the refusal
+
+    runs.clear()
+    batch = [_Pending(ok), _Pending(crashes), _Pending(ok)]
+    batcher._answer(batch)
+    assert batch[0].future.result() == {"ok": True} and batch[2].future.result() == {"ok": True}
+    with pytest.raises(RuntimeError):
+        batch[1].future.result()
+    assert runs == ["ok", "crash", "ok", "crash", "ok"]  # together, then alone after the crash
+    assert sorted(_kinds(ctx)) == ["token.issued"] * 4 + ["token.revoked"]
+
+
+def test_failed_guesses_count_against_the_address_and_answers_do_not(
+    live_server: LiveServer, ctx: VaultContext
+) -> None:
+    """The token endpoint's throttle runs inside the batch: a refused guess keeps its attempt, a success gives it
+    back, and past the limit the address gets 429 slow_down."""
+    vendor_http = browser(live_server.url)
+    vendor = approved_vendor(vendor_http, ctx)
+    consumer = consumer_browser(live_server.url)
+    verifier, challenge = pkce_pair()
+    code = approve_consent(consumer, authorize_params(vendor["client_id"], challenge))["code"][0]
+    assert exchange(vendor_http, vendor, code, verifier).status_code == 200
+    with ctx.db.session() as s:
+        assert s.exec(select(Throttle.count).where(col(Throttle.key).startswith("oauth:ip:"))).one() == 0
+    limit = ctx.settings.oauth_max_failures
+    answers = [_refresh(live_server.url, vendor, f"ivr_guess{i}") for i in range(limit + 1)]
+    assert [r.json()["error"] for r in answers[:limit]] == ["invalid_grant"] * limit
+    assert answers[limit].status_code == 429 and answers[limit].json()["error"] == "slow_down"
+    assert "retry-after" in answers[limit].headers
 
 
 def test_a_batch_is_one_transaction_with_one_audit_append(ctx: VaultContext) -> None:

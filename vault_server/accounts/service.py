@@ -9,7 +9,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import case, literal, or_, update
+from sqlalchemy import bindparam, case, literal, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, delete, select
 
@@ -262,6 +262,38 @@ def throttle_hit(*, session: Session, key: str, window: Window) -> None:
     )
 
 
+_THROTTLE = Throttle.__table__  # type: ignore[attr-defined]
+_THROTTLE_EXPIRED = _THROTTLE.c.window_start <= bindparam("cutoff", type_=UTCDateTime())
+
+
+def _take_statement(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(_THROTTLE)
+        .values(key=bindparam("b_key"), window_start=bindparam("b_now", type_=UTCDateTime()), count=1)
+        .on_conflict_do_update(
+            index_elements=[_THROTTLE.c.key],
+            set_={
+                "count": case((_THROTTLE_EXPIRED, 1), else_=_THROTTLE.c["count"] + 1),
+                "window_start": case(
+                    (_THROTTLE_EXPIRED, bindparam("b_now", type_=UTCDateTime())), else_=_THROTTLE.c.window_start
+                ),
+            },
+            where=or_(_THROTTLE_EXPIRED, _THROTTLE.c["count"] < bindparam("limit")),
+        )
+        .returning(_THROTTLE.c["count"])
+    )
+
+
+# built once per dialect (their compiled form is cached): the token endpoint takes and gives back on every request
+_TAKE = {dialect: _take_statement(dialect) for dialect in ("postgresql", "sqlite")}
+_RELEASE = (
+    update(_THROTTLE)
+    .where(_THROTTLE.c.key == bindparam("b_key"), _THROTTLE.c["count"] > 0)
+    .values(count=_THROTTLE.c["count"] - 1)
+)
+
+
 def throttle_take(*, session: Session, key: str, window: Window) -> None:
     """Take one attempt from ``key``'s window, or raise RateLimited (with Retry-After) when none is left.
 
@@ -270,34 +302,19 @@ def throttle_take(*, session: Session, key: str, window: Window) -> None:
     re-checks the condition on the row it locked; SQLite runs one writer at a time). A refused attempt is not
     counted. Take before the work the limit protects (e.g. the password check), give back with ``throttle_release``.
     """
-    table = Throttle.__table__  # type: ignore[attr-defined]
     now = utcnow()
-    expired = table.c.window_start <= now - timedelta(seconds=window.seconds)
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = (
-        insert(table)
-        .values(key=key, window_start=now, count=1)
-        .on_conflict_do_update(
-            index_elements=[table.c.key],
-            set_={
-                "count": case((expired, 1), else_=table.c["count"] + 1),
-                "window_start": case((expired, literal(now, UTCDateTime())), else_=table.c.window_start),
-            },
-            where=or_(expired, table.c["count"] < window.limit),
-        )
-        .returning(table.c["count"])
-    )
-    if session.execute(stmt).first() is not None:
+    conn = session.connection()
+    params = {"b_key": key, "b_now": now, "cutoff": now - timedelta(seconds=window.seconds), "limit": window.limit}
+    if conn.execute(_TAKE[conn.dialect.name], params).first() is not None:
         return
-    started = session.execute(select(table.c.window_start).where(table.c.key == key)).scalar_one()
+    started = session.execute(select(_THROTTLE.c.window_start).where(_THROTTLE.c.key == key)).scalar_one()
     retry = window.seconds - int((now - started).total_seconds())
     raise RateLimited("too many attempts; try again later", retry_after=retry)
 
 
 def throttle_release(*, session: Session, key: str) -> None:
     """Give back one attempt taken with ``throttle_take`` (it turned out not to count, e.g. a right password)."""
-    table = Throttle.__table__  # type: ignore[attr-defined]
-    session.execute(update(table).where(table.c.key == key, table.c["count"] > 0).values(count=table.c["count"] - 1))
+    session.connection().execute(_RELEASE, {"b_key": key})
 
 
 def throttle_clear(*, session: Session, key: str) -> None:

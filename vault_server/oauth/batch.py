@@ -4,13 +4,14 @@ instead of one each.
 
 Each request is a *job*: a function of (session, audit specs) that returns the token response or raises. Jobs of a
 batch run one after another in one session, so each sees the writes of the jobs before it, exactly as if they had
-run serially (a refresh token replayed inside one batch is detected as a reuse, as across batches). A job that
-fails with :class:`~vault_server.oauth.token.Persisting` keeps its writes (a revocation, a poll time) like before.
+run serially (a refresh token replayed inside one batch is detected as a reuse, as across batches).
 
-Isolation: every job checks before it writes, so a refused request has written nothing. Should a job fail in any
-other way (an ordinary OAuth refusal, a database error, a bug), the whole batch is rolled back and each of its jobs
-runs again alone in its own transaction with the old per-request semantics: nothing a refused job did is ever
-committed, and no response leaves before its batch's commit.
+The contract that makes sharing a transaction safe: a job that raises an :class:`OAuthError` has left only the
+writes it means to keep (the token endpoint's job runs its rules in a savepoint and rolls back to it on a
+refusal; a :class:`~vault_server.oauth.token.Persisting` keeps its revocation or poll time), so its refusal is just
+its answer and the batch goes on. Any other exception (a database error, a bug) rolls the whole batch back, and
+each of its jobs runs again alone in its own transaction: nothing half-done is ever committed, and no response
+leaves before its batch's commit.
 
 One batcher per database per process, on its own thread, which exits after a short idle time. On SQLite a batch
 holds the process's writer lock (``Database.writer``); several processes on PostgreSQL each have their own batcher
@@ -33,7 +34,7 @@ from sqlmodel import Session
 from vault_server.audit import service as audit
 from vault_server.context import VaultContext
 from vault_server.db import Database
-from vault_server.oauth.token import Persisting
+from vault_server.oauth.errors import OAuthError
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ class TokenBatcher:
             for pending in batch:
                 try:
                     outcomes.append(pending.job(s, specs))
-                except Persisting as exc:
+                except OAuthError as exc:
                     outcomes.append(exc)
                 except Exception as exc:
                     raise _Retry from exc
@@ -136,8 +137,8 @@ class TokenBatcher:
         return outcomes
 
     def _alone(self, pending: _Pending) -> dict[str, Any] | BaseException:
-        """One job in its own transaction: committed on success or Persisting, rolled back otherwise."""
-        deferred: Persisting | None = None
+        """One job in its own transaction: committed unless it fails with something other than an OAuthError."""
+        refused: OAuthError | None = None
         try:
             ctx = self._context()
             with ctx.db.writer(), ctx.db.session() as s:
@@ -145,12 +146,12 @@ class TokenBatcher:
                 body: dict[str, Any] = {}
                 try:
                     body = pending.job(s, specs)
-                except Persisting as exc:
-                    deferred = exc
+                except OAuthError as exc:
+                    refused = exc
                 audit.record_many(session=s, ctx=ctx, entries=specs)
         except Exception as exc:
             return exc
-        return deferred if deferred is not None else body
+        return refused if refused is not None else body
 
 
 _BATCHERS: weakref.WeakKeyDictionary[Database, TokenBatcher] = weakref.WeakKeyDictionary()
