@@ -75,7 +75,8 @@ def make_engine(settings: Settings, url_text: str | None = None) -> Engine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True)
+        # no pre-ping: a file database does not drop connections, and the ping was one more statement per unit
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         synchronous = {"full": "FULL", "normal": "NORMAL"}[settings.sqlite_synchronous]
 

@@ -8,6 +8,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, func, select
 
 from vault_server.crypto.envelope import (
@@ -118,6 +120,19 @@ def cipher_for(*, session: Session, ring: KeyRing, account_id: str) -> ConsumerC
     if row is None:
         raise DataKeyGone(f"no data key for account {account_id}")
     return _cipher(ring, account_id, row.wrapped)
+
+
+_DATA_KEY = DataKey.__table__  # type: ignore[attr-defined]
+_WRAPPED_KEY = sql_select(_DATA_KEY.c.wrapped).where(_DATA_KEY.c.account_id == bindparam("account"))
+
+
+def cipher_once(*, session: Session, ring: KeyRing, account_id: str) -> ConsumerCipher:
+    """:func:`cipher_for` in one prebuilt Core statement, for hot paths that need one account's key once per
+    transaction (gesture ingest): no ORM object is built or kept. Raises DataKeyGone after crypto-shredding."""
+    wrapped = session.connection().execute(_WRAPPED_KEY, {"account": account_id}).scalar_one_or_none()
+    if wrapped is None:
+        raise DataKeyGone(f"no data key for account {account_id}")
+    return _cipher(ring, account_id, wrapped)
 
 
 def shred(*, session: Session, account_id: str) -> bool:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import and_, delete, insert, or_, update
+from sqlalchemy import and_, bindparam, delete, insert, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 from vault_server.accounts.models import Account
 from vault_server.context import VaultContext
 from vault_server.crypto.envelope import ConsumerCipher
-from vault_server.crypto.service import cipher_for
+from vault_server.crypto.service import cipher_for, cipher_once
 from vault_server.db import utcnow
 from vault_server.errors import NotFound, ValidationFailed
 from vault_server.intents.models import ConsumerSettings, DeclaredIntent, DeletedGesture, Gesture
@@ -50,16 +50,20 @@ class UnknownCategory(ValidationFailed):
     title = "Unknown category"
 
 
+_ACCOUNT = Account.__table__  # type: ignore[attr-defined]
+# a no-op UPDATE takes the row lock (PostgreSQL) or the write lock (SQLite); built once (compiled form cached)
+_LOCK_ACCOUNT = (
+    update(_ACCOUNT)
+    .where(_ACCOUNT.c.id == bindparam("account"))
+    .values(paused=_ACCOUNT.c.paused)
+    .returning(_ACCOUNT.c.paused)
+)
+
+
 def _lock_paused(session: Session, account_id: str) -> bool:
     """Serialise this consumer's writers (row lock on PostgreSQL, write lock on SQLite) in one statement; returns
     the locked row's pause flag."""
-    paused = session.execute(
-        update(Account)
-        .where(col(Account.id) == account_id)
-        .values(paused=Account.paused)
-        .returning(col(Account.paused))
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    paused = session.connection().execute(_LOCK_ACCOUNT, {"account": account_id}).scalar_one_or_none()
     if paused is None:
         raise NotFound("no such account")
     return bool(paused)
@@ -170,7 +174,7 @@ def ingest(*, session: Session, ctx: VaultContext, account_id: str, events: Sequ
     """
     policy = ctx.policy
     now = utcnow()
-    cipher = cipher_for(session=session, ring=ctx.ring, account_id=account_id)
+    cipher = cipher_once(session=session, ring=ctx.ring, account_id=account_id)
     paused = _lock_paused(session, account_id)
     opt_ins: list[str] | None = None  # read (and decrypted) only when a sensitive category shows up
     results: list[EventResult | None] = [None] * len(events)
@@ -302,6 +306,15 @@ def _declare_from_event(
     return EventResult.model_construct(id=eid, status="accepted", category=category, reason=None, code=None)
 
 
+_GESTURE = Gesture.__table__  # type: ignore[attr-defined]
+_INSERT_NEW = {
+    name: insert_fn(_GESTURE)
+    .on_conflict_do_nothing(index_elements=["account_id", "event_id"])
+    .returning(_GESTURE.c.event_id)
+    for name, insert_fn in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+
 def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
     """Insert gestures whose (account, event id) is new, in one statement; returns the event ids stored.
 
@@ -309,11 +322,8 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
     """
     if not rows:
         return set()
-    table = Gesture.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    insert_fn = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert_fn(table).on_conflict_do_nothing(index_elements=["account_id", "event_id"])
-    result = session.connection().execute(stmt.returning(table.c.event_id), rows)
+    conn = session.connection()
+    result = conn.execute(_INSERT_NEW[conn.dialect.name], rows)
     return set(result.scalars().all())
 
 

@@ -94,23 +94,30 @@ def state_values(
     }
 
 
+# built once: SQLAlchemy caches their compiled form, and building them was a good part of a small ingest's cost
+_UPDATE_STATE = (
+    update(_T)
+    .where(and_(_T.c.account_id == bindparam("k_account"), _T.c.category_index == bindparam("k_index")))
+    .values(
+        policy_hash=bindparam("policy_hash"),
+        updated_at=bindparam("updated_at"),
+        version=bindparam("version"),
+        state=bindparam("state"),
+    )
+)
+_INSERT_STATE = insert(_T)
+_READ_ROWS = select(_T.c.category_index, _T.c.policy_hash, _T.c.version, _T.c.state).where(
+    _T.c.account_id == bindparam("account"), _T.c.category_index.in_(bindparam("indexes", expanding=True))
+)
+
+
 def write_states(session: Session, updates: list[dict[str, Any]], inserts: list[dict[str, Any]]) -> None:
     """Core executemany UPDATE by primary key and INSERT: two statements whatever the number of rows."""
     conn = session.connection()
     if updates:
-        stmt = (
-            update(_T)
-            .where(and_(_T.c.account_id == bindparam("k_account"), _T.c.category_index == bindparam("k_index")))
-            .values(
-                policy_hash=bindparam("policy_hash"),
-                updated_at=bindparam("updated_at"),
-                version=bindparam("version"),
-                state=bindparam("state"),
-            )
-        )
-        conn.execute(stmt, [_keyed(v) for v in updates])
+        conn.execute(_UPDATE_STATE, [_keyed(v) for v in updates])
     if inserts:
-        conn.execute(insert(_T), inserts)
+        conn.execute(_INSERT_STATE, inserts)
 
 
 def _keyed(values: dict[str, Any]) -> dict[str, Any]:
@@ -123,11 +130,7 @@ def read_rows(session: Session, account_id: str, indexes: Collection[str]) -> di
     """The stored rows of one consumer's named categories: index -> (policy_hash, version, blob); one query."""
     if not indexes:
         return {}
-    rows = session.connection().execute(
-        select(_T.c.category_index, _T.c.policy_hash, _T.c.version, _T.c.state).where(
-            _T.c.account_id == account_id, _T.c.category_index.in_(list(indexes))
-        )
-    )
+    rows = session.connection().execute(_READ_ROWS, {"account": account_id, "indexes": list(indexes)})
     return {r.category_index: (r.policy_hash, r.version, r.state) for r in rows}
 
 
