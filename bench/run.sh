@@ -52,6 +52,7 @@ FEED_POPULATIONS=10000,100000 FEED_LIMIT=1500
 bench feed $FEED_LIMIT "$PY" bench/feed/bench_feed.py --consumers $FEED_POPULATIONS --rounds ${ROUNDS:-3} --seconds 8 \
   --reuse --plot docs/img/feed_latency.png
 bench ingest 1500 "$PY" bench/ingest/bench_ingest.py --events 5000 --rounds ${ROUNDS:-2} --seconds 10 --consumers 100
+bench solid 1500 "$PY" bench/solid/bench_solid.py --rounds ${ROUNDS:-3} --seconds 5 --consumers 20 --batch 100
 
 "$PY" bench/splice.py docs/PERFORMANCE.md "$OUT"
 if ((${#FAILED[@]})); then
