@@ -161,3 +161,15 @@ describe('markup stating the list price while the page shows a sale price', () =
     expect(page(html('100.00', '<del>100,00 €</del>')).product.price).toBe(100);
   });
 });
+
+describe('a shared symbol decided by a currency the page declares elsewhere', () => {
+  it('"$" on a page whose markup declares AUD elsewhere (another node, a meta tag) is AUD', () => {
+    const other = '<script type="application/ld+json">{"@type":"ItemList","itemListElement":[{"@type":"Offer","priceCurrency":"AUD","price":"5"}]}</script>';
+    const r = heur(`<html lang="en-US"><head>${other}</head><body><h1>Desk lamp Arc 40</h1><span class="price">$49.95</span><button>Add to cart</button></body></html>`, 'https://shop.example.com/item/lamp-2040');
+    expect(r).toMatchObject({ price: 49.95, currency: 'AUD' });
+    const metaTag = heur('<html lang="en"><head><meta property="product:price:currency" content="NZD"></head><body><h1>Lamp</h1><span class="price">$49.95</span></body></html>');
+    expect(metaTag.currency).toBe('NZD');
+    const euro = heur(`<html lang="en-US"><head>${other}</head><body><h1>Lamp</h1><span class="price">49,95 €</span></body></html>`);
+    expect(euro.currency).toBe('EUR'); // a symbol of one currency is not overridden
+  });
+});

@@ -7,7 +7,7 @@
  */
 import { clean, inPeripheral, meta, pageContext } from './dom.js';
 import { parsePrice } from './price.js';
-import { currencyMarker } from './currency.js';
+import { ISO_CODES, currencyMarker } from './currency.js';
 
 const PRICE_WORD = /(price|preis|prix|precio|prezzo|preco|preço|prijs|cena|cijena|hinta|pris|fiyat|цена|ціна|kaina|hind|ár|pret|preț|amount|cost)/i;
 const BAD_WORD = /(old|was|before|regular|list|strike|crossed|line-?through|original|rrp|uvp|msrp|save|saving|discount|rebate|unit|per-?(kg|l|m|100)|base-?price|grundpreis|shipping|delivery|versand|livraison|envio|instal|monthly|month|finance|klarna|coupon|voucher|range|from-price|compare|strikethrough|reference|vorher|statt|ancien|barr|tachado|sconto|points|bonus|label|filter|(min|max)-?price|price-?(min|max)|tax-?info|vat-?info|excl|without-?tax|tax-?ex|ex-?tax|ex-?vat|net-?price|price-?net|netto|bid|gebot|enchere|puja)/i;
@@ -59,6 +59,31 @@ function struck(el) {
   return false;
 }
 
+/**
+ * A currency the page declares anywhere (an itemprop=priceCurrency, a price:currency meta tag, a priceCurrency
+ * in any JSON-LD node): decides what a shared symbol ("$", "kr", "¥") means on this page.
+ */
+export function declaredCurrency(doc) {
+  const codes = [];
+  const el = doc.querySelector('[itemprop=priceCurrency]');
+  if (el) codes.push(el.getAttribute('content') || el.textContent);
+  for (const k of ['product:price:currency', 'og:price:currency']) {
+    const v = meta(doc, k);
+    if (v) codes.push(v);
+  }
+  let n = 0;
+  for (const script of doc.querySelectorAll('script[type="application/ld+json"]')) {
+    if (++n > 20) break;
+    const m = (script.textContent || '').slice(0, 200000).match(/"priceCurrency"\s*:\s*"([A-Za-z]{3})"/);
+    if (m) codes.push(m[1]);
+  }
+  for (const c of codes) {
+    const code = String(c || '').trim().toUpperCase();
+    if (ISO_CODES.has(code)) return code;
+  }
+  return null;
+}
+
 /** Main heading: the first h1 outside page chrome, else og:title. */
 export function mainHeading(doc) {
   let first = null;
@@ -81,7 +106,7 @@ export function mainHeading(doc) {
  * @returns {{name: string, price: number|null, currency: string|null, score: number, candidates: number}}
  */
 export function extractHeuristics(doc, url, opts = {}) {
-  const ctx = { ...pageContext(doc, url), pageCurrency: opts.pageCurrency };
+  const ctx = { ...pageContext(doc, url), pageCurrency: opts.pageCurrency || declaredCurrency(doc) || undefined };
   const heading = mainHeading(doc);
   const all = doc.body ? doc.body.getElementsByTagName('*') : [];
   const headingIndex = heading.el ? Array.prototype.indexOf.call(all, heading.el) : -1;
