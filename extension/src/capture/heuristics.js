@@ -31,7 +31,8 @@ function labelText(el) {
   let t = clean(el.textContent, 120);
   const prev = el.previousSibling;
   if (prev && prev.textContent) t = `${clean(prev.textContent, 60)} ${t}`;
-  const parent = el.parentElement ? clean(el.parentElement.textContent, 160) : '';
+  // Only a small parent is read (a big container's text is neither a label nor cheap to read).
+  const parent = el.parentElement && el.parentElement.childElementCount <= 6 ? clean(el.parentElement.textContent, 160) : '';
   if (parent && parent.length <= 120 && numbers(parent) <= numbers(t)) t = parent;
   return t;
 }
@@ -41,6 +42,7 @@ function boxText(el) {
   const own = clean(el.textContent, 120);
   let t = own;
   for (let n = el.parentElement, i = 0; n && i < 3; n = n.parentElement, i++) {
+    if (n.childElementCount > 6) break;
     const c = clean(n.textContent, 160);
     if (c.length > 120) break;
     t = c;

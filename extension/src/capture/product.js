@@ -140,15 +140,16 @@ function brandFromLabels(doc, ctx) {
   let n = 0;
   for (const el of doc.querySelectorAll('dt, th, td, strong, b, label, span')) {
     if (++n > 20000) break;
-    if (el.children.length > 1) continue;
+    // A label is a leaf or holds one leaf: reading its text stays cheap on deep or hostile pages.
+    if (el.children.length > 1 || (el.firstElementChild && el.firstElementChild.childElementCount > 0)) continue;
     const text = clean(el.textContent, 120);
     if (!text || text.length > 80) continue;
     let value = '';
     if (LABEL_ONLY.test(text)) {
       // The label alone: its value is the next cell / element, or the rest of its parent's text.
       const next = el.nextElementSibling;
-      if (next && clean(next.textContent, 80)) value = ownBrandText(next);
-      else if (el.parentElement) {
+      if (next && next.getElementsByTagName('*').length <= 6 && clean(next.textContent, 80)) value = ownBrandText(next);
+      else if (el.parentElement && el.parentElement.childElementCount <= 4) {
         const whole = clean(el.parentElement.textContent, 120);
         if (whole.length <= 80 && whole.startsWith(text)) value = whole.slice(text.length);
       }
