@@ -18,7 +18,7 @@ from ..conftest import LiveServer
 
 
 def test_health_ready_and_jwks(live_server: LiveServer) -> None:
-    with httpx.Client(base_url=live_server.url) as c:
+    with httpx.Client(timeout=20, base_url=live_server.url) as c:
         assert c.get("/healthz").json() == {"status": "ok"}
         ready = c.get("/readyz").json()
         assert ready["status"] == "ready"
@@ -30,7 +30,7 @@ def test_health_ready_and_jwks(live_server: LiveServer) -> None:
 
 @pytest.mark.parametrize("path", ["/healthz", "/.well-known/oauth-authorization-server", "/.well-known/jwks.json"])
 def test_static_documents_carry_etag_headers_and_answer_304(live_server: LiveServer, path: str) -> None:
-    with httpx.Client(base_url=live_server.url) as c:
+    with httpx.Client(timeout=20, base_url=live_server.url) as c:
         first = c.get(path)
         assert first.status_code == 200 and first.headers["content-type"] == "application/json"
         etag = first.headers["etag"]
@@ -74,7 +74,7 @@ def test_the_precomputed_jwks_follows_a_rotation_made_by_another_process(
 
 def test_oversized_body_is_413_before_parsing(live_server: LiveServer, settings: Settings) -> None:
     big = b"{" + b" " * (settings.max_body_bytes + 10) + b"}"
-    with httpx.Client(base_url=live_server.url) as c:
+    with httpx.Client(timeout=20, base_url=live_server.url) as c:
         r = c.post("/v1/accounts", content=big, headers={"content-type": "application/json"})
         assert r.status_code == 413
         assert r.headers["content-type"] == "application/problem+json"

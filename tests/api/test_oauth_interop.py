@@ -43,7 +43,7 @@ def test_authlib_client_secret_basic_full_flow(live_server: LiveServer, ctx: Vau
     base = live_server.url
     meta = AuthorizationServerMetadata(httpx.get(base + "/.well-known/oauth-authorization-server").json())
     meta.validate()  # authlib's own RFC 8414 checks
-    vendor = register_vendor(httpx.Client(base_url=base))
+    vendor = register_vendor(httpx.Client(timeout=20, base_url=base))
     approve(ctx, vendor["client_id"])
     consumer = consumer_browser(base)
 
@@ -82,7 +82,7 @@ def test_authlib_private_key_jwt(live_server: LiveServer, ctx: VaultContext) -> 
     base = live_server.url
     key = jwk.RSAKey.generate_key(2048, parameters={"kid": "vendor-rsa-1"})
     vendor = register_vendor(
-        httpx.Client(base_url=base),
+        httpx.Client(timeout=20, base_url=base),
         token_endpoint_auth_method="private_key_jwt",
         jwks={"keys": [key.as_dict(private=False)]},
     )

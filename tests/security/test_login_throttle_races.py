@@ -48,7 +48,7 @@ def _burst(server: LiveServer, sources: list[str], password: str = "wrong passwo
 @pytest.fixture
 def server(app: object) -> Iterator[LiveServer]:
     with LiveServer(app) as live:
-        with httpx.Client(base_url=live.url) as c:
+        with httpx.Client(timeout=20, base_url=live.url) as c:
             sign_up(c, VICTIM)
         yield live
 

@@ -64,14 +64,14 @@ def test_every_line_of_a_request_carries_its_id(
     server, thread, url = _serve(app)
     ids: list[str] = []
     try:
-        with httpx.Client(base_url=url) as c:
+        with httpx.Client(timeout=20, base_url=url) as c:
             sign_up(c, "rid@example.com")
         for _ in range(2):  # the server drops the connection after a crash: one client each
-            with httpx.Client(base_url=url) as c:
+            with httpx.Client(timeout=20, base_url=url) as c:
                 r = c.get("/readyz")
             assert r.status_code == 500
             ids.append(r.headers["x-request-id"])
-        with httpx.Client(base_url=url) as c:
+        with httpx.Client(timeout=20, base_url=url) as c:
             r = c.post("/v1/sessions", json={"email": "rid@example.com", "password": "wrong password here"})
             assert r.status_code == 401
             ids.append(r.headers["x-request-id"])

@@ -33,15 +33,15 @@ def test_a_planted_session_cookie_never_becomes_the_victims_session(live_server:
     """Mallory logs in, plants her own session cookie (and a made-up one) in Dana's browser; Dana logs in with
     the form. Dana gets a fresh session id; the planted ids never open Dana's account; logout ends the session
     on the server, not only in the browser."""
-    with httpx.Client(base_url=live_server.url, follow_redirects=False) as mallory:
+    with httpx.Client(timeout=20, base_url=live_server.url, follow_redirects=False) as mallory:
         sign_up(mallory, "mallory@example.com", name="Mallory")
         log_in(mallory, "mallory@example.com")
         planted = mallory.cookies.get(SESSION_COOKIE)
         assert planted
-    with httpx.Client(base_url=live_server.url, follow_redirects=False) as setup:
+    with httpx.Client(timeout=20, base_url=live_server.url, follow_redirects=False) as setup:
         sign_up(setup, "dana@example.com", name="Dana")
     for fixed in (planted, "attacker-chosen-session-id-0123456789abcdef"):
-        with httpx.Client(base_url=live_server.url, follow_redirects=False) as dana:
+        with httpx.Client(timeout=20, base_url=live_server.url, follow_redirects=False) as dana:
             dana.cookies.set(SESSION_COOKIE, fixed, domain=HOST)
             dana.cookies.set(PRESESSION_COOKIE, "attacker-chosen-presession", domain=HOST)
             r = _form_login(dana, "dana@example.com")
@@ -49,7 +49,7 @@ def test_a_planted_session_cookie_never_becomes_the_victims_session(live_server:
             issued = dana.cookies.get(SESSION_COOKIE, domain=HOST)
             assert issued and issued != fixed, "the session id must rotate at login"
             assert dana.get("/v1/me").json()["email"] == "dana@example.com"
-            with httpx.Client(base_url=live_server.url) as attacker:
+            with httpx.Client(timeout=20, base_url=live_server.url) as attacker:
                 attacker.cookies.set(SESSION_COOKIE, fixed)
                 me = attacker.get("/v1/me")
                 assert me.status_code == 401 or me.json()["email"] == "mallory@example.com"
@@ -57,7 +57,7 @@ def test_a_planted_session_cookie_never_becomes_the_victims_session(live_server:
             token = CSRF.search(dana.get("/settings").text)
             assert token
             dana.post("/logout", data={"csrf_token": token.group(1)})
-            with httpx.Client(base_url=live_server.url) as thief:
+            with httpx.Client(timeout=20, base_url=live_server.url) as thief:
                 thief.cookies.set(SESSION_COOKIE, issued)
                 assert thief.get("/v1/me").status_code == 401
 
@@ -84,7 +84,7 @@ def _page_paths(app: FastAPI) -> list[str]:
 
 
 def _role_client(server: LiveServer, ctx: VaultContext, role: Role | None) -> httpx.Client:
-    http = httpx.Client(base_url=server.url, follow_redirects=False)
+    http = httpx.Client(timeout=20, base_url=server.url, follow_redirects=False)
     if role is None:
         return http
     email = f"{role.value}@example.com"
