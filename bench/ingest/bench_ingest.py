@@ -49,7 +49,7 @@ from vault_server.db import migrate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from wrkload import machine, spread, stop
+from wrkload import cpu_seconds, machine, spread, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("VAULT_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -195,6 +195,7 @@ class WrkRun:
     p50_ms: float
     p99_ms: float
     errors: int
+    per_cpu: float = 0.0  # answered requests per CPU-second of the server process (what one free core would do)
 
 
 def _ms(text: str) -> float:
@@ -204,7 +205,7 @@ def _ms(text: str) -> float:
     return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
 
 
-def wrk_one_gesture(port: int, workdir: Path, seconds: int, connections: int = 16) -> WrkRun:
+def wrk_one_gesture(port: int, workdir: Path, seconds: int, connections: int = 16, pid: int = 0) -> WrkRun:
     """One gesture per POST with wrk on the client core: requests/s, p50 and p99 latency, non-2xx answers."""
     cmd = [
         "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(LUA),
@@ -212,7 +213,9 @@ def wrk_one_gesture(port: int, workdir: Path, seconds: int, connections: int = 1
     ]  # fmt: skip
     if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
         cmd = ["taskset", "-c", str(CLIENT_CORE), *cmd]
+    before = cpu_seconds(pid) if pid else 0.0
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=seconds + 60).stdout
+    cpu = cpu_seconds(pid) - before if pid else 0.0
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
     p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
@@ -223,7 +226,10 @@ def wrk_one_gesture(port: int, workdir: Path, seconds: int, connections: int = 1
     errors = int(bad.group(1)) if bad else 0
     if socket_errors:
         errors += sum(int(g) for g in socket_errors.groups())
-    return WrkRun(float(rps.group(1)), _ms(p50.group(1)), _ms(p99.group(1)), errors)
+    total = re.search(r"(\d+) requests in", out)
+    answered = int(total.group(1)) - errors if total else 0
+    per_cpu = answered / cpu if cpu > 0 else 0.0
+    return WrkRun(float(rps.group(1)), _ms(p50.group(1)), _ms(p99.group(1)), errors, per_cpu)
 
 
 def raw_rows(total: int) -> list[tuple[str, str, str, str, str, str, bytes]]:
@@ -315,7 +321,7 @@ def main() -> None:
                     pin(SERVER_CORE)
                     raw.append(raw_sqlite(args.events, workdir) if backend == "sqlite" else raw_postgres(args.events))
                     if use_wrk:
-                        runs.append(wrk_one_gesture(port, workdir, args.seconds))
+                        runs.append(wrk_one_gesture(port, workdir, args.seconds, pid=proc.pid))
                     last = f", wrk {runs[-1].rps:,.0f} req/s p99 {runs[-1].p99_ms:.1f} ms" if runs else ""
                     print(
                         f"  {backend} round {r + 1}: vault {vault[-1]:,.0f} ev/s, raw {raw[-1]:,.0f} ev/s, "
@@ -333,7 +339,8 @@ def main() -> None:
             if runs:
                 wrk_rows.append(
                     f"| {backend} | {spread([x.rps for x in runs])} | {spread([x.p50_ms for x in runs], 1)} "
-                    f"| {spread([x.p99_ms for x in runs], 1)} | {sum(x.errors for x in runs)} |"
+                    f"| {spread([x.p99_ms for x in runs], 1)} | {sum(x.errors for x in runs)} "
+                    f"| {spread([x.per_cpu for x in runs])} |"
                 )
     print(f"Machine: {machine()}. Server: `intent-vault serve`, one process pinned to core {SERVER_CORE}; clients")
     print(f"(httpx threads, wrk) pinned to core {CLIENT_CORE}; the raw insert runs on the server's core.")
@@ -347,8 +354,8 @@ def main() -> None:
         print()
         print(f"One gesture per POST, `wrk -t1 -c16 -d{args.seconds}s`, {args.rounds} runs (median (min-max)):")
         print()
-        print("| backend | requests/s | p50 ms | p99 ms | non-2xx or socket errors |")
-        print("|---|---:|---:|---:|---:|")
+        print("| backend | requests/s | p50 ms | p99 ms | non-2xx or socket errors | requests per server CPU-second |")
+        print("|---|---:|---:|---:|---:|---:|")
         print("\n".join(wrk_rows))
 
 
