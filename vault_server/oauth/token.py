@@ -153,7 +153,12 @@ def exchange_code(
     family_id = str(uuid.uuid4())
     won = conn.execute(_CONSUME_CODE, {"h": row.code_hash, "now": now, "fid": family_id})
     if won.rowcount != 1:
-        raise _grant_error("the authorization code was already used")
+        # a redemption racing this one won (PostgreSQL: its UPDATE committed while ours waited on the row): what it
+        # issued is revoked as for any reuse — before, 8 parallel redemptions left the winner's tokens alive
+        fresh = conn.execute(_SELECT_CODE, {"h": row.code_hash}).first()
+        if fresh is not None and fresh.family_id:
+            _revoke(session, audit_out, fresh.family_id, "code_reuse")
+        raise Persisting("invalid_grant", "the authorization code was already used; its tokens are now revoked")
     family = tokens.new_family(
         session=session,
         family_id=family_id,
