@@ -44,7 +44,7 @@ bench http 900 "$PY" bench/http/bench_http.py --rounds ${ROUNDS:-5} --seconds 5 
 bench oauth 900 "$PY" bench/oauth/bench_token.py --rounds ${ROUNDS:-3} --seconds 4
 bench reports 600 "$PY" bench/reports/bench_accuracy.py --runs ${ROUNDS:-3} --plot docs/img/reports_accuracy.png
 bench webhooks 900 "$PY" bench/webhooks/bench_webhooks.py --messages 2000 --runs ${ROUNDS:-3}
-bench extension 1500 "$PY" bench/extension/bench_pages.py --runs 1
+bench extension 1500 "$PY" bench/extension/bench_pages.py --runs 1 --floor
 bench extractors 900 node bench/extractors/run.mjs --report
 # feed: 10k and 100k consumers by default (fills cached between runs in $TMPDIR/feed-bench); FEED_1M=1 adds 1M
 FEED_POPULATIONS=10000,100000 FEED_LIMIT=1500

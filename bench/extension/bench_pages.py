@@ -6,7 +6,9 @@ opens each page in Debian's chromium once per variant:
 
 * ``none``  — no extension (the baseline),
 * ``after`` — ``extension/dist/chrome`` (this tree, rebuilt with ``npm run build`` first),
-* ``before`` — optional ``--before DIR``: another unpacked build (e.g. main before the change) for the ratio.
+* ``before`` — optional ``--before DIR``: another unpacked build (e.g. main before the change) for the ratio,
+* ``floor`` — optional ``--floor``: this build with an empty ``first.js``, i.e. what any content script costs (the
+  browser builds an isolated world with the extension bindings in every tab that runs one).
 
 Per page it reads the renderer's CDP ``Performance.getMetrics`` after the load and a settle window (the content
 scripts run at document_idle): ``ScriptDuration`` (main-thread JavaScript, all worlds, so the content scripts'
@@ -14,7 +16,8 @@ isolated world too) and ``JSHeapUsedSize`` after a forced GC. The extension's co
 for the same page and run; the figure is the median over runs per page, then the mean and median over pages,
 separately for articles ("pages that are not shops") and product pages.
 
-    .venv/bin/python bench/extension/bench_pages.py [--runs 3] [--settle 1.5] [--before DIR] [--pages DIR] [--limit N]
+    .venv/bin/python bench/extension/bench_pages.py [--runs 3] [--settle 1.5] [--before DIR] [--floor] [--pages DIR]
+        [--limit N]
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import argparse
 import contextlib
 import gzip
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -201,6 +205,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--settle", type=float, default=1.5, help="seconds after load before reading the metrics")
     ap.add_argument("--before", type=Path, help="another unpacked Chrome build to compare (e.g. main's)")
+    ap.add_argument("--floor", action="store_true", help="also this build with an empty first.js (any content script)")
     ap.add_argument("--limit", type=int, default=0, help="only the first N pages of each kind (quick look)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
@@ -215,9 +220,15 @@ def main() -> int:
     variants: dict[str, Path | None] = {"none": None, "after": build_extension()}
     if a.before:
         variants["before"] = a.before.resolve()
-    rows: Rows = {v: {p.id: [] for p in pages} for v in variants}
+    rows: Rows = {}
     started = time.monotonic()
     with proxy(pages) as port, sync_playwright() as pw, tempfile.TemporaryDirectory() as tmp:
+        if a.floor:
+            floor = Path(tmp) / "floor"
+            shutil.copytree(EXTENSION / "dist" / "chrome", floor)
+            (floor / "first.js").write_text("void 0;\n", "utf-8")
+            variants["floor"] = floor
+        rows = {v: {p.id: [] for p in pages} for v in variants}
         for run in range(a.runs):
             order = list(variants.items())
             for name, ext in order if run % 2 == 0 else order[::-1]:  # alternate the order: no variant always first

@@ -47,7 +47,7 @@ def test_popup_says_what_this_page_was_recorded_as_and_acts_in_one_click(paired:
 
     # The popup, for the product's tab: what it was recorded as, in words, with the shop's price.
     popup = ext.open(f"popup/popup.html?tab={tab_id(ext, product_url)}")
-    popup.set_viewport_size({"width": 380, "height": 900})
+    popup.set_viewport_size({"width": 380, "height": 1400})  # a popup is as tall as its content: no scrollbar
     here = popup.get_by_test_id("here-item")
     expect(here.first).to_have_text('product view: Samsung QE65Q80D 65" QLED 4K Smart TV, 1,099 EUR')
     expect(popup.get_by_test_id("pair-status")).to_have_attribute("data-paired", "true")

@@ -11,6 +11,8 @@
  */
 import { pageVerdict, ARTICLE } from './probe.js';
 
+// document.URL rather than location.href: the Location object carries its properties on the instance, and building
+// it in this world on every page costs heap for nothing (the URL is the same).
 const RECHECK_MS = 2500; // client-rendered shops add their markup after load: look once more
 const SETTLE_MS = 1500; // after an SPA navigation, let the new view render
 
@@ -25,29 +27,29 @@ function analyser() {
 function load() {
   requested = true;
   const api = globalThis.browser || globalThis.chrome;
-  Promise.resolve(api.runtime.sendMessage({ type: 'capture:load', url: location.href }))
+  Promise.resolve(api.runtime.sendMessage({ type: 'capture:load', url: document.URL }))
     .then((res) => { if (!res || !res.loaded) requested = false; })
     .catch(() => { requested = false; });
 }
 
 /** @param {boolean} recheck look once more later when nothing was found; @param {boolean} shopUrl the background says the URL is a shopping URL */
 function check(recheck, shopUrl = false) {
-  lastUrl = location.href;
+  lastUrl = document.URL;
   if (analyser()) { analyser().navigated(); return; }
   if (requested) return;
   const verdict = shopUrl ? 'url' : pageVerdict(document);
   if (verdict && verdict !== ARTICLE) load();
   else if (recheck && !verdict) {
     clearTimeout(timer);
-    const url = location.href;
-    timer = setTimeout(() => { if (location.href === url) check(false); }, RECHECK_MS);
+    const url = document.URL;
+    timer = setTimeout(() => { if (document.URL === url) check(false); }, RECHECK_MS);
   }
 }
 
 /** A navigation without a page load (pushState from the background's webNavigation event, or popstate). */
 function navigated(shopUrl = false) {
-  if (location.href === lastUrl) return;
-  if (analyser()) { lastUrl = location.href; analyser().navigated(); return; }
+  if (document.URL === lastUrl) return;
+  if (analyser()) { lastUrl = document.URL; analyser().navigated(); return; }
   clearTimeout(timer);
   timer = setTimeout(() => check(true, shopUrl), SETTLE_MS);
 }
