@@ -77,7 +77,8 @@ def test_grants_and_vendor_api_never_fail(app: Any, client: TestClient, consumer
 
 def test_registration_survives_any_nesting_depth(client: TestClient) -> None:
     """Anyone may call /oauth/register without logging in: a body nested thousands deep (arrays or objects, at
-    the top or inside a member) is refused with RFC 7591 JSON, never a RecursionError 500."""
+    the top or inside a member) is refused with RFC 7591 JSON (or, past the body limit, a 413 problem), never a
+    RecursionError 500."""
 
     @given(depth=st.integers(min_value=1, max_value=60_000), inside=st.booleans(), kind=st.sampled_from("[{"))
     @settings(max_examples=19, deadline=None, suppress_health_check=list(HealthCheck), database=None)
@@ -87,7 +88,9 @@ def test_registration_survives_any_nesting_depth(client: TestClient) -> None:
         body = '{"client_name": ' + nested + ', "redirect_uris": ["https://x.example/cb"]}' if inside else nested
         r = client.post("/oauth/register", content=body, headers={"Content-Type": "application/json"})
         assert r.status_code < 500, (depth, inside, kind, r.text[:200])
-        if r.status_code >= 400:
+        if r.status_code == 413:  # past the body limit, refused before any endpoint reads it, like every route
+            assert r.headers["content-type"] == "application/problem+json" and r.json()["status"] == 413
+        elif r.status_code >= 400:
             assert "error" in r.json()
 
     check()  # 19 examples: the per-address registration limit is 20 an hour
