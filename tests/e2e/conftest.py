@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page, Playwright, Worker, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Worker, expect, sync_playwright
 from sqlalchemy import text
 
 from tests.conftest import PASSWORD, LiveServer, log_in, sign_up
@@ -121,6 +121,16 @@ def extension_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     copy = tmp_path_factory.mktemp("extension") / "chrome"
     shutil.copytree(DIST, copy)
     return copy
+
+
+@pytest.fixture(scope="module")
+def chromium(playwright: Playwright) -> Iterator[Browser]:
+    """A plain headless chromium (no extension) for the vault's own pages."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 # ---- the fixture shop -------------------------------------------------------------------------------------

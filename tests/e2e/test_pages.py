@@ -28,7 +28,7 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.api.test_feed_support import feed_all
 from tests.conftest import LiveServer
@@ -39,8 +39,6 @@ from vault_server.db import Database, migrate
 from vault_server.errors import Conflict
 from vault_server.setup import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo
 from vault_server.vendors.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_REDIRECT_URI
-
-from .conftest import CHROMIUM
 
 E2E = Path(__file__).resolve().parent
 AXE = E2E / "node_modules" / "axe-core" / "axe.min.js"
@@ -97,15 +95,6 @@ def site(base_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> I
             yield server
     finally:
         ctx.db.dispose()
-
-
-@pytest.fixture(scope="module")
-def chromium(playwright: Playwright) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-    try:
-        yield browser
-    finally:
-        browser.close()
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, Route, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.api.test_feed_example_client import load_client
 from tests.api.test_feed_support import make_vendor, receiver
@@ -29,8 +29,6 @@ from vault_server.context import VaultContext
 from vault_server.feed import tasks, webhooks
 from vault_server.vendors import service as vendors
 from vault_server.vendors.models import VendorStatus
-
-from .conftest import CHROMIUM
 
 REDIRECT = "https://shop.example/cb"
 DETAILS = [
@@ -49,15 +47,6 @@ DETAILS = [
 @pytest.fixture
 def settings(base_settings: Settings) -> Settings:
     return base_settings.model_copy(update={"allow_private_webhooks": True})  # the receiver is on loopback
-
-
-@pytest.fixture(scope="module")
-def chromium(playwright: Playwright) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-    try:
-        yield browser
-    finally:
-        browser.close()
 
 
 @pytest.fixture

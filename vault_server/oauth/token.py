@@ -186,15 +186,7 @@ def refresh(
     row = conn.execute(_SELECT_REFRESH, {"h": digest}).first() if presented else None
     if row is None or row.client_id != client.id:
         raise _grant_error("the refresh token is unknown or was issued to another client")
-    family = tokens.Family(
-        id=row.id,
-        kind=row.kind,
-        client_id=row.client_id,
-        account_id=row.account_id,
-        grant_id=row.grant_id,
-        scope=row.scope,
-        authorization_details=list(row.authorization_details),
-    )
+    family = tokens.Family.of(row)
     if row.used_at is not None:
         _revoke(session, audit_out, family.id, "refresh_reuse")
         raise Persisting("invalid_grant", "this refresh token was already used; every token of its family is revoked")

@@ -60,7 +60,8 @@ class Family:
     authorization_details: list[dict[str, Any]]
 
     @classmethod
-    def of(cls, row: TokenFamily) -> Family:
+    def of(cls, row: Any) -> Family:
+        """From a ``TokenFamily`` or a Core row carrying its columns."""
         return cls(
             id=row.id,
             kind=row.kind,
