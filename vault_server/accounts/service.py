@@ -9,7 +9,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, case, literal, or_, update
+from sqlalchemy import bindparam, case, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, delete, select
 
@@ -226,40 +226,6 @@ def revoke_token(*, session: Session, account_id: str, token_id: str) -> ApiToke
 class Window:
     limit: int
     seconds: int
-
-
-def throttle_check(*, session: Session, key: str, window: Window) -> None:
-    """Raise RateLimited (with Retry-After) when ``key`` already used up its window. Read-only, for hot paths that
-    count only failures (``throttle_hit``) and whose secrets are too long to guess (OAuth client secrets, codes):
-    parallel requests may each pass the check before their failures are counted. Attempts that must stay bounded
-    under parallel bursts (passwords) go through ``throttle_take``."""
-    row = session.get(Throttle, key)
-    now = utcnow()
-    if row is None or now - row.window_start >= timedelta(seconds=window.seconds):
-        return
-    if row.count >= window.limit:
-        retry = window.seconds - int((now - row.window_start).total_seconds())
-        raise RateLimited("too many attempts; try again later", retry_after=retry)
-
-
-def throttle_hit(*, session: Session, key: str, window: Window) -> None:
-    """Count one event (e.g. a failed client authentication) against ``key``: one atomic upsert, so parallel
-    failures are all counted (and never collide on the first insert)."""
-    table = Throttle.__table__  # type: ignore[attr-defined]
-    now = utcnow()
-    expired = table.c.window_start <= now - timedelta(seconds=window.seconds)
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    session.execute(
-        insert(table)
-        .values(key=key, window_start=now, count=1)
-        .on_conflict_do_update(
-            index_elements=[table.c.key],
-            set_={
-                "count": case((expired, 1), else_=table.c["count"] + 1),
-                "window_start": case((expired, literal(now, UTCDateTime())), else_=table.c.window_start),
-            },
-        )
-    )
 
 
 _THROTTLE = Throttle.__table__  # type: ignore[attr-defined]
