@@ -100,6 +100,11 @@ class _Grant:
     created_index: int
     ended: tuple[str, int] | None = None  # (kind, index) of grant.revoked / grant.expired
     agreement: Mapping[str, Any] | None = None  # {"id", "version", "permits"} the grant was made under
+    permits: AgreementPermits | None = None  # the agreement's permits, parsed once (None: absent or malformed)
+
+    def under(self, agreement: Mapping[str, Any]) -> None:
+        """The grant is (now) made under ``agreement``."""
+        self.agreement, self.permits = agreement, _permits(agreement)
 
 
 def _strs(value: Any) -> frozenset[str] | None:
@@ -180,7 +185,7 @@ def _grant_beyond(g: _Grant, details: Mapping[str, Any], roster: Roster | None, 
                     index,
                 )
             )
-    permits = _permits(agreement)
+    permits = g.permits
     if permits is None:
         return [*out, Finding(BEYOND_AGREEMENT, f"grant {g.grant_id} names {name} without its permits", index)]
     why: list[str] = []
@@ -202,11 +207,9 @@ def _grant_beyond(g: _Grant, details: Mapping[str, Any], roster: Roster | None, 
 
 def _read_beyond(g: _Grant, entry: Mapping[str, Any], details: Mapping[str, Any], index: int | None) -> Finding | None:
     """A read covered by ``g`` that takes what the grant's agreement does not permit."""
-    if g.agreement is None:
-        return None
-    permits = _permits(g.agreement)
-    if permits is None:
-        return None  # reported once, at the grant
+    permits = g.permits
+    if g.agreement is None or permits is None:
+        return None  # no agreement, or malformed permits: reported once, at the grant
     kind = entry.get("kind")
     vendor = details.get("vendor_id")
     name = _agreement_name(g.agreement)
@@ -257,8 +260,9 @@ class Replayer:
                 _strs(details.get("fields")),
                 _int(details.get("expires_at")),
                 pos,
-                agreement=details.get("agreement") if isinstance(details.get("agreement"), Mapping) else None,
             )
+            if isinstance(details.get("agreement"), Mapping):
+                g.under(details["agreement"])
             grants[grant_id] = g
             self.by_pair.setdefault((g.vendor_id, g.subject), []).append(g)
             self.findings.extend(_grant_beyond(g, details, self.roster, index))
@@ -271,7 +275,7 @@ class Replayer:
             if "expires_at" in details:
                 g.expires_at = _int(details.get("expires_at"))
             if isinstance(details.get("agreement"), Mapping):
-                g.agreement = details["agreement"]
+                g.under(details["agreement"])
             self.findings.extend(_grant_beyond(g, details, self.roster, index))
         elif kind in ("grant.revoked", "grant.expired") and isinstance(grant_id, str) and grant_id in grants:
             if grants[grant_id].ended is None:
