@@ -188,9 +188,17 @@ class FirefoxExtension(ExtensionControl):
     def js(self, script: str, *args: Any) -> Any:
         return self.m.value("WebDriver:ExecuteScript", {"script": script, "args": list(args)})
 
-    def _find(self, css: str) -> str:
-        el = self.m.value("WebDriver:FindElement", {"using": "css selector", "value": css})
-        return str(el[ELEMENT])
+    def _find(self, css: str, timeout: float = 15.0) -> str:
+        """The element for ``css``, waiting for it as playwright's locators do: pages such as the popup render
+        their lists after ``load``, so an element may appear a moment after the page reports ready."""
+
+        def probe() -> str | None:
+            if not self.js("return !!document.querySelector(arguments[0])", css):
+                return None
+            el = self.m.value("WebDriver:FindElement", {"using": "css selector", "value": css})
+            return str(el[ELEMENT])
+
+        return wait_for(f"{css} on {self.url()}", probe, timeout)
 
     def click(self, css: str) -> None:
         self.m.send("WebDriver:ElementClick", {"id": self._find(css)})
