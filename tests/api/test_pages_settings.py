@@ -147,9 +147,22 @@ def test_gestures_timeline_filters_pages_and_deletes_a_range(
         data={"csrf_token": token, "type": "product_view", "confirmed": "yes"},
         follow_redirects=False,
     )
-    assert done.status_code == 303 and done.headers["location"].startswith("/gestures?deleted=55&undo=")
+    # back on the same filtered view, whose notice offers the undo and comes back to that view again
+    where = done.headers["location"]
+    assert done.status_code == 303 and where.startswith("/gestures?type=product_view&deleted=55&undo="), where
     left = client.get("/v1/gestures").json()["items"]
     assert [g["type"] for g in left] == ["search"]
+    notice = client.get(where).text
+    assert 'name="back" value="/gestures?type=product_view"' in notice
+    batch = re.search(r'name="batch" value="([^"]+)"', notice)
+    assert batch
+    undone = client.post(
+        "/gestures/undo",
+        data={"csrf_token": form_csrf(notice), "batch": batch.group(1), "back": "/gestures?type=product_view"},
+        follow_redirects=False,
+    )
+    assert undone.headers["location"] == "/gestures?type=product_view&restored=55"
+    assert len(client.get("/v1/gestures?limit=100").json()["items"]) == 56
     everything = client.post("/gestures/delete", data={"csrf_token": token})
     assert "Delete everything recorded?" in everything.text
 

@@ -23,7 +23,7 @@ from vault_server.signals.history import history_for
 from vault_server.signals.service import signals_for
 from vault_server.web.charts import line_chart
 from vault_server.web.deps import Ctx, Principal
-from vault_server.web.pages import form_principal, render_dashboard
+from vault_server.web.pages import NOTICE_PARAMS, form_principal, render_dashboard
 
 router = APIRouter(include_in_schema=False)
 
@@ -134,7 +134,7 @@ def delete_gesture(
 def _with_query(path: str, **params: str) -> str:
     """``path`` with ``params`` added to (or replacing those of) its query string."""
     base, _, query = path.partition("?")
-    values = {k: v for k, v in parse_qsl(query) if k not in params and k not in ("deleted", "undo", "restored")}
+    values = {k: v for k, v in parse_qsl(query) if k not in params and k not in NOTICE_PARAMS}
     return base + "?" + urlencode({**values, **params})
 
 
@@ -386,4 +386,5 @@ def timeline_delete(
         deleted, _ = service.delete_gestures(
             session=s, ctx=ctx, account_id=principal.account.id, flt=flt, undo_batch=batch
         )
-    return RedirectResponse(_with_query("/gestures", deleted=str(deleted), undo=batch), status_code=303)
+    # back to the same filtered view, where the notice offers the undo
+    return RedirectResponse(_with_query(f"/gestures?{query}", deleted=str(deleted), undo=batch), status_code=303)

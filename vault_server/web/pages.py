@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -222,9 +222,20 @@ def render_page(
         current_nav=current_nav(NAV.get(role or "", []), request.url.path),
         home_url=role_home(role),
         current_path=request.url.path,
+        current_url=_page_url(request),
         **context,
     )
     return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+
+
+NOTICE_PARAMS = frozenset({"deleted", "undo", "restored", "undo_late"})
+
+
+def _page_url(request: Request) -> str:
+    """The page's own path and query without one-time notice parameters: where a form on it comes back to, with
+    the person's filters kept."""
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k not in NOTICE_PARAMS])
+    return request.url.path + (f"?{query}" if query else "")
 
 
 @router.get("/", response_class=HTMLResponse)
