@@ -3,6 +3,8 @@
  * priceCurrency elsewhere on the page) where a symbol is shared by several currencies.
  */
 
+import { countryLocales, symbolMatches } from './intl.js';
+
 const ISO = /^[A-Z]{3}$/;
 
 /** Known ISO codes we accept when a page writes the code itself ("CHF 19.50", "EUR"). */
@@ -69,15 +71,19 @@ const COMPILED = MARKERS.map(([sym, iso, mode]) => {
 /** Three-letter words that are ISO codes but mostly English: only a code when next to a number. */
 const CODE_WORDS = new Set(['ALL', 'TOP', 'CUP', 'PEN', 'BOB', 'MOP', 'SOS', 'GEL', 'MAD', 'BAM', 'AMD', 'ANG', 'TRY', 'ERN', 'LSL', 'TMT']);
 
-function countryFromContext(ctx) {
+/**
+ * The page's countries, most telling first: a country-code domain (a shop's template often keeps a default
+ * en-US / en_US locale), the region of the locale in its URL ("ar-sa.shop.com", "/en-ca/") or of the
+ * hreflang alternate that is this page, the region of og:locale / html lang, then the language's usual country.
+ */
+export function countryFromContext(ctx) {
   const out = [];
   const push = (c) => { if (c && !out.includes(c)) out.push(c); };
-  // A country-code domain first (a shop's template often keeps a default en-US / en_US locale), except
-  // the ones sold as generic names (.co, .io, .me, .tv ...).
+  // Except the ones sold as generic names (.co, .io, .me, .tv ...).
   const host = String(ctx.host || '').toLowerCase();
   const tld = host.split('.').pop();
   if (tld && tld.length === 2 && !VANITY_TLDS.has(tld)) push(tld);
-  for (const loc of [ctx.ogLocale, ctx.lang]) {
+  for (const loc of [ctx.urlLocale, ctx.hreflang, ctx.ogLocale, ctx.lang]) {
     const m = String(loc || '').toLowerCase().match(/^([a-z]{2,3})(?:[-_]([a-z]{2}))?/);
     if (m && m[2]) push(m[2]);
   }
@@ -87,25 +93,63 @@ function countryFromContext(ctx) {
   }
   return out;
 }
+
+/**
+ * A country's currency: the table above for the ones ISO 4217 does not name after the country (the euro
+ * area, dollarised countries, the UK), else the current code that starts with the country code (ISO 4217
+ * codes are the ISO 3166 country code and a letter: GTQ, HNL, MKD, BAM, ZMW ...).
+ */
+export function localCurrency(country) {
+  const c = String(country || '').toLowerCase();
+  if (COUNTRY_CURRENCY[c]) return COUNTRY_CURRENCY[c];
+  if (!/^[a-z]{2}$/.test(c)) return null;
+  const codes = [...ISO_CODES].filter((x) => x.startsWith(c.toUpperCase()) && !STALE_CODES.has(x));
+  return codes.length === 1 ? codes[0] : null;
+}
+/** Codes that are not a country's everyday currency (replaced, or a fund/reserve unit beside the currency). */
+const STALE_CODES = new Set(['HRK', 'SLL', 'VEF', 'MRO', 'STD', 'ZWL', 'CUC', 'BOV', 'CLF', 'COU', 'MXV', 'UYI', 'USN', 'CHE', 'CHW']);
+
 const VANITY_TLDS = new Set(['co', 'io', 'me', 'tv', 'ai', 'fm', 'ly', 'gg', 'to', 'cc', 'ws', 'la', 'nu', 'sh', 'ac', 'vc', 'gd', 'im', 'app', 'eu']);
 
 const DOLLAR_LIKE = ['USD', 'CAD', 'AUD', 'NZD', 'MXN', 'CLP', 'ARS', 'COP', 'UYU', 'SGD', 'HKD', 'TWD', 'DOP', 'BRL'];
 
-/** The declared currency of the page if it is in `family`, else the first of the page's countries' in it, else `fallback`. */
-function fromFamily(ctx, family, fallback) {
+/**
+ * A symbol shared by several currencies: the page's declared currency if it is one of them, else the
+ * currency of the first of the page's countries that is one of them or that the browser's locale data
+ * shows with this very symbol in that country ("$" is CLP in es-CL, "kr." is ISK in is-IS), else `fallback`.
+ */
+function fromFamily(ctx, family, fallback, marker = '') {
   if (ctx.pageCurrency && family.includes(ctx.pageCurrency)) return ctx.pageCurrency;
   for (const c of countryFromContext(ctx)) {
-    const cur = COUNTRY_CURRENCY[c];
+    const cur = localCurrency(c);
+    if (!cur) continue;
     if (family.includes(cur)) return cur;
+    if (marker && countryLocales(c, ctx.lang || ctx.ogLocale).some((loc) => symbolMatches(marker, cur, loc))) return cur;
   }
   return fallback;
 }
 
-const dollar = (ctx) => fromFamily(ctx, DOLLAR_LIKE, 'USD'); // "$": the dollar or peso of the page's country
-const kronor = (ctx) => fromFamily(ctx, ['SEK', 'DKK', 'NOK', 'ISK'], 'SEK');
-const yen = (ctx) => fromFamily(ctx, ['JPY', 'CNY'], 'JPY');
+const dollar = (ctx) => fromFamily(ctx, DOLLAR_LIKE, 'USD', '$'); // "$": the dollar or peso of the page's country
+const kronor = (ctx) => fromFamily(ctx, ['SEK', 'DKK', 'NOK', 'ISK'], 'SEK', 'kr');
+const yen = (ctx) => fromFamily(ctx, ['JPY', 'CNY'], 'JPY', '¥');
 const yuan = (ctx) => fromFamily(ctx, ['CNY', 'TWD', 'HKD', 'MOP', 'JPY'], 'CNY'); // 元 is also the Taiwan / Hong Kong dollar
-const rupee = (ctx) => fromFamily(ctx, ['INR', 'PKR', 'LKR', 'NPR'], 'INR');
+const rupee = (ctx) => fromFamily(ctx, ['INR', 'PKR', 'LKR', 'NPR'], 'INR', 'Rs');
+
+/**
+ * A marker no table here names ("Q 150", "K 75", "L 200", "Br 99"): the page's own currency when the browser's
+ * locale data shows it with that marker in the page's country. Only the page's countries are asked, so a
+ * letter next to a number elsewhere ("L 200" on a clothing size) is never read as some foreign currency.
+ */
+function localMarker(s, ctx) {
+  const m = s.match(/(?:^|[\s(])([^\d\s.,'()\-–—:;][^\d\s,'()\-–—:;]{0,4})\s?\d|\d\s?([^\d\s.,'()\-–—:;*][^\d\s,'()\-–—:;*]{0,4})(?:[\s)]|$)/u);
+  const marker = m && (m[1] || m[2]);
+  if (!marker) return null;
+  for (const c of countryFromContext(ctx).slice(0, 3)) {
+    const cur = localCurrency(c);
+    if (cur && countryLocales(c, ctx.lang || ctx.ogLocale).some((loc) => symbolMatches(marker, cur, loc))) return cur;
+  }
+  return null;
+}
 
 /**
  * Normalise a currency as written on a page ("€", "zł", "kr", "CHF", "Rs.", "eur") to ISO 4217.
@@ -156,12 +200,14 @@ export function currencyMarker(text, ctx = {}) {
   if (/(^|[^A-Za-z])(dollars?)(?![A-Za-z])/i.test(s)) return shared(dollar(ctx));
   if (/(^|[^A-Za-z])(pounds?)(?![A-Za-z])/i.test(s)) return found('GBP', 'symbol');
   if (/(^|[^A-Za-z])R(?=\s?\d)/.test(s) && countryFromContext(ctx).includes('za')) return shared('ZAR');
+  const local = localMarker(s, ctx);
+  if (local) return shared(local);
   return { iso: null, how: null };
 }
 
 
 /** The currency a page's country most likely uses (last resort when a price has no marker at all). */
 export function currencyFromContext(ctx = {}) {
-  for (const c of countryFromContext(ctx)) if (COUNTRY_CURRENCY[c]) return COUNTRY_CURRENCY[c];
+  for (const c of countryFromContext(ctx)) if (localCurrency(c)) return localCurrency(c);
   return null;
 }

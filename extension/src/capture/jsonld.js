@@ -86,6 +86,20 @@ export function extractJsonLd(doc, url) {
   const byId = new Map();
   for (const data of docs) walk(data, (node) => { if (typeof node['@id'] === 'string' && Object.keys(node).length > 1 && !byId.has(node['@id'])) byId.set(node['@id'], node); });
   ctx.resolve = (v) => (v && typeof v === 'object' && !Array.isArray(v) && typeof v['@id'] === 'string' && Object.keys(v).length === 1 ? byId.get(v['@id']) || v : v);
+  // Offers that name their product (an Offer node with itemOffered), for products stating no offers of their own.
+  const parentOffers = new Map();
+  for (const data of docs) {
+    walk(data, (node) => {
+      if (!node.itemOffered || !typesOf(node).some((t) => t === 'offer' || t === 'aggregateoffer')) return;
+      for (const item of (Array.isArray(node.itemOffered) ? node.itemOffered : [node.itemOffered]).slice(0, 20)) {
+        const p = ctx.resolve(item);
+        if (!isProductNode(p) || p.offers) continue;
+        if (!parentOffers.has(p)) parentOffers.set(p, []);
+        parentOffers.get(p).push(node);
+      }
+    });
+  }
+  ctx.offersFor = (node) => parentOffers.get(node);
   for (const data of docs) {
     // A review that is the page's own subject (a root node, not one nested in a Product) is editorial.
     for (const root of rootsOf(data)) if (typesOf(root).some((t) => EDITORIAL_ROOTS.has(t)) && root.itemReviewed) hasArticle = true;

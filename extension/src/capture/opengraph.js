@@ -4,7 +4,15 @@
  */
 import { meta, pageContext, clean } from './dom.js';
 import { parsePriceMachine } from './schema.js';
-import { normalizeCurrency } from './currency.js';
+import { currencyMarker, normalizeCurrency } from './currency.js';
+
+/** Twitter's product card: twitter:labelN "Price" (in a few languages) and its twitter:dataN. */
+function twitterPrice(doc) {
+  for (const n of ['1', '2']) {
+    if (/^(price|preis|prix|precio|prezzo|preço|prijs|cena|цена)$/i.test(meta(doc, `twitter:label${n}`) || '')) return meta(doc, `twitter:data${n}`);
+  }
+  return null;
+}
 
 /**
  * @param {Document} doc
@@ -14,12 +22,16 @@ import { normalizeCurrency } from './currency.js';
 export function extractOpenGraph(doc, url) {
   const ctx = pageContext(doc, url);
   const ogType = (meta(doc, 'og:type') || '').toLowerCase().trim();
-  // A sale price stated next to the regular one is the price to pay.
+  // A sale price stated next to the regular one is the price to pay. Some shops write the price without the
+  // ":amount" part (og:price, product:price) or in Twitter's label/data pairs ("Price" / "$49.99").
   const amount = meta(doc, 'product:sale_price:amount') || meta(doc, 'og:sale_price:amount') || meta(doc, 'product:price:amount')
-    || meta(doc, 'og:price:amount') || meta(doc, 'twitter:data1:price');
+    || meta(doc, 'og:price:amount') || meta(doc, 'product:price') || meta(doc, 'og:price') || meta(doc, 'twitter:data1:price')
+    || twitterPrice(doc);
   const currency = (meta(doc, 'product:sale_price:amount') && meta(doc, 'product:sale_price:currency')) || meta(doc, 'product:price:currency')
-    || meta(doc, 'og:price:currency') || meta(doc, 'product:sale_price:currency');
-  const iso = currency ? normalizeCurrency(currency, ctx) : null;
+    || meta(doc, 'og:price:currency') || meta(doc, 'product:sale_price:currency') || meta(doc, 'product:currency') || meta(doc, 'og:currency');
+  let iso = currency ? normalizeCurrency(currency, ctx) : null;
+  // An amount written with its currency ("49,99 €", "$49.99") names it itself.
+  if (!iso && amount && /\D/.test(amount.replace(/[\d.,\s]/g, ''))) iso = currencyMarker(amount, ctx).iso;
   const price = amount ? parsePriceMachine(amount, { currency: iso || '', lang: ctx.lang || ctx.ogLocale }) : null;
   const isArticle = /^(article|blog|website:article|news)/.test(ogType) || !!meta(doc, 'article:published_time');
   const isProduct = /(^|[.:])product/.test(ogType) || ogType === 'og:product' || price !== null;

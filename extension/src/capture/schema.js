@@ -6,6 +6,7 @@
 import { clean } from './dom.js';
 import { parsePrice } from './price.js';
 import { currencyMarker, normalizeCurrency } from './currency.js';
+import { currencyDigits, groupSeparator, localeTag } from './intl.js';
 
 export const PRODUCT_TYPES = new Set(['product', 'productgroup', 'productmodel', 'individualproduct',
   'vehicle', 'car', 'motorizedbicycle', 'book', 'drug', 'dietarysupplement']);
@@ -77,11 +78,13 @@ function specPrice(spec) {
 }
 
 /** Flatten offers: Offer, AggregateOffer (lowPrice/offers[]), arrays, priceSpecification. */
-export function offersOf(node, depth = 0, ctx = {}) {
+export function offersOf(node, depth = 0, ctx = {}, resolve = (v) => v) {
   const out = [];
   if (!node || depth > 4) return out;
   const list = Array.isArray(node) ? node : [node];
-  for (const o of list.slice(0, 200)) {
+  for (const ref of list.slice(0, 200)) {
+    // An offer may be a reference ({"@id": "#offer"}) to a node stated elsewhere in the page's @graph.
+    const o = resolve(ref);
     if (!o || typeof o !== 'object') continue;
     const types = typesOf(o);
     const spec = o.priceSpecification ? specPrice(o.priceSpecification) : null;
@@ -105,19 +108,28 @@ export function offersOf(node, depth = 0, ctx = {}) {
       if (sp !== null && sp > 0 && sp < value && /sale/i.test(textOf(spec.priceType, 80))) value = sp;
     }
     if (value !== null) out.push({ price: value, currency: cur, raw: typeof price === 'string' ? price : '', availability: textOf(o.availability, 80) });
-    if (o.offers) for (const inner of offersOf(o.offers, depth + 1, ctx)) if (!out.length || inner.currency) out.push(inner);
+    if (o.offers) for (const inner of offersOf(o.offers, depth + 1, ctx, resolve)) if (!out.length || inner.currency) out.push(inner);
   }
   return out;
 }
 
-/** Currencies whose prices have no minor unit in practice ("2.449" there is two thousand and something). */
-const WHOLE_UNIT = new Set(['CLP', 'JPY', 'KRW', 'VND', 'IDR', 'COP', 'PYG', 'ISK', 'HUF', 'UGX', 'XOF', 'XAF', 'IRR', 'LAK', 'KHR', 'MNT', 'UZS', 'KZT', 'RWF', 'GNF', 'TZS', 'LBP', 'IQD', 'MMK', 'CRC', 'ARS', 'TWD']);
-/** Languages whose numbers group thousands with ".". */
-const DOT_THOUSANDS = /^(de|es|it|pt|nl|da|nb|no|id|tr|el|hr|sl|sr|ro|vi|is|ca|eu|gl)(?:[-_]|$)/i;
+/**
+ * Currencies whose prices are written without cents although CLDR (and so Intl) gives them two decimals:
+ * their cash has no minor unit in use (CLDR's cashDigits, which Intl does not expose).
+ */
+const CASH_WHOLE = new Set(['KHR', 'MNT', 'UZS', 'KZT', 'TZS', 'CRC', 'ARS', 'TWD', 'HUF', 'COP', 'IDR']);
+
+/** Whether prices in `currency` have no decimals (Intl: JPY, CLP, KRW, VND, ISK, PKR ...; plus CASH_WHOLE). */
+export function wholeUnit(currency, locale = '') {
+  const cur = String(currency || '').toUpperCase();
+  if (!/^[A-Z]{3}$/.test(cur)) return false;
+  return CASH_WHOLE.has(cur) || currencyDigits(cur, 'en') === 0 || (!!locale && currencyDigits(cur, locale) === 0);
+}
 
 /**
  * Machine-readable schema.org prices are "1234.56" but shops also write "1.234,56", "19,99 €" or, for a
- * currency without cents or in a locale that groups thousands with ".", "2.449" meaning 2449.
+ * currency without cents or in a locale that groups thousands with "." (Intl: de, es, it, pt-BR, tr ...),
+ * "2.449" meaning 2449.
  */
 export function parsePriceMachine(v, ctx = {}) {
   if (v === null || v === undefined) return null;
@@ -125,19 +137,25 @@ export function parsePriceMachine(v, ctx = {}) {
   const m = s.match(/^(\d{1,3})\.(\d{3})$/);
   if (m) {
     const cur = String(ctx.currency || '').toUpperCase();
-    if (WHOLE_UNIT.has(cur) || (!THREE_DECIMAL.has(cur) && m[2].at(-1) !== '0' && DOT_THOUSANDS.test(ctx.lang || ''))) return Number(m[1] + m[2]);
+    const locale = localeTag(ctx.lang || '');
+    if (wholeUnit(cur, locale) || (!THREE_DECIMAL.has(cur) && m[2].at(-1) !== '0' && groupSeparator(locale) === '.')) return Number(m[1] + m[2]);
   }
   if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 100) / 100;
-  return parsePrice(s);
+  return parsePrice(s, { currency: ctx.currency });
 }
 const THREE_DECIMAL = new Set(['KWD', 'BHD', 'OMR', 'JOD', 'TND', 'LYD', 'IQD']);
 
 /** Normalise a Product-like schema.org node into the gesture product shape. */
 export function productFromNode(node, ctx = {}) {
-  const offers = offersOf(node.offers, 0, { lang: ctx.lang || ctx.ogLocale || '' });
+  // The offers are the node's own, or those of an Offer that names it as its itemOffered (an Offer at the
+  // top of the page's JSON-LD, the product inside it).
+  const raw = node.offers ?? (ctx.offersFor ? ctx.offersFor(node) : undefined);
+  const offers = offersOf(raw, 0, { lang: ctx.lang || ctx.ogLocale || '' }, ctx.resolve);
   // Prefer an in-stock offer with a price > 0; otherwise the first priced offer.
   const priced = offers.filter((o) => o.price > 0);
   const best = priced.find((o) => !/outofstock|discontinued/i.test(o.availability)) || priced[0] || offers[0];
+  // An AggregateOffer may state its currency only on the offers inside it.
+  if (best && !best.currency) best.currency = (offers.find((o) => o.currency && o.price === best.price) || offers.find((o) => o.currency))?.currency || '';
   // A currency may only be written in the price text ("119,01 €") rather than priceCurrency.
   const declared = best?.currency ? normalizeCurrency(best.currency, ctx) : null;
   const marker = !declared && best?.raw ? currencyMarker(best.raw, ctx) : { iso: null, how: null };
