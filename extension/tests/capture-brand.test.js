@@ -85,3 +85,21 @@ describe('JSON-LD brand shapes', () => {
     expect(brandOf('<h1>Oak sideboard</h1><button>Add to cart</button>', ld({ brand: 'Unbranded' }))).toBe('');
   });
 });
+
+describe("a brand in the page's own scripts, confirmed by the product's name", () => {
+  const named = (name) => ld({ name });
+  it('an app state or data layer brand the name holds as whole words, spelled as the name shows it', () => {
+    const state = '<script>window.__STATE__ = {"product": {"id": 7, "brandName": "NORD WOOD", "price": 499}};</script>';
+    expect(brandOf(`<h1>Nord-Wood Oak sideboard</h1>${state}`, named('Nord-Wood Oak sideboard'))).toBe('Nord-Wood');
+    const ga = "<script>dataLayer.push({ecommerce: {items: [{item_name: 'Oak sideboard', item_brand: 'Nordwood'}]}});</script>";
+    expect(brandOf(`<h1>Nordwood Oak sideboard</h1>${ga}`, named('Nordwood Oak sideboard'))).toBe('Nordwood');
+    const nested = '<script type="application/json">{"brand": {"id": 3, "name": "Nordwood"}}</script>';
+    expect(brandOf(`<h1>Oak sideboard by Nordwood</h1>${nested}`, named('Oak sideboard by Nordwood'))).toBe('Nordwood');
+  });
+  it("a scripts' brand the name does not hold is another product's, and the shop is never a brand", () => {
+    const other = '<script>var recs = [{"brand": "Birchline", "name": "Pine shelf"}];</script>';
+    expect(brandOf(`<h1>Oak sideboard</h1>${other}`, named('Oak sideboard'))).toBe('');
+    const shop = '<script>var p = {"brand": "Nordic Home"};</script>';
+    expect(brandOf(`<h1>Nordic Home oak sideboard</h1>${shop}`, named('Nordic Home oak sideboard'))).toBe('');
+  });
+});

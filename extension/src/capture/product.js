@@ -232,6 +232,49 @@ function skuFromDom(doc, url) {
   return '';
 }
 
+const STATE_BRAND = /["']?(?:brand|brandName|brand_name|item_brand|productBrand|product_brand|manufacturer|manufacturerName)["']?\s*[:=]\s*(?:\{[^{}]{0,200}?["']?name["']?\s*:\s*)?["']([^"'\\<>{}]{2,40})["']/gi;
+const wordKey = (s) => s.toLowerCase().replace(/[^\p{L}\d]+/gu, '');
+
+/**
+ * A brand named in the page's own scripts (an app's state, an analytics data layer: "brand": "TP Link",
+ * item_brand, brand: {name: …}) is taken only when the product's name holds it as whole words: scripts also
+ * describe other products, the name says which brand is this one's. It is spelled as the name shows it.
+ */
+export function brandFromScripts(doc, name, ctx = {}) {
+  const words = clean(name, 200).split(' ').filter(Boolean);
+  if (!words.length) return '';
+  const seen = new Set();
+  let budget = 3_000_000;
+  let best = null;
+  for (const script of doc.querySelectorAll('script:not([src])')) {
+    const type = (script.getAttribute('type') || 'text/javascript').toLowerCase();
+    if (!/javascript|json|^module$/.test(type) || type.includes('ld+json')) continue;
+    const text = script.textContent || '';
+    if (text.length > budget) break;
+    budget -= text.length;
+    if (!/brand|manufacturer/i.test(text)) continue;
+    for (const m of text.matchAll(STATE_BRAND)) {
+      const key = wordKey(m[1]);
+      if (!key || seen.has(key) || seen.size > 200) continue;
+      seen.add(key);
+      if (!acceptBrand(m[1], ctx)) continue;
+      // The words of the name that spell this brand ("TP-Link" for "TP Link"), earliest first.
+      for (let i = 0; i < words.length && i < 12; i++) {
+        let joined = '';
+        for (let j = i; j < words.length && j < i + 4; j++) {
+          joined += wordKey(words[j]);
+          if (joined === key) {
+            if (!best || i < best.at) best = { at: i, text: words.slice(i, j + 1).join(' ').replace(/^[\s"'“”«»(]+|[\s"'“”«»),:;]+$/g, '') };
+            break;
+          }
+          if (!key.startsWith(joined)) break;
+        }
+      }
+    }
+  }
+  return best ? acceptBrand(best.text, ctx) : '';
+}
+
 /**
  * The first declared brand (markup: the shop's own statement, which may be its own house brand or the brand's
  * own shop), unless it is the product's title (templates fill the brand with it); else one read from the
@@ -243,7 +286,7 @@ function pickBrand(doc, url, name, declared) {
     const t = acceptBrand(b, { title: ctx.title });
     if (t) return t;
   }
-  return brandFromDom(doc, ctx);
+  return brandFromDom(doc, ctx) || brandFromScripts(doc, name, ctx);
 }
 
 /** Whether a struck-through or old/was-price element near the top of the page shows `value`. */
