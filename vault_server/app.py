@@ -33,6 +33,7 @@ from vault_server.oauth import errors as oauth_errors
 from vault_server.oauth.metadata import server_metadata
 from vault_server.oauth.resource import oauth_bearer_resolver
 from vault_server.oauth.resource import router as oauth_resource_router
+from vault_server.oauth.token import TokenEndpoint
 from vault_server.oauth.views import router as oauth_router
 from vault_server.reports.pages import router as reports_pages
 from vault_server.reports.views import router as reports_router
@@ -113,6 +114,8 @@ def create_app(settings: Settings | None = None, *, ctx: VaultContext | None = N
     app.include_router(pages.router)
     openapi.install(app)  # every response described, errors as problem details
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "web" / "static")), name="static")
+    # POST /oauth/token without routing (issue 12); its route in oauth/views.py stays for the OpenAPI document
+    app.add_middleware(TokenEndpoint, ctx=ctx, handlers=app.exception_handlers, max_bytes=settings.max_body_bytes)
     app.add_middleware(StaticDocumentsMiddleware, documents=static_documents(ctx))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

@@ -10,13 +10,11 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from vault_server.accounts import service as accounts
 from vault_server.accounts.service import Window
-from vault_server.audit.service import AuditSpec
 from vault_server.context import VaultContext
 from vault_server.db import utcnow
 from vault_server.errors import RateLimited, VaultError
@@ -143,7 +141,7 @@ def _decide(request: Request, ctx: VaultContext, items: list[tuple[str, Any]]) -
 
 
 # ---- token, revocation, introspection ------------------------------------------------------------
-GUESSES = frozenset({"invalid_client", "invalid_grant"})
+GUESSES = token.GUESSES
 
 
 def _throttled(request: Request, ctx: VaultContext, call: Callable[[], T]) -> T:
@@ -178,74 +176,13 @@ def _throttled(request: Request, ctx: VaultContext, call: Callable[[], T]) -> T:
     return result
 
 
-def _slow_down(exc: RateLimited) -> OAuthError:
-    return OAuthError(
-        "slow_down",
-        "too many failed attempts from this address; wait before retrying",
-        status=429,
-        headers={"Retry-After": exc.headers["Retry-After"]},
-    )
-
-
-def _token_job(request: Request, ctx: VaultContext, form: dict[str, str]) -> batch.Job:
-    """The token request as a job of the token batch (``oauth/batch.py``): the throttle of :func:`_throttled` in
-    the batch's transaction (no transaction of its own), then client authentication and the grant's rules inside
-    a savepoint. A refusal rolls back to the savepoint, so what the job leaves is exactly what must stay: the
-    attempt taken from the window when it was a failed guess, and what a :class:`token.Persisting` keeps."""
-    grant_type = form.get("grant_type")
-    handlers = {
-        "authorization_code": token.exchange_code,
-        "refresh_token": token.refresh,
-        device.GRANT_TYPE: token.poll_device,
-    }
-    handler = handlers.get(grant_type or "")
-    key = "oauth:ip:" + (request.client.host if request.client else "unknown")
-    window = Window(ctx.settings.oauth_max_failures, ctx.settings.oauth_window_seconds)
-
-    def run(s: Session, audit_out: list[AuditSpec]) -> dict[str, Any]:
-        if handler is None:
-            raise OAuthError("unsupported_grant_type", f"grant_type must be one of: {', '.join(handlers)}")
-        client = authenticate_client(request=request, form=form, session=s, ctx=ctx, allow_public=True)
-        s.info.setdefault("token_clients", {})[client.id] = client  # the identity map is weak: keep it for the batch
-        if client.first_party and grant_type == "authorization_code":
-            raise OAuthError("unauthorized_client", "this client may only use the device grant")
-        if not client.first_party and grant_type == device.GRANT_TYPE:
-            raise OAuthError("unauthorized_client", "the device grant is only for the vault's browser extension")
-        return handler(session=s, ctx=ctx, client=client, form=form, audit_out=audit_out)
-
-    def job(s: Session, audit_out: list[AuditSpec]) -> dict[str, Any]:
-        try:
-            accounts.throttle_take(session=s, key=key, window=window)
-        except RateLimited as exc:
-            raise _slow_down(exc) from None
-        specs: list[AuditSpec] = []
-        deferred: token.Persisting | None = None
-        try:
-            with s.begin_nested():
-                try:
-                    body = run(s, specs)
-                except token.Persisting as exc:  # its writes stay: leave the savepoint normally
-                    deferred = exc
-        except OAuthError as exc:
-            if exc.error not in GUESSES:
-                accounts.throttle_release(session=s, key=key)
-            raise
-        audit_out.extend(specs)
-        if deferred is not None:
-            if deferred.error not in GUESSES:
-                accounts.throttle_release(session=s, key=key)
-            raise deferred
-        accounts.throttle_release(session=s, key=key)
-        return body
-
-    return job
-
-
 @router.post("/oauth/token", summary="Token endpoint (RFC 6749 §3.2, RFC 7636, RFC 8628 §3.4)")
 async def token_endpoint(request: Request) -> JSONResponse:
+    """Documents the endpoint; ``create_app`` serves it with ``token.TokenEndpoint`` before the router (a request
+    reaches this route only in an app built without that handler)."""
     ctx = get_ctx(request)
     form = _single(list((await _form(request)).multi_items()))
-    body = await asyncio.wrap_future(batch.batcher_for(ctx).submit(_token_job(request, ctx, form)))
+    body = await asyncio.wrap_future(batch.batcher_for(ctx).submit(token.job(request, ctx, form)))
     return JSONResponse(body, headers=NO_STORE)
 
 
