@@ -283,6 +283,47 @@ def throttle_release(*, session: Session, key: str) -> None:
     session.connection().execute(_RELEASE, {"b_key": key})
 
 
+def _hit_statement(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    now = bindparam("b_now", type_=UTCDateTime())
+    return (
+        insert(_THROTTLE)
+        .values(key=bindparam("b_key"), window_start=now, count=1)
+        .on_conflict_do_update(
+            index_elements=[_THROTTLE.c.key],
+            set_={
+                "count": case((_THROTTLE_EXPIRED, 1), else_=_THROTTLE.c["count"] + 1),
+                "window_start": case((_THROTTLE_EXPIRED, now), else_=_THROTTLE.c.window_start),
+            },
+        )
+        .returning(_THROTTLE.c["count"], _THROTTLE.c.window_start)
+    )
+
+
+_HIT = {dialect: _hit_statement(dialect) for dialect in ("postgresql", "sqlite")}
+_PEEK = select(_THROTTLE.c["count"], _THROTTLE.c.window_start).where(_THROTTLE.c.key == bindparam("b_key"))
+
+
+def throttle_peek(*, session: Session, key: str) -> tuple[int, datetime] | None:
+    """Read-only: ``key``'s (count, window start), or None when it has no window. For hot paths that count only
+    failures (``throttle_hit``) and whose secrets are far too long to guess (the OAuth token endpoint): attempts
+    checked in parallel may all pass before their failures are counted, so the limit can be overrun by as many
+    attempts as run at once. Attempts that must stay bounded under parallel bursts (passwords) use
+    ``throttle_take``."""
+    row = session.connection().execute(_PEEK, {"b_key": key}).first()
+    return None if row is None else (row[0], row[1])
+
+
+def throttle_hit(*, session: Session, key: str, window: Window) -> tuple[int, datetime]:
+    """Count one failure against ``key`` in one atomic upsert (a window that ended starts again); returns the new
+    (count, window start), as the database has it after every failure counted before this one."""
+    now = utcnow()
+    conn = session.connection()
+    params = {"b_key": key, "b_now": now, "cutoff": now - timedelta(seconds=window.seconds)}
+    row = conn.execute(_HIT[conn.dialect.name], params).one()
+    return row[0], row[1]
+
+
 def throttle_clear(*, session: Session, key: str) -> None:
     session.exec(delete(Throttle).where(col(Throttle.key) == key))
 

@@ -299,11 +299,43 @@ def _slow_down(exc: RateLimited) -> OAuthError:
     )
 
 
+_UNREAD = object()
+
+
+def _check_throttle(s: Session, key: str, window: Window) -> None:
+    """Raise ``slow_down`` (429, Retry-After) when ``key`` has used up its window of failures.
+
+    Read-only, and read once per batch: the window's state is kept in the batch's session (``s.info``) and
+    replaced by what each counted failure returns (``accounts.throttle_hit``, atomic), so the jobs of a batch, which
+    run one after another, see each other's failures exactly. The guarantee, as documented in docs/THREAT_MODEL.md:
+    failures counted elsewhere while a batch is open (another server process's batch, the revocation and
+    introspection endpoints) are seen at the batch's next failure, so each open batch — one per process — may let
+    one guess past the limit; taking an attempt before the work (``throttle_take``) had no overrun but cost two
+    writes per request. For secrets of 256 bits (client secrets, codes, refresh tokens) a handful of guesses more
+    per window is no advantage.
+    """
+    seen: dict[str, Any] = s.info.setdefault("token_throttle", {})
+    state = seen.get(key, _UNREAD)
+    if state is _UNREAD:
+        state = seen[key] = accounts.throttle_peek(session=s, key=key)
+    if state is None:
+        return
+    count, started = state
+    elapsed = int((utcnow() - started).total_seconds())
+    if elapsed < window.seconds and count >= window.limit:
+        raise _slow_down(RateLimited("too many attempts; try again later", retry_after=window.seconds - elapsed))
+
+
+def _count_failure(s: Session, key: str, window: Window) -> None:
+    s.info.setdefault("token_throttle", {})[key] = accounts.throttle_hit(session=s, key=key, window=window)
+
+
 def job(request: Request, ctx: VaultContext, form: Mapping[str, str]) -> batch.Job:
-    """The token request as a job of the token batch (``oauth/batch.py``): the brute-force throttle in the batch's
-    transaction (no transaction of its own), then client authentication and the grant's rules inside a savepoint.
-    A refusal rolls back to the savepoint, so what the job leaves is exactly what must stay: the attempt taken from
-    the window when it was a failed guess, and what a :class:`Persisting` keeps."""
+    """The token request as a job of the token batch (``oauth/batch.py``): the brute-force check (read-only,
+    :func:`_check_throttle`), then client authentication and the grant's rules inside a savepoint. A refusal rolls
+    back to the savepoint, so what the job leaves is exactly what must stay: a failed guess counted against the
+    address (failed client authentications and grants; a success costs the throttle nothing), and what a
+    :class:`Persisting` keeps."""
     grant_type = form.get("grant_type")
     handler = GRANTS.get(grant_type or "")
     key = "oauth:ip:" + (request.client.host if request.client else "unknown")
@@ -321,10 +353,7 @@ def job(request: Request, ctx: VaultContext, form: Mapping[str, str]) -> batch.J
         return handler(session=s, ctx=ctx, client=client, form=form, audit_out=audit_out)
 
     def work(s: Session, audit_out: list[audit.AuditSpec]) -> dict[str, Any]:
-        try:
-            accounts.throttle_take(session=s, key=key, window=window)
-        except RateLimited as exc:
-            raise _slow_down(exc) from None
+        _check_throttle(s, key, window)
         specs: list[audit.AuditSpec] = []
         deferred: Persisting | None = None
         try:
@@ -334,15 +363,14 @@ def job(request: Request, ctx: VaultContext, form: Mapping[str, str]) -> batch.J
                 except Persisting as exc:  # its writes stay: leave the savepoint normally
                     deferred = exc
         except OAuthError as exc:
-            if exc.error not in GUESSES:
-                accounts.throttle_release(session=s, key=key)
+            if exc.error in GUESSES:
+                _count_failure(s, key, window)
             raise
         audit_out.extend(specs)
         if deferred is not None:
-            if deferred.error not in GUESSES:
-                accounts.throttle_release(session=s, key=key)
+            if deferred.error in GUESSES:
+                _count_failure(s, key, window)
             raise deferred
-        accounts.throttle_release(session=s, key=key)
         return body
 
     return work
