@@ -6,20 +6,26 @@ endpoint is still in the OpenAPI document."""
 from __future__ import annotations
 
 import logging
+import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from authlib.jose import JsonWebKey, JsonWebToken
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from joserfc import jwk, jwt
 from sqlalchemy.exc import OperationalError
 
-from vault_server.app import create_app
+from vault_server.app import JWKS_REBUILD_SECONDS, create_app
 from vault_server.context import VaultContext
+from vault_server.crypto.signing import rotate_signing_key
 from vault_server.db import Database
-from vault_server.oauth import token
+from vault_server.oauth import token, tokens
 from vault_server.oauth.token import TokenEndpoint
 
 from ..conftest import log_in, sign_up
@@ -162,3 +168,45 @@ def test_an_issued_token_response_has_the_route_s_headers_and_an_access_log_line
 def test_the_token_endpoint_stays_in_the_openapi_document(client: TestClient) -> None:
     operation = client.get("/openapi.json").json()["paths"]["/oauth/token"]["post"]
     assert "Token endpoint" in operation["summary"]
+
+
+# ---- the RFC 9068 access token, signed without joserfc ---------------------------------------------------------
+def _jwks(client: TestClient) -> dict[str, Any]:
+    return dict(client.get("/.well-known/jwks.json").json())
+
+
+def _verify_everywhere(access: str, jwks: dict[str, Any]) -> dict[str, Any]:
+    """The token verifies with joserfc and authlib against the published JWKS; returns its header."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # joserfc flags EdDSA as superseded by Ed25519 (RFC 9864)
+        decoded = jwt.decode(access, jwk.KeySet.import_key_set(jwks), algorithms=["EdDSA"])
+        claims = JsonWebToken(["EdDSA"]).decode(access, JsonWebKey.import_key_set(jwks))
+    assert claims["fid"] == decoded.claims["fid"] and claims["exp"] - claims["iat"] == 600
+    return dict(decoded.header)
+
+
+def test_an_access_token_verifies_with_joserfc_and_authlib_and_names_the_signing_key(
+    client: TestClient, ctx: VaultContext
+) -> None:
+    family = tokens.Family("f1", "vendor", "c1", "a1", "g1", "signals:read", [{"type": "x", "name": "Ü"}])
+    access = tokens._access_token(
+        ctx, family, subject="ps_x", scope="signals:read", details=family.authorization_details
+    )
+    header = _verify_everywhere(access, _jwks(client))
+    assert header == {"alg": "EdDSA", "kid": ctx.keyset.kid, "typ": "at+jwt"}
+    claims = tokens.decode_access(ctx, access)  # the vault's own resource server accepts it
+    assert claims is not None and claims["authorization_details"] == [{"type": "x", "name": "Ü"}]
+    assert claims["iss"] == tokens.issuer(ctx) and claims["aud"] == tokens.audience(ctx)
+
+
+def test_after_a_rotation_access_tokens_are_signed_with_the_new_key(client: TestClient, ctx: VaultContext) -> None:
+    family = tokens.Family("f1", "vendor", "c1", "a1", "g1", "signals:read", [])
+    old = ctx.keyset.kid
+    with ctx.db.session() as s:  # a compromised key: the next one signs at once
+        new, _, _ = rotate_signing_key(session=s, ring=ctx.ring, delay=timedelta(0))
+    ctx.reload_keyset()
+    access = tokens._access_token(ctx, family, subject="ps_x", scope="signals:read", details=[])
+    time.sleep(JWKS_REBUILD_SECONDS + 0.1)  # the JWKS document is rebuilt every 2 s
+    jwks = _jwks(client)
+    assert {old, new} <= {k["kid"] for k in jwks["keys"]}
+    assert _verify_everywhere(access, jwks)["kid"] == new != old
