@@ -173,3 +173,24 @@ describe('a shared symbol decided by a currency the page declares elsewhere', ()
     expect(euro.currency).toBe('EUR'); // a symbol of one currency is not overridden
   });
 });
+
+describe('visible prices: text as a shopper reads it', () => {
+  const at = (html, lang = 'en', url = 'https://shop.example/products/arc-lamp') => page(`<html lang="${lang}"><body><h1>Arc lamp</h1>${html}<button>Add to cart</button></body></html>`, url).product;
+  it('cents in a superscript or a "fraction" element keep their decimal separator', () => {
+    expect(at('<div class="product-price"><span class="price">$49<sup>99</sup></span></div>')).toMatchObject({ price: 49.99, currency: 'USD' });
+    expect(at('<div class="product-price">49<sup>90</sup> €</div>', 'fr')).toMatchObject({ price: 49.9, currency: 'EUR' });
+    expect(at('<div class="price"><span>1.299</span><sup>00</sup> €</div>', 'de')).toMatchObject({ price: 1299, currency: 'EUR' });
+    expect(at('<div class="price"><span class="currency">£</span><span class="price-whole">1,299</span><span class="price-fraction">00</span></div>')).toMatchObject({ price: 1299, currency: 'GBP' });
+  });
+  it('several amounts in one price box: the one the words call current, never the list price or the saving', () => {
+    expect(at('<div class="prices"><span class="was">Was £60.00</span><span class="now">Now £45.00</span></div>').price).toBe(45);
+    expect(at('<div class="price"><span class="sr-only">Regular price</span><span class="money">$80.00</span><span class="sr-only">Sale price</span><span class="money">$60.00</span></div>').price).toBe(60);
+    expect(at('<div class="preco">de R$ 199,90 por R$ 149,90</div>', 'pt-BR').price).toBe(149.9);
+    expect(at('<div class="price">Save $20.00 (25%) <b>$60.00</b></div>').price).toBe(60);
+    expect(at('<div class="price">UVP 80,00 € 59,00 €</div>', 'de').price).toBe(59);
+  });
+  it('an amount right after a "Price:" label, in an element that does not say it is a price', () => {
+    expect(at('<p>Price: <b>$1,299.99</b> &amp; free shipping</p>')).toMatchObject({ price: 1299.99, currency: 'USD' });
+    expect(at('<p>Preis: <strong>24,90 €</strong></p>', 'de')).toMatchObject({ price: 24.9, currency: 'EUR' });
+  });
+});

@@ -61,6 +61,68 @@ function struck(el) {
   return false;
 }
 
+const CENTS_CLASS = /(cent|fraction|decimal|minor|pennies|kopek|grosz|haler|rappen)/i;
+
+/**
+ * An element's price text as a shopper reads it: cents set apart in a superscript or a "fraction" element
+ * ("$49<sup>99</sup>", "<span class=whole>1,299</span><span class=fraction>00</span>") get their decimal
+ * separator back, which textContent drops ("$4999"). Small elements only; others give their textContent.
+ */
+export function priceText(el) {
+  if (!el.firstElementChild || el.getElementsByTagName('*').length > 40) return el.textContent || '';
+  let out = '';
+  const walker = el.ownerDocument.createTreeWalker(el, 4 /* NodeFilter.SHOW_TEXT */);
+  for (let t = walker.nextNode(), n = 0; t && n < 80; t = walker.nextNode(), n++) {
+    const v = t.nodeValue || '';
+    const parent = t.parentElement;
+    if (parent && parent !== el && /^\s*\d{2}\s*$/.test(v) && /\d\s*$/.test(out)
+      && (parent.tagName.toLowerCase() === 'sup' || CENTS_CLASS.test(typeof parent.className === 'string' ? parent.className : ''))) {
+      // The integer part's own grouping tells the decimal separator: "1.299" + "00" -> "1.299,00".
+      const int = out.match(/[\d.,'\s\u00a0]*$/)[0];
+      out = `${out.replace(/\s+$/, '')}${/\.\d{3}\s*$/.test(int) && !/,/.test(int) ? ',' : '.'}${v.trim()}`;
+      continue;
+    }
+    out += v;
+  }
+  return out;
+}
+
+/** Words before an amount that make it the list price or a saving, and words that make it the price to pay. */
+const LIST_BEFORE = /(?:^|[^\p{L}])(?:was|before|previously|regular(?: price)?|list price|original(?: price)?|compare at|rrp|msrp|uvp|statt|vorher|bisher|avant|au lieu de|prix (?:barré|conseillé)|antes|precio (?:regular|anterior|normal)|prima|invece di|ordinarie(?: pris)?|normalpris|før|cena regularna|было|старая цена|save|you save|sie sparen|économisez|ahorra|risparmi|spar)\s*[:：]?\s*(?:\p{Sc}|[A-Za-z]{1,3}\.?\p{Sc}?)?\s*$/iu;
+const PAY_BEFORE = /(?:^|[^\p{L}])(?:now|sale(?: price)?|our price|special(?: price)?|offer(?: price)?|deal(?: price)?|price now|jetzt|nur|aktionspreis|angebot|maintenant|prix promo|ahora|oferta|ora|agora|por|nu|teraz|сейчас)\s*[:：]?\s*(?:\p{Sc}|[A-Za-z]{1,3}\.?\p{Sc}?)?\s*$/iu;
+/** A label that says the next element is the price ("Price:", "Preis:", "Prix :", "Cena:", "価格："). */
+const PRICE_LABEL = /(?:^|[^\p{L}])(?:price|our price|sale price|preis|prix|precio|prezzo|preço|prijs|cena|cijena|hinta|pris|fiyat|цена|ціна|価格|价格|售價|售价|가격|giá)\s*[:：]\s*$/iu;
+
+/** Whether the text or leaf right before an element labels it as the price. */
+function labelledPrice(el) {
+  const prev = el.previousSibling;
+  if (!prev) return false;
+  const t = prev.nodeType === 3 ? prev.nodeValue : prev.nodeType === 1 && prev.childElementCount === 0 ? prev.textContent : '';
+  return !!t && t.length < 40 && PRICE_LABEL.test(t.replace(/\s+/g, ' '));
+}
+
+/**
+ * The price to pay in a text that may hold several amounts ("Was £60.00 Now £45.00", "Regular price $80
+ * Sale price $60", "de R$ 199,90 por R$ 149,90"): an amount the words before it call the current price, else
+ * the first one they do not call a list price or a saving. Percentages are not amounts.
+ */
+export function amountToPay(text) {
+  const amounts = [];
+  let last = 0;
+  for (const m of String(text).matchAll(/\d[\d.,'\s\u00a0]*\d|\d/g)) {
+    const after = text.slice(m.index + m[0].length, m.index + m[0].length + 3);
+    const before = text.slice(Math.max(last, m.index - 30), m.index);
+    last = m.index + m[0].length;
+    if (/^\s?%/.test(after) || /^\s?(?:off|de descuento|rabatt)/i.test(after)) continue;
+    const value = parsePrice(m[0].trim());
+    if (value === null) continue;
+    amounts.push({ value, list: LIST_BEFORE.test(before), pay: PAY_BEFORE.test(before) });
+    if (amounts.length >= 6) break;
+  }
+  const pick = amounts.find((a) => a.pay) || amounts.find((a) => !a.list);
+  return pick ? pick.value : null;
+}
+
 /**
  * A currency the page declares anywhere (an itemprop=priceCurrency, a price:currency meta tag, a priceCurrency
  * in any JSON-LD node): decides what a shared symbol ("$", "kr", "¥") means on this page.
@@ -121,8 +183,8 @@ export function extractHeuristics(doc, url, opts = {}) {
     const sig = attrSig(el);
     // A price kept in an attribute (price="44890", data-price="12.99"): a machine number, no text.
     const attrPrice = el.getAttribute('price') ?? el.getAttribute('data-price') ?? el.getAttribute('data-price-amount');
-    if (!PRICE_WORD.test(sig) && attrPrice === null) continue;
-    const text = clean(attrPrice !== null && /^\s*\d+(\.\d+)?\s*$/.test(attrPrice) ? attrPrice : (el.getAttribute('content') || el.textContent), 80);
+    if (!PRICE_WORD.test(sig) && attrPrice === null && !(el.childElementCount <= 2 && labelledPrice(el))) continue;
+    const text = clean(attrPrice !== null && /^\s*\d+(\.\d+)?\s*$/.test(attrPrice) ? attrPrice : (el.getAttribute('content') || priceText(el)), 80);
     if (!text || text.length > 60 || !/\d/.test(text)) continue;
     const money = MONEY.test(text) || currencyMarker(text, ctx).iso !== null;
     const isPriceProp = el.getAttribute('itemprop') === 'price' || (attrPrice !== null && text === attrPrice.trim());
@@ -143,7 +205,7 @@ export function extractHeuristics(doc, url, opts = {}) {
       const d = i - headingIndex;
       if (d >= 0 && d < 400) score += 2; else if (d < 0 && d > -200) score += 1; else score -= 1;
     }
-    const value = isPriceProp && /^\d+(\.\d+)?$/.test(text) ? Number(text) : parsePrice(text.replace(/\s*[-–—]\s*\d[\s\S]*$/, ''));
+    const value = isPriceProp && /^\d+(\.\d+)?$/.test(text) ? Number(text) : amountToPay(text.replace(/\s*[-–—]\s*\d[\s\S]*$/, ''));
     if (value === null || value === 0 || value > 10_000_000) continue;
     candidates.push({ i, score, value, text, sig: sig.replace(/\s+/g, ' ').trim() });
   }
