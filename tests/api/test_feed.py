@@ -237,6 +237,7 @@ def test_no_audit_entry_no_data(client: TestClient, ctx: VaultContext, monkeypat
         raise RuntimeError("audit store unavailable")
 
     monkeypatch.setattr(audit, "record_many", broken)
+    monkeypatch.setattr(audit, "append_many", broken)  # what a feed page appends with
     failing = TestClient(client.app, raise_server_exceptions=False)
     r = failing.get("/v1/feed", auth=(vendor, secret))
     assert r.status_code == 500

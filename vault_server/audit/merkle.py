@@ -38,10 +38,12 @@ __all__ = [
     "NodeStore",
     "append_leaf",
     "append_leaves",
+    "append_to_frontier",
     "canonical_json",
     "consistency_proof",
     "consistency_proof_ranges",
     "entry_leaf_hash",
+    "frontier_of",
     "inclusion_proof",
     "inclusion_proof_ranges",
     "leaf_hash",
@@ -204,7 +206,16 @@ def append_leaves(store: NodeStore, tree_size: int, leaf_hashes: Iterable[bytes]
     at most log2(n)+1 for a single leaf). The caller inserts ``nodes`` in the same transaction as the
     entries, so the store always describes a complete tree.
     """
-    frontier = store.get_nodes(perfect_subtrees(0, tree_size)) if tree_size else []
+    return append_to_frontier(tree_size, frontier_of(store, tree_size), leaf_hashes)
+
+
+def frontier_of(store: NodeStore, tree_size: int) -> list[bytes]:
+    """The roots of the perfect subtrees of a tree of ``tree_size``, largest first (what an append starts from)."""
+    return store.get_nodes(perfect_subtrees(0, tree_size)) if tree_size else []
+
+
+def append_to_frontier(tree_size: int, frontier: Sequence[bytes], leaf_hashes: Iterable[bytes]) -> AppendResult:
+    """:func:`append_leaves` from an already read frontier (:func:`frontier_of`)."""
     acc = TreeAccumulator.from_frontier(tree_size, frontier)
     nodes: list[Node] = []
     for leaf in leaf_hashes:

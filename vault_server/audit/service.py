@@ -26,7 +26,7 @@ from typing import Any
 from sqlmodel import Session
 
 from vault_server.audit import heads, store
-from vault_server.audit.merkle import append_leaves, consistency_proof, inclusion_proof, leaf_hash, root_hash
+from vault_server.audit.merkle import append_to_frontier, consistency_proof, inclusion_proof, leaf_hash, root_hash
 from vault_server.audit.models import AuditEntry, AuditSth
 from vault_server.audit.verifier import (
     canonical_json,
@@ -36,7 +36,7 @@ from vault_server.audit.verifier import (
     sign_tree_head,
 )
 from vault_server.context import VaultContext
-from vault_server.crypto.envelope import DecryptionError
+from vault_server.crypto.envelope import ConsumerCipher, DecryptionError
 from vault_server.crypto.keyring import KeyRing
 from vault_server.crypto.service import DataKeyGone, cipher_for, ciphers_for
 from vault_server.db import utcnow
@@ -75,8 +75,7 @@ DETAIL_TOKEN_PURPOSE = "audit-detail-token"  # noqa: S105 (an HKDF label, not a 
 
 def detail_token(key: bytes, consumer_id: str, name: str, value: str) -> str:
     """A per-consumer keyed token for one public detail value (HMAC-SHA256, 80 bits shown)."""
-    mac = hmac.new(key, f"{consumer_id}\x00{name}\x00{value}".encode(), hashlib.sha256)
-    return mac.hexdigest()[:20]
+    return hmac.digest(key, f"{consumer_id}\x00{name}\x00{value}".encode(), "sha256").hex()[:20]
 
 
 def category_chain(key: bytes, consumer_id: str, category: str) -> str:
@@ -110,9 +109,14 @@ def now_ms() -> int:
     return int(utcnow().timestamp() * 1000)
 
 
-def _check_json(value: Any, path: str) -> None:
-    """Entries are JSON of objects, arrays, strings, integers, booleans and null (no floats: see docs/AUDIT.md)."""
-    if value is None or isinstance(value, (str, bool, int)):
+def _check_json(value: Any, path: str, needle: str | None = None) -> None:
+    """Entries are JSON of objects, arrays, strings, integers, booleans and null (no floats: see docs/AUDIT.md).
+    With ``needle`` (a raw consumer id), no key or string may contain it."""
+    if value is None or isinstance(value, (bool, int)):
+        return
+    if isinstance(value, str):
+        if needle is not None and needle in value:
+            raise _RawConsumerId()
         return
     if isinstance(value, float):
         raise ValueError(f"audit details {path}: floats are not allowed in entries (use integers or strings)")
@@ -120,13 +124,22 @@ def _check_json(value: Any, path: str) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise ValueError(f"audit details {path}: keys must be strings")
-            _check_json(item, f"{path}.{key}")
+            if needle is not None and needle in key:
+                raise _RawConsumerId()
+            _check_json(item, f"{path}.{key}", needle)
         return
     if isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            _check_json(item, f"{path}[{i}]")
+            _check_json(item, f"{path}[{i}]", needle)
         return
     raise ValueError(f"audit details {path}: {type(value).__name__} is not JSON")
+
+
+class _RawConsumerId(ValueError):
+    def __init__(self) -> None:
+        super().__init__(
+            "the raw consumer id must not appear in public audit details or the actor; it is pseudonymised"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,18 +158,16 @@ def _check_spec(spec: AuditSpec) -> None:
         raise ValueError(f"audit kind {spec.kind!r} must be dotted lowercase, like 'grant.created'")
     if not spec.actor or len(spec.actor) > 128:
         raise ValueError("audit actor must be 1..128 characters")
-    _check_json(spec.details, "details")
+    consumer_id = spec.consumer_id
+    if consumer_id is not None and consumer_id in spec.actor:
+        raise _RawConsumerId()
+    # one walk checks the JSON types and that the raw consumer id is in no key or string (what its canonical JSON
+    # would show: ids never hold characters that JSON escapes)
+    _check_json(spec.details, "details", consumer_id or None)
     if spec.private is not None:
         if spec.consumer_id is None:
             raise ValueError("private audit details need a consumer_id (they are encrypted with its key)")
         _check_json(spec.private, "private")
-    consumer_id = spec.consumer_id
-    if consumer_id is not None and (
-        consumer_id in canonical_json(spec.details).decode("utf-8") or consumer_id in spec.actor
-    ):
-        raise ValueError(
-            "the raw consumer id must not appear in public audit details or the actor; it is pseudonymised"
-        )
 
 
 def record(
@@ -179,65 +190,101 @@ def record(
     return record_many(session=session, ctx=ctx, entries=[spec])[0]
 
 
-def record_many(*, session: Session, ctx: VaultContext, entries: Sequence[AuditSpec]) -> list[AuditEntry]:
+def record_many(
+    *,
+    session: Session,
+    ctx: VaultContext,
+    entries: Sequence[AuditSpec],
+    ciphers: Mapping[str, ConsumerCipher] | None = None,
+) -> list[AuditEntry]:
     """Append ``entries`` in order, in the caller's transaction, as consecutive leaves; returns the rows.
 
-    The same entries and tree as that many :func:`record` calls, at a constant number of statements: the head is
-    locked once, the data keys of every consumer with a private part are read in one query, the k leaves go through
-    one :func:`append_leaves` pass, and each table gets one (executemany) INSERT, then one head UPDATE. Every spec
-    is validated before anything is written; a private part for an account whose key is gone raises DataKeyGone.
+    The same entries and tree as that many :func:`record` calls, at a constant number of statements (see
+    :func:`append_many`, which does the work without building ORM rows to return).
     """
+    return [AuditEntry(**values) for values in _append(session, ctx, entries, ciphers)]
+
+
+def append_many(
+    *,
+    session: Session,
+    ctx: VaultContext,
+    entries: Sequence[AuditSpec],
+    ciphers: Mapping[str, ConsumerCipher] | None = None,
+) -> int:
+    """Append ``entries`` like :func:`record_many` and return how many; for hot paths that do not need the rows.
+
+    A constant number of statements whatever the batch: the data keys of the consumers with a private part that
+    are not in ``ciphers`` (the caller's already opened keys, e.g. a feed page's) in one query (none when all are
+    given), the head locked, the Merkle frontier read, then the entries, the new nodes and the new head written
+    (one statement on PostgreSQL, three on SQLite). Everything that does not depend on the log position (checks,
+    pseudonyms, public tokens, the private plaintext) is done before the head is locked, so concurrent appenders
+    wait for each other as briefly as possible. Every spec is validated before anything is written; a private part
+    for an account whose key is gone raises DataKeyGone.
+    """
+    return len(_append(session, ctx, entries, ciphers))
+
+
+def _append(
+    session: Session, ctx: VaultContext, entries: Sequence[AuditSpec], given: Mapping[str, ConsumerCipher] | None
+) -> list[dict[str, Any]]:
     if not entries:
         return []
+    tokens = token_key(ctx.ring)
+    subjects: dict[str, str] = {}
+    # (spec, subject, public details, private plaintext or None, consumer id whose key encrypts it)
+    prepared: list[tuple[AuditSpec, str | None, dict[str, Any], bytes | None]] = []
+    needs_key: set[str] = set()
     for spec in entries:
         _check_spec(spec)
-    size, _ = store.lock_head(session)
+        consumer_id = spec.consumer_id
+        if consumer_id is None:
+            prepared.append((spec, None, spec.details, None))
+            continue
+        subject = subjects.get(consumer_id)
+        if subject is None:
+            subject = subjects[consumer_id] = subject_pseudonym(ctx.ring, consumer_id)
+        public = public_details(tokens, consumer_id, spec.details)
+        # the clear details go into the private part (the consumer's key): their own view and export show names
+        private: dict[str, Any] | None = spec.private
+        if public != spec.details:
+            private = {**(private or {}), "details": spec.details}
+        if private is not None:
+            needs_key.add(consumer_id)
+        prepared.append((spec, subject, public, canonical_json(private) if private is not None else None))
+    ciphers: Mapping[str, ConsumerCipher] = given or {}
+    missing = needs_key - ciphers.keys()
+    if missing:
+        ciphers = {**ciphers, **ciphers_for(session=session, ring=ctx.ring, account_ids=missing)}
+    size, frontier = store.lock_head_frontier(session)
     at = now_ms()
     ts = utcnow()
-    subjects: dict[str, str] = {}
-    for spec in entries:
-        if spec.consumer_id is not None and spec.consumer_id not in subjects:
-            subjects[spec.consumer_id] = subject_pseudonym(ctx.ring, spec.consumer_id)
-    tokens = token_key(ctx.ring)
-    publics = [
-        public_details(tokens, spec.consumer_id, spec.details) if spec.consumer_id is not None else spec.details
-        for spec in entries
-    ]
-    # the clear details go into the private part (the consumer's key): their own view and export show names
-    clear = {i for i, spec in enumerate(entries) if spec.consumer_id is not None and publics[i] != spec.details}
-    needs_key = {
-        spec.consumer_id
-        for i, spec in enumerate(entries)
-        if spec.consumer_id is not None and (spec.private is not None or i in clear)
-    }
-    ciphers = ciphers_for(session=session, ring=ctx.ring, account_ids=needs_key) if needs_key else {}
     rows: list[dict[str, Any]] = []
     leaves: list[bytes] = []
-    for offset, spec in enumerate(entries):
+    for offset, (spec, subject, public, plaintext) in enumerate(prepared):
         idx = size + offset
-        subject = subjects.get(spec.consumer_id) if spec.consumer_id is not None else None
         private_enc: bytes | None = None
-        private = spec.private
-        cipher = ciphers.get(spec.consumer_id) if spec.consumer_id is not None else None
-        if offset in clear and cipher is not None:  # (a shredded key keeps only the tokens)
-            private = {**(private or {}), "details": spec.details}
-        if private is not None and spec.consumer_id is not None:
-            if cipher is None:
+        if plaintext is not None:
+            cipher = ciphers.get(spec.consumer_id or "")
+            if cipher is not None:
+                private_enc = cipher.encrypt(PRIVATE_TABLE, str(idx), plaintext)
+            elif spec.private is not None:
                 raise DataKeyGone(f"no data key for account {spec.consumer_id}")
-            private_enc = cipher.encrypt(PRIVATE_TABLE, str(idx), canonical_json(private))
-        entry: dict[str, Any] = {
-            "v": ENTRY_VERSION,
-            "index": idx,
-            "at": at,
-            "kind": spec.kind,
-            "actor": spec.actor,
-            "subject": subject,
-            "details": publics[offset],
-            "private_sha256": hashlib.sha256(private_enc).hexdigest() if private_enc is not None else None,
-        }
-        data = canonical_json(entry)
+            # else: only the clear details were to be kept privately, and the key is shredded: keep the tokens
+        data = canonical_json(
+            {
+                "v": ENTRY_VERSION,
+                "index": idx,
+                "at": at,
+                "kind": spec.kind,
+                "actor": spec.actor,
+                "subject": subject,
+                "details": public,
+                "private_sha256": hashlib.sha256(private_enc).hexdigest() if private_enc is not None else None,
+            }
+        )
         leaves.append(leaf_hash(data))
-        vendor = publics[offset].get("vendor_id")
+        vendor = public.get("vendor_id")
         rows.append(
             {
                 "idx": idx,
@@ -251,12 +298,9 @@ def record_many(*, session: Session, ctx: VaultContext, entries: Sequence[AuditS
                 "private_enc": private_enc,
             }
         )
-    nodes = store.DbNodeStore(session)
-    result = append_leaves(nodes, size, leaves)
-    store.insert_entries(session, rows)
-    nodes.put(result.nodes)
-    store.set_head(session, result.tree_size, result.root_hash)
-    return [AuditEntry(**values) for values in rows]
+    result = append_to_frontier(size, frontier, leaves)
+    store.write_append(session, rows, result.nodes, result.tree_size, result.root_hash)
+    return rows
 
 
 def entry_object(row: AuditEntry) -> dict[str, Any]:

@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, or_, text
+from sqlalchemy import ColumnElement, bindparam, func, insert, or_, text
 from sqlmodel import Session, SQLModel, col, select
 
-from vault_server.audit.merkle import EMPTY_ROOT, Node, NodeKey
+from vault_server.audit.merkle import EMPTY_ROOT, Node, NodeKey, frontier_of
 from vault_server.audit.models import HEAD_ID, AuditEntry, AuditHead, AuditNode, AuditSth
-from vault_server.db import utcnow
+from vault_server.db import UTCDateTime, utcnow
 
 # Core tables: plain inserts on the session's connection skip the ORM bulk-persistence layer on the hot path.
 _ENTRY_TABLE = SQLModel.metadata.tables["audit_entry"]
@@ -83,6 +83,59 @@ def lock_head(session: Session) -> tuple[int, bytes]:
         row = session.execute(stmt, {"id": HEAD_ID}).first()
         assert row is not None
     return int(row[0]), bytes(row[1])
+
+
+def lock_head_frontier(session: Session) -> tuple[int, list[bytes]]:
+    """:func:`lock_head`, then the tree's frontier (its perfect subtrees' roots, largest first) read after the lock
+    in a statement of its own: under READ COMMITTED only a statement that starts after the lock is granted sees the
+    nodes the previous appender committed."""
+    size, _ = lock_head(session)
+    return size, frontier_of(DbNodeStore(session), size)
+
+
+def write_append(
+    session: Session, rows: Sequence[dict[str, Any]], nodes: Sequence[Node], tree_size: int, root: bytes
+) -> None:
+    """Write an append: its entries, its new Merkle nodes and the new head. One statement on PostgreSQL (a data-
+    modifying CTE over arrays, so the text is the same for any batch), three on SQLite."""
+    if session.get_bind().dialect.name != "postgresql":
+        insert_entries(session, rows)
+        DbNodeStore(session).put(nodes)
+        set_head(session, tree_size, root)
+        return
+    session.connection().execute(
+        _PG_APPEND,
+        {
+            "idx": [r["idx"] for r in rows],
+            "at_ms": rows[0]["at_ms"],
+            "ts": rows[0]["ts"],
+            "kind": [r["kind"] for r in rows],
+            "actor": [r["actor"] for r in rows],
+            "subject": [r["subject"] for r in rows],
+            "vendor_id": [r["vendor_id"] for r in rows],
+            "entry": [r["entry"] for r in rows],
+            "private_enc": [r["private_enc"] for r in rows],
+            "n_level": [n.level for n in nodes],
+            "n_idx": [n.idx for n in nodes],
+            "n_hash": [n.hash for n in nodes],
+            "size": tree_size,
+            "root": root,
+            "id": HEAD_ID,
+        },
+    )
+
+
+# every row of one append shares its time (at_ms, ts); the arrays are bound whole (psycopg sends lists as arrays)
+_PG_APPEND = text(
+    "WITH entries AS (INSERT INTO audit_entry (idx, at_ms, ts, kind, actor, subject, vendor_id, entry, private_enc)"
+    " SELECT e.idx, :at_ms, :ts, e.kind, e.actor, e.subject, e.vendor_id, e.entry, e.private_enc"
+    " FROM unnest(CAST(:idx AS bigint[]), CAST(:kind AS text[]), CAST(:actor AS text[]), CAST(:subject AS text[]),"
+    " CAST(:vendor_id AS text[]), CAST(:entry AS text[]), CAST(:private_enc AS bytea[]))"
+    " AS e(idx, kind, actor, subject, vendor_id, entry, private_enc)),"
+    " nodes AS (INSERT INTO audit_node (level, idx, hash)"
+    " SELECT * FROM unnest(CAST(:n_level AS integer[]), CAST(:n_idx AS bigint[]), CAST(:n_hash AS bytea[])))"
+    " UPDATE audit_head SET tree_size = :size, root_hash = :root, updated_at = :ts WHERE id = :id"
+).bindparams(bindparam("ts", type_=UTCDateTime()))
 
 
 def set_head(session: Session, tree_size: int, root: bytes) -> None:

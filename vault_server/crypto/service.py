@@ -83,6 +83,12 @@ class _UnwrappedKeys:
 
 
 UNWRAPPED_KEYS = _UnwrappedKeys()
+_DATA_KEY = DataKey.__table__  # type: ignore[attr-defined]
+
+
+def cipher_of(ring: KeyRing, key: DataKey) -> ConsumerCipher:
+    """The cipher of a data key row the caller already read (through the unwrap cache)."""
+    return _cipher(ring, key.account_id, key.wrapped)
 
 
 def _cipher(ring: KeyRing, account_id: str, wrapped: bytes) -> ConsumerCipher:
@@ -107,10 +113,18 @@ def data_keys(*, session: Session, account_ids: Collection[str]) -> list[DataKey
 
 
 def ciphers_for(*, session: Session, ring: KeyRing, account_ids: Collection[str]) -> dict[str, ConsumerCipher]:
-    """Ciphers of many accounts from one query for their wrapped keys; accounts without a key (shredded) are
-    absent from the result. Unwrapping goes through the short-lived cache of :class:`_UnwrappedKeys`."""
-    rows = data_keys(session=session, account_ids=account_ids)
-    return {row.account_id: _cipher(ring, row.account_id, row.wrapped) for row in rows}
+    """Ciphers of many accounts from one Core query for their wrapped keys (no ORM objects: a feed page asks for
+    ~100); accounts without a key (shredded) are absent from the result. Unwrapping goes through the short-lived
+    cache of :class:`_UnwrappedKeys`. A caller that needs the same keys twice in a transaction (a feed page: the
+    signals, then the audit entries) passes this result on instead of asking again."""
+    wanted = sorted(set(account_ids))
+    if not wanted:
+        return {}
+    dialect = session.get_bind().dialect.name
+    query = sql_select(_DATA_KEY.c.account_id, _DATA_KEY.c.wrapped).where(
+        one_of(dialect, _DATA_KEY.c.account_id, wanted)
+    )
+    return {account: _cipher(ring, account, wrapped) for account, wrapped in session.connection().execute(query)}
 
 
 def cipher_for(*, session: Session, ring: KeyRing, account_id: str) -> ConsumerCipher:
@@ -122,7 +136,6 @@ def cipher_for(*, session: Session, ring: KeyRing, account_id: str) -> ConsumerC
     return _cipher(ring, account_id, row.wrapped)
 
 
-_DATA_KEY = DataKey.__table__  # type: ignore[attr-defined]
 _WRAPPED_KEY = sql_select(_DATA_KEY.c.wrapped).where(_DATA_KEY.c.account_id == bindparam("account"))
 
 

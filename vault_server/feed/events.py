@@ -16,7 +16,9 @@ from sqlmodel import Session, col, select
 
 from vault_server.accounts.models import Account
 from vault_server.context import VaultContext
-from vault_server.crypto.service import data_keys
+from vault_server.crypto.envelope import ConsumerCipher
+from vault_server.crypto.models import DataKey
+from vault_server.crypto.service import cipher_of, data_keys
 from vault_server.feed import offers, questions
 from vault_server.feed.models import CastRecipient, Intentcast, Offer, QuestionDelivery
 from vault_server.grants.models import Grant
@@ -86,12 +88,25 @@ def _load(session: Session, refs: Sequence[EventRef]) -> _Loaded:
     return loaded
 
 
-def build_many(*, session: Session, ctx: VaultContext, refs: Sequence[EventRef]) -> list[Built | None]:
+def build_many(
+    *,
+    session: Session,
+    ctx: VaultContext,
+    refs: Sequence[EventRef],
+    ciphers: dict[str, ConsumerCipher] | None = None,
+) -> list[Built | None]:
     """``(data, audit)`` for each event in order, or None where its object is gone (or its owner's key was
-    shredded). ``audit`` is ``{kind, consumer_id, details}`` or None when nothing about the consumer leaves."""
+    shredded). ``audit`` is ``{kind, consumer_id, details}`` or None when nothing about the consumer leaves.
+
+    ``ciphers``, when given, receives the data keys of the events' consumers (read here anyway), so the caller's
+    audit append needs no query of its own for them."""
     if not refs:
         return []
     loaded = _load(session, refs)
+    if ciphers is not None:
+        for row in loaded.keep:
+            if isinstance(row, DataKey) and row.account_id not in ciphers:
+                ciphers[row.account_id] = cipher_of(ctx.ring, row)
     return [_build(session, ctx, ref, loaded) for ref in refs]
 
 

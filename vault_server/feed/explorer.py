@@ -67,7 +67,9 @@ def explore(
         limit=LATEST,
         endpoint=ENDPOINT,
     )
-    service.record_reads(session=session, ctx=ctx, vendor_id=vendor_id, audits=audits + page.audits)
+    service.record_reads(
+        session=session, ctx=ctx, vendor_id=vendor_id, audits=audits + page.audits, ciphers=page.ciphers
+    )
     return {
         "subjects": subjects,
         "capped": capped,

@@ -25,7 +25,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -35,6 +35,8 @@ from sqlmodel import Session, col, select
 
 from vault_server.audit import service as audit
 from vault_server.context import VaultContext
+from vault_server.crypto.envelope import ConsumerCipher
+from vault_server.crypto.service import ciphers_for
 from vault_server.db import one_of, utcnow
 from vault_server.errors import ValidationFailed
 from vault_server.feed import outbox
@@ -300,6 +302,8 @@ class Page:
     has_more: bool
     audits: list[dict[str, Any]] = field(default_factory=list)
     etag: str = ""
+    #: the data keys the page opened (consumer id -> cipher): its audit entries are encrypted with them
+    ciphers: Mapping[str, ConsumerCipher] = field(default_factory=dict)
 
     def body(self) -> dict[str, Any]:
         return {"items": self.items, "next_cursor": self.next_cursor, "has_more": self.has_more}
@@ -311,24 +315,42 @@ def fields_of(shaped: Sequence[dict[str, Any]]) -> list[str]:
     return sorted(f for f, key in FIELD_KEYS.items() if key in present)
 
 
+#: (policy hash, granted categories) -> their leaf categories
+_LEAVES: dict[tuple[str, frozenset[str]], frozenset[str]] = {}
+
+
+def _leaves_under(policy: Any, categories: frozenset[str]) -> frozenset[str]:
+    """``rar.leaves_under`` memoised per policy version (a page's grants share a few category sets, and so do the
+    pages after it): the taxonomy is part of what the policy hash covers."""
+    key = (str(policy.hash), categories)
+    found = _LEAVES.get(key)
+    if found is None:
+        if len(_LEAVES) > 4096:
+            _LEAVES.clear()
+        found = _LEAVES[key] = frozenset(rar.leaves_under(policy, categories))
+    return found
+
+
 def shaped_for_grants(
-    *, session: Session, ctx: VaultContext, grants: Sequence[Grant]
+    *,
+    session: Session,
+    ctx: VaultContext,
+    grants: Sequence[Grant],
+    ciphers: Mapping[str, ConsumerCipher] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Grant id -> the consumer's signals evaluated now and narrowed to exactly what that grant allows now.
 
     One ``signals_for_many`` for every consumer of ``grants`` (the union of each consumer's granted categories),
-    then narrowed per grant: the same statements for one grant or a page of them."""
+    then narrowed per grant: the same statements for one grant or a page of them. ``ciphers``: the consumers'
+    data keys when the caller already opened them (no second query)."""
     from vault_server.signals.service import signals_for_many
 
     policy = rar.policy_for(ctx)
     wanted: dict[str, set[str]] = {}
-    leaves: dict[frozenset[str], set[str]] = {}  # grants of a page share a few category sets
     for grant in grants:
         categories = frozenset(rar.categories_of(grant.authorization_details or []))
-        if categories not in leaves:
-            leaves[categories] = rar.leaves_under(policy, categories)
-        wanted.setdefault(grant.account_id, set()).update(leaves[categories])
-    states = signals_for_many(session=session, ctx=ctx, wanted=wanted) if wanted else {}
+        wanted.setdefault(grant.account_id, set()).update(_leaves_under(policy, categories))
+    states = signals_for_many(session=session, ctx=ctx, wanted=wanted, ciphers=ciphers) if wanted else {}
     return {g.id: rar.shape(states.get(g.account_id, []), g.authorization_details or [], policy) for g in grants}
 
 
@@ -421,13 +443,21 @@ def read_page(
 
     rows_shown = [(i, row) for i, row in enumerate(rows) if shown(i, row)]
     signal_grants = {row.grant_id: live[row.grant_id] for _, row in rows_shown if row.kind in SIGNAL_KINDS}
-    shaped_of = shaped_for_grants(session=session, ctx=ctx, grants=list(signal_grants.values()))
+    # the data keys of every consumer with a signal item, opened once: the signals are decrypted with them and the
+    # audit entries' private parts encrypted with them (record_reads)
+    ciphers: dict[str, ConsumerCipher] = (
+        ciphers_for(session=session, ring=ctx.ring, account_ids={g.account_id for g in signal_grants.values()})
+        if signal_grants
+        else {}
+    )
+    shaped_of = shaped_for_grants(session=session, ctx=ctx, grants=list(signal_grants.values()), ciphers=ciphers)
     event_rows = [row for _, row in rows_shown if row.kind in EVENT_KINDS]
     built = iter(
         events.build_many(
             session=session,
             ctx=ctx,
             refs=[events.EventRef(r.kind, r.ref_id, vendor_id, live.get(r.grant_id)) for r in event_rows],
+            ciphers=ciphers,
         )
     )
     items: list[dict[str, Any]] = []
@@ -470,7 +500,12 @@ def read_page(
     # page while the feed's head stays at ``last``; a page cut short (full, or a lagging replica) never matches
     etag = page_etag(ctx, vendor_id, after, last, limit)
     return Page(
-        items=items, next_cursor=encode_cursor(ctx, vendor_id, last), has_more=has_more, audits=audits, etag=etag
+        items=items,
+        next_cursor=encode_cursor(ctx, vendor_id, last),
+        has_more=has_more,
+        audits=audits,
+        etag=etag,
+        ciphers=ciphers,
     )
 
 
@@ -503,13 +538,22 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def record_reads(*, session: Session, ctx: VaultContext, vendor_id: str, audits: Sequence[dict[str, Any]]) -> None:
+def record_reads(
+    *,
+    session: Session,
+    ctx: VaultContext,
+    vendor_id: str,
+    audits: Sequence[dict[str, Any]],
+    ciphers: Mapping[str, ConsumerCipher] | None = None,
+) -> None:
     """Append the page's audit entries in the caller's transaction, as one batch (commit before sending: fail
-    closed). What was sent goes in the entry's encrypted ``private`` part."""
+    closed). What was sent goes in the entry's encrypted ``private`` part, encrypted with ``ciphers`` (the page's
+    already opened data keys; others are read in one query)."""
     actor = f"vendor:{vendor_id}"
-    audit.record_many(
+    audit.append_many(
         session=session,
         ctx=ctx,
+        ciphers=ciphers,
         entries=[
             audit.AuditSpec(
                 kind=entry["kind"],

@@ -80,7 +80,7 @@ def feed(
         if etag is not None:
             return Response(status_code=304, headers={"ETag": etag, **NO_STORE})
         page = service.read_page(session=s, ctx=ctx, vendor_id=vendor.id, cursor=cursor, limit=limit)
-        service.record_reads(session=s, ctx=ctx, vendor_id=vendor.id, audits=page.audits)
+        service.record_reads(session=s, ctx=ctx, vendor_id=vendor.id, audits=page.audits, ciphers=page.ciphers)
     # the audit entries are committed: only now may the data leave
     return JSONResponse(page.body(), headers={"ETag": page.etag, **NO_STORE})
 

@@ -190,11 +190,13 @@ def signals_for_many(
     ctx: VaultContext,
     wanted: Mapping[str, Collection[str] | None],
     now: datetime | None = None,
+    ciphers: Mapping[str, ConsumerCipher] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """The current signals of many consumers: account id -> signals (as :func:`signals_for`), strongest first.
 
     ``wanted`` maps each account to the categories asked for (None: all of them; empty: none). One query reads
-    every state; data keys are fetched together. Every account of ``wanted`` is a key of the result.
+    every state; data keys are fetched together, unless the caller passes the ``ciphers`` it already opened (a feed
+    page, which needs them again for its audit entries). Every account of ``wanted`` is a key of the result.
     """
     out: dict[str, list[dict[str, Any]]] = {account_id: [] for account_id in wanted}
     every: list[str] = []
@@ -206,7 +208,9 @@ def signals_for_many(
             pairs[account_id] = {category_index(ctx, account_id, c) for c in categories}
     if not every and not pairs:
         return out
-    ciphers = _ciphers(session, ctx.ring, [*every, *pairs])
+    accounts = [*every, *pairs]
+    if ciphers is None or not ciphers.keys() >= set(accounts):
+        ciphers = _ciphers(session, ctx.ring, accounts)
     # every state of these consumers by the primary key's first column, then only the wanted ones are decrypted:
     # a consumer has a few states, and one array of account ids is far cheaper to send and match than the
     # (consumers x granted leaves) blind indexes (a backlog page's ~600)
