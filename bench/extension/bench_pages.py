@@ -17,7 +17,11 @@ for the same page and run; the figure is the median over runs per page, then the
 separately for articles ("pages that are not shops") and product pages.
 
     .venv/bin/python bench/extension/bench_pages.py [--runs 3] [--settle 1.5] [--before DIR] [--floor] [--pages DIR]
-        [--limit N]
+        [--limit N] [--profile]
+
+``--limit N`` takes the first N articles and N product pages (a quick look while iterating); ``--profile`` adds a
+pass per build with the CDP Profiler (a fresh tab per page again): the main-thread ms sampled in the extension's
+own scripts and the DOM calls they make, which the floor build does not have by construction.
 """
 
 from __future__ import annotations
@@ -171,6 +175,47 @@ def measure(ctx: BrowserContext, page: PageRef, settle: float) -> tuple[float, f
         tab.close()
 
 
+def profile_ms(ctx: BrowserContext, page: PageRef, settle: float) -> float:
+    """Main-thread ms in the extension's own scripts on ``page`` (a fresh tab): CDP Profiler samples (50 us) whose
+    stack holds a ``chrome-extension://`` frame, so the DOM calls they make count too; the isolated world's set-up
+    (the floor) is native and not in it."""
+    tab = ctx.new_page()
+    try:
+        cdp = ctx.new_cdp_session(tab)
+        cdp.send("Profiler.enable")
+        cdp.send("Profiler.setSamplingInterval", {"interval": 50})
+        cdp.send("Profiler.start")
+        with contextlib.suppress(Exception):
+            tab.goto(page.url, wait_until="load", timeout=30_000)
+        time.sleep(settle)
+        prof = cdp.send("Profiler.stop")["profile"]
+    finally:
+        tab.close()
+    parent: dict[int, int] = {}
+    ours: dict[int, bool] = {}
+    for node in prof["nodes"]:
+        for child in node.get("children", []):
+            parent[child] = node["id"]
+        ours[node["id"]] = str(node["callFrame"].get("url", "")).startswith("chrome-extension://")
+
+    def in_ours(nid: int) -> bool:
+        while True:
+            if ours.get(nid):
+                return True
+            if nid not in parent:
+                return False
+            nid = parent[nid]
+
+    memo: dict[int, bool] = {}
+    total = 0
+    for nid, dt in zip(prof.get("samples", []), prof.get("timeDeltas", []), strict=False):
+        if nid not in memo:
+            memo[nid] = in_ours(nid)
+        if memo[nid]:
+            total += dt
+    return total / 1000.0
+
+
 def build_extension() -> Path:
     subprocess.run(["npm", "run", "--silent", "build"], cwd=EXTENSION, check=True, capture_output=True)
     return EXTENSION / "dist" / "chrome"
@@ -179,7 +224,9 @@ def build_extension() -> Path:
 Rows = dict[str, dict[str, list[tuple[float, float]]]]
 
 
-def summarise(rows: Rows, pages: list[PageRef], variant: str) -> dict[str, Any]:
+def summarise(
+    rows: Rows, pages: list[PageRef], variant: str, prof: dict[str, list[float]] | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for kind in ("article", "product"):
         script, heap = [], []
@@ -196,6 +243,10 @@ def summarise(rows: Rows, pages: list[PageRef], variant: str) -> dict[str, Any]:
             "heap_mb_mean": statistics.fmean(heap),
             "heap_mb_median": statistics.median(heap),
         }
+        if prof and all(prof[p.id] for p in pages if p.kind == kind):
+            own = [statistics.median(prof[p.id]) for p in pages if p.kind == kind]
+            out[kind]["own_script_ms_mean"] = statistics.fmean(own)
+            out[kind]["own_script_ms_median"] = statistics.median(own)
     return out
 
 
@@ -207,6 +258,9 @@ def main() -> int:
     ap.add_argument("--before", type=Path, help="another unpacked Chrome build to compare (e.g. main's)")
     ap.add_argument("--floor", action="store_true", help="also this build with an empty first.js (any content script)")
     ap.add_argument("--limit", type=int, default=0, help="only the first N pages of each kind (quick look)")
+    ap.add_argument(
+        "--profile", action="store_true", help="also a CDP Profiler pass: ms sampled in the extension's own scripts"
+    )
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     if not (a.pages / "labels.json").is_file():
@@ -229,6 +283,7 @@ def main() -> int:
             (floor / "first.js").write_text("void 0;\n", "utf-8")
             variants["floor"] = floor
         rows = {v: {p.id: [] for p in pages} for v in variants}
+        prof: dict[str, dict[str, list[float]]] = {v: {p.id: [] for p in pages} for v in variants if v != "none"}
         for run in range(a.runs):
             order = list(variants.items())
             for name, ext in order if run % 2 == 0 else order[::-1]:  # alternate the order: no variant always first
@@ -237,28 +292,38 @@ def main() -> int:
                     measure(ctx, pages[0], 0.2)  # warm the renderer and the caches once
                     for p in pages:
                         rows[name][p.id].append(measure(ctx, p, a.settle))
+                    if a.profile and ext is not None:
+                        for p in pages:
+                            prof[name][p.id].append(profile_ms(ctx, p, a.settle))
                 finally:
                     ctx.close()
     result = {
         "runs": a.runs,
         "settle_s": a.settle,
         "seconds": round(time.monotonic() - started, 1),
-        **{v: summarise(rows, pages, v) for v in variants if v != "none"},
+        **{v: summarise(rows, pages, v, prof[v] if a.profile else None) for v in variants if v != "none"},
     }
     if a.json:
         print(json.dumps(result, indent=2))
         return 0
     print(f"{len(pages)} pages, {a.runs} runs, settle {a.settle} s, {result['seconds']} s")
-    print("| build | pages | script ms/page mean | median | heap MB/tab mean | median |")
-    print("|---|---|---|---|---|---|")
+    own = a.profile
+    print(
+        "| build | pages | script ms/page mean | median | heap MB/tab mean | median |"
+        + (" own scripts ms (profiler) mean | median |" if own else "")
+    )
+    print("|---|---|---|---|---|---|" + ("---|---|" if own else ""))
     for v in variants:
         if v == "none":
             continue
         for kind, s in result[v].items():
             label = "articles (not shops)" if kind == "article" else "product pages"
+            extra = " - | - |" if own else ""
+            if "own_script_ms_mean" in s:
+                extra = f" {s['own_script_ms_mean']:.2f} | {s['own_script_ms_median']:.2f} |"
             print(
                 f"| {v} | {label}: {s['pages']} | {s['script_ms_mean']:+.2f} | {s['script_ms_median']:+.2f} | "
-                f"{s['heap_mb_mean']:+.3f} | {s['heap_mb_median']:+.3f} |"
+                f"{s['heap_mb_mean']:+.3f} | {s['heap_mb_median']:+.3f} |{extra}"
             )
     return 0
 

@@ -7,6 +7,19 @@
 /** The analyser bundle injected into shopping pages (see src/capture/first.js). */
 export const ANALYSER = 'analyser.js';
 
+/**
+ * The URL a capture message speaks for: the sender's (the document's), or the URL the content script reports when it
+ * is on the same origin. A single-page app's view (history.pushState) has its own path, while Chromium's sender.url
+ * stays the document's; pushState cannot change the origin, so a URL on another origin is never taken.
+ */
+export function pageUrl(senderUrl, reported) {
+  if (!senderUrl) return reported;
+  try {
+    if (typeof reported === 'string' && new URL(reported).origin === new URL(senderUrl).origin) return reported;
+  } catch { /* not a URL */ }
+  return senderUrl;
+}
+
 function fromExtensionPage(deps, sender) {
   const base = deps.browser.runtime.getURL('');
   return !sender.tab || (sender.url && sender.url.startsWith(base));
@@ -80,7 +93,7 @@ export async function handleMessage(deps, msg, sender) {
   const { browser } = deps;
   if (msg.type.startsWith('capture:')) {
     if (!sender.tab) return undefined;
-    const url = sender.url || sender.tab.url || msg.url;
+    const url = pageUrl(sender.url || sender.tab.url, msg.url);
     const incognito = !!sender.tab.incognito;
     const rec = await deps.recorder();
     if (msg.type === 'capture:hello') return rec.gate({ url, incognito });

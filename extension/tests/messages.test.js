@@ -90,6 +90,13 @@ describe('content script messages', () => {
     expect((await t.queue.all())[0]).toMatchObject({ hold_until: 0, event: { dwell_ms: 1000, scroll: 0.5 } });
     expect(t.alarms.create).toHaveBeenCalled();
   });
+  it('a single-page view on the same origin is recorded with its own path (the sender URL stays the document\'s)', async () => {
+    const t = setup();
+    await handleMessage(t.deps, { type: 'capture:observe', url: 'https://shop.example/p/tv-55-123',
+      obs: { type: 'product_view', product: { name: 'OLED TV', price: 999, currency: 'EUR' } } }, tab('https://shop.example/app'));
+    const [item] = await t.queue.all();
+    expect(item.event).toMatchObject({ origin: 'https://shop.example', path: '/p/{id}' });
+  });
   it('observations from incognito tabs are dropped', async () => {
     const t = setup();
     const res = await handleMessage(t.deps, { type: 'capture:observe', obs: { type: 'search', query: 'tv' } }, tab('https://www.google.com/search?q=tv', true));

@@ -1,6 +1,6 @@
-/** The background's half of the first look: shopping URLs matched on webNavigation events, SPA navigations handed to first.js. */
+/** The background's half of the first look: shopping URLs matched on webNavigation events, SPA navigations decided by the background. */
 import { describe, it, expect, vi, beforeAll } from 'vitest';
-import { onCommitted, onDomReady, onHistoryUpdated, tellFirst, installNavigation } from '../src/navigation.js';
+import { onCommitted, onDomReady, onHistoryUpdated, tellAnalyser, installNavigation } from '../src/navigation.js';
 import { Recorder } from '../src/recorder.js';
 import { Queue } from '../src/queue.js';
 import { compileTaxonomy } from '../src/classify.js';
@@ -55,27 +55,50 @@ describe('background first look on navigation events', () => {
     expect(t.executeScript).not.toHaveBeenCalled();
   });
 
-  it('an SPA navigation is handed to the first script with the URL verdict', async () => {
+  it('an SPA navigation goes to the analyser when it runs in the tab', async () => {
     const t = setup();
-    await onHistoryUpdated(t.deps, nav(11, 'https://shop.example/search?q=oled+tv'));
-    await onHistoryUpdated(t.deps, nav(11, 'https://news.example/2026/01/15/city-budget'));
-    await onHistoryUpdated(t.deps, nav(11, 'https://shop.example/cart', 2));
-    expect(t.executeScript.mock.calls.map(([a]) => [a.target, a.func, a.args])).toEqual([
-      [{ tabId: 11, frameIds: [0] }, tellFirst, [true]],
-      [{ tabId: 11, frameIds: [0] }, tellFirst, [false]],
-    ]);
+    t.executeScript.mockResolvedValue([{ frameId: 0, result: true }]);
+    onCommitted(t.deps, nav(11, 'https://shop.example/'));
+    await onHistoryUpdated(t.deps, nav(11, 'https://shop.example/p/1'), 0);
+    await onHistoryUpdated(t.deps, nav(11, 'https://shop.example/p/1'), 0); // replaceState on the same URL
+    await onHistoryUpdated(t.deps, nav(11, 'https://shop.example/p/2', 2), 0); // a frame
+    await new Promise((r) => setTimeout(r, 20));
+    expect(t.executeScript.mock.calls.map(([a]) => [a.target, a.func, a.files])).toEqual([[{ tabId: 11, frameIds: [0] }, tellAnalyser, undefined]]);
     const navigated = vi.fn();
-    globalThis.__intentVaultFirst = { navigated };
-    tellFirst(true);
-    expect(navigated).toHaveBeenCalledWith(true);
-    delete globalThis.__intentVaultFirst;
-    expect(() => tellFirst(false)).not.toThrow(); // a tab without the first script
+    globalThis.__intentVaultAnalyser = { navigated };
+    expect(tellAnalyser()).toBe(true);
+    expect(navigated).toHaveBeenCalledTimes(1);
+    delete globalThis.__intentVaultAnalyser;
+    expect(tellAnalyser()).toBe(false); // a tab where nothing of ours stayed
+  });
+
+  it('elsewhere the settled SPA view is decided by URL (shopping: the analyser) or gets the first look again', async () => {
+    const t = setup();
+    t.executeScript.mockResolvedValue([{ frameId: 0, result: false }]);
+    onCommitted(t.deps, nav(12, 'https://shop.example/'));
+    await onHistoryUpdated(t.deps, nav(12, 'https://shop.example/search?q=oled+tv'), 0);
+    await vi.waitFor(() => expect(t.executeScript).toHaveBeenCalledTimes(2));
+    await onHistoryUpdated(t.deps, nav(12, 'https://shop.example/p/oled-tv-55'), 0);
+    await vi.waitFor(() => expect(t.executeScript).toHaveBeenCalledTimes(4));
+    expect(t.executeScript.mock.calls.map(([a]) => a.files || a.func)).toEqual([tellAnalyser, ['analyser.js'], tellAnalyser, ['first.js']]);
+  });
+
+  it('a newer navigation or a new document cancels the pending look', async () => {
+    const t = setup();
+    t.executeScript.mockResolvedValue([{ frameId: 0, result: false }]);
+    onCommitted(t.deps, nav(13, 'https://news.example/'));
+    await onHistoryUpdated(t.deps, nav(13, 'https://news.example/a'), 30);
+    await onHistoryUpdated(t.deps, nav(13, 'https://news.example/b'), 30);
+    await onHistoryUpdated(t.deps, nav(14, 'https://news.example/c'), 30);
+    onCommitted(t.deps, nav(14, 'https://news.example/d'));
+    await new Promise((r) => setTimeout(r, 80));
+    expect(t.executeScript.mock.calls.filter(([a]) => a.files).map(([a]) => a.target.tabId)).toEqual([13]);
   });
 
   it('listens to http(s) navigations only', () => {
     const added = {};
     const ev = (name) => ({ addListener: (fn, filter) => { added[name] = filter; } });
-    installNavigation({ browser: { webNavigation: { onCommitted: ev('c'), onDOMContentLoaded: ev('d'), onHistoryStateUpdated: ev('h') } } });
-    expect(added).toEqual({ c: { url: [{ schemes: ['http', 'https'] }] }, d: { url: [{ schemes: ['http', 'https'] }] }, h: { url: [{ schemes: ['http', 'https'] }] } });
+    installNavigation({ browser: { webNavigation: { onCommitted: ev('c'), onDOMContentLoaded: ev('d'), onHistoryStateUpdated: ev('h') }, tabs: { onRemoved: ev('r') } } });
+    expect(added).toEqual({ c: { url: [{ schemes: ['http', 'https'] }] }, d: { url: [{ schemes: ['http', 'https'] }] }, h: { url: [{ schemes: ['http', 'https'] }] }, r: undefined });
   });
 });

@@ -31,6 +31,7 @@ from tests.e2e.conftest import (
     wait_for,
 )
 from tests.e2e.firefox import FirefoxExtension, VaultGate, firefox_with_extension
+from tests.e2e.test_spa import SWAP, spa_trip
 
 pytestmark = pytest.mark.e2e
 
@@ -257,3 +258,9 @@ def test_firefox_offline_then_online_stores_everything_exactly_once(fx: FirefoxP
     assert ff.queue() == []
     assert Counter(vault.gesture_ids()) == Counter(ids), dumps(vault.gestures())
     assert gate.posts.count("down") >= 1 and gate.posts.count("answer_lost") == 1
+
+
+def test_firefox_spa_views_reached_by_push_state_are_recorded(fx: FirefoxPaired) -> None:
+    ff = fx.ff
+    ff.switch(ff.tab)
+    spa_trip(ff, fx.shop, ff.goto, lambda html, path: ff.js(f"const [html, path] = arguments; {SWAP}", html, path))

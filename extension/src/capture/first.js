@@ -4,59 +4,40 @@
  * by the heading, cart controls; no URL patterns, which the background checks on webNavigation
  * events) and only when the page looks like shopping asks the background to load the analyser
  * (index.js -> analyser.js, injected with scripting.executeScript after the privacy gate).
- * It registers no runtime listener: single-page-app navigations reach it from the background as a
- * scripting.executeScript call of `__intentVaultFirst.navigated(shopUrl)` in this isolated world
- * (webNavigation.onHistoryStateUpdated), or as popstate; nothing polls. The extension API is touched
- * only on a shopping page. No webextension-polyfill here: `browser` (Firefox) or `chrome` directly.
+ *
+ * On a page that is not a shop it leaves nothing behind: no global, no listener, no closure (a page that looked
+ * like nothing at all keeps one timer for 2.5 s, see RECHECK_MS), so its code and the probe's are garbage once it
+ * has run. Single-page-app navigations are the background's (webNavigation.onHistoryStateUpdated, which also
+ * fires for back/forward between such entries): it tells a loaded analyser, or, after the new view had time to
+ * render, loads the analyser for a shopping URL or runs this script again. Nothing polls. The extension API is
+ * touched only on a shopping page. No webextension-polyfill here: `browser` (Firefox) or `chrome` directly.
  */
 import { pageVerdict, ARTICLE } from './probe.js';
 
-// document.URL rather than location.href: the Location object carries its properties on the instance, and building
-// it in this world on every page costs heap for nothing (the URL is the same).
 const RECHECK_MS = 2500; // client-rendered shops add their markup after load: look once more
-const SETTLE_MS = 1500; // after an SPA navigation, let the new view render
 
-let requested = false;
-let lastUrl = '';
-let timer = null;
-
-function analyser() {
-  return globalThis.__intentVaultAnalyser || null;
-}
-
+/** A page that looks like shopping: ask the background for the analyser (it applies the privacy gate). */
 function load() {
-  requested = true;
   const api = globalThis.browser || globalThis.chrome;
-  Promise.resolve(api.runtime.sendMessage({ type: 'capture:load', url: document.URL }))
-    .then((res) => { if (!res || !res.loaded) requested = false; })
-    .catch(() => { requested = false; });
-}
-
-/** @param {boolean} recheck look once more later when nothing was found; @param {boolean} shopUrl the background says the URL is a shopping URL */
-function check(recheck, shopUrl = false) {
-  lastUrl = document.URL;
-  if (analyser()) { analyser().navigated(); return; }
-  if (requested) return;
-  const verdict = shopUrl ? 'url' : pageVerdict(document);
-  if (verdict && verdict !== ARTICLE) load();
-  else if (recheck && !verdict) {
-    clearTimeout(timer);
-    const url = document.URL;
-    timer = setTimeout(() => { if (document.URL === url) check(false); }, RECHECK_MS);
+  // document.URL rather than location.href: no Location object built in this world on every page.
+  Promise.resolve(api.runtime.sendMessage({ type: 'capture:load', url: document.URL })).catch(() => {});
+  if (!globalThis.__intentVaultShop) {
+    // Back/forward within a shop's single-page app: the analyser re-analyses (the background hears of it too,
+    // from webNavigation; the analyser ignores a navigation it already saw). Only on shopping pages.
+    globalThis.__intentVaultShop = true;
+    window.addEventListener('popstate', () => { const a = globalThis.__intentVaultAnalyser; if (a) a.navigated(); });
   }
 }
 
-/** A navigation without a page load (pushState from the background's webNavigation event, or popstate). */
-function navigated(shopUrl = false) {
-  if (document.URL === lastUrl) return;
-  if (analyser()) { lastUrl = document.URL; analyser().navigated(); return; }
-  clearTimeout(timer);
-  timer = setTimeout(() => check(true, shopUrl), SETTLE_MS);
+/** @param {boolean} recheck look once more later when the page looked like nothing at all */
+function check(recheck) {
+  if (globalThis.__intentVaultAnalyser) return; // loaded already (the background tells it of navigations)
+  const verdict = pageVerdict(document);
+  if (verdict && verdict !== ARTICLE) load();
+  else if (recheck && !verdict) {
+    const url = document.URL;
+    setTimeout(() => { if (document.URL === url) check(false); }, RECHECK_MS);
+  }
 }
 
-if (window.top === window && !globalThis.__intentVaultFirst) {
-  // The content scripts' own isolated global scope, never the page's.
-  globalThis.__intentVaultFirst = { navigated };
-  check(true);
-  window.addEventListener('popstate', () => navigated(false));
-}
+if (window.top === window) check(true);

@@ -1,10 +1,9 @@
 // @vitest-environment jsdom
-/** The first content script: loads the analyser only on pages that look like shopping; navigations by event. */
+/** The first content script: loads the analyser only on pages that look like shopping; leaves nothing behind elsewhere. */
 import { describe, it, expect, vi, beforeEach, afterEach } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tellFirst } from '../../src/navigation.js';
 
 const pages = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'pages');
 const sent = [];
@@ -21,14 +20,14 @@ describe('first content script', () => {
     vi.useFakeTimers();
     sent.length = 0;
     delete globalThis.__intentVaultAnalyser;
-    delete globalThis.__intentVaultFirst;
+    delete globalThis.__intentVaultShop;
     globalThis.chrome = { runtime: {
       sendMessage: async (msg) => { sent.push(msg); return { loaded: true }; },
       onMessage: { addListener: () => { throw new Error('first.js registers no runtime listener'); } },
     } };
   });
-  // What the background runs in the tab's content-script world on webNavigation.onHistoryStateUpdated.
-  const listener = ({ shopUrl = false } = {}) => tellFirst(shopUrl);
+  // The background runs first.js again (scripting.executeScript files) for a settled SPA view without an analyser.
+  const runAgain = async () => { vi.resetModules(); await import('../../src/capture/first.js'); };
   afterEach(() => { vi.useRealTimers(); delete globalThis.chrome; });
 
   it('asks the background to load the analyser on a product page', async () => {
@@ -38,16 +37,24 @@ describe('first content script', () => {
     expect(sent).toEqual([{ type: 'capture:load', url: 'http://localhost:3000/ekspres-kafeo-2000.html' }]);
   });
 
-  it('does nothing on an article, touches no extension API there, and sets no timer', async () => {
+  it('does nothing on an article, touches no extension API there, sets no timer and leaves nothing behind', async () => {
     loadFixture('article-news.html', '/2026/01/15/city-budget');
     let touched = 0;
     const api = globalThis.chrome;
     Object.defineProperty(globalThis, 'chrome', { configurable: true, get: () => { touched += 1; return api; } });
+    const globals = new Set(Object.keys(globalThis));
+    const listen = vi.spyOn(window, 'addEventListener');
+    const listenDoc = vi.spyOn(document, 'addEventListener');
     await import('../../src/capture/first.js');
     expect(vi.getTimerCount()).toBe(0); // a declared article is a final "no": no second look
+    expect(listen).not.toHaveBeenCalled();
+    expect(listenDoc).not.toHaveBeenCalled();
+    expect(Object.keys(globalThis).filter((k) => !globals.has(k))).toEqual([]);
     await vi.advanceTimersByTimeAsync(60_000);
     expect(sent).toEqual([]);
     expect(touched).toBe(0);
+    listen.mockRestore();
+    listenDoc.mockRestore();
     delete globalThis.chrome;
     globalThis.chrome = api;
   });
@@ -63,33 +70,30 @@ describe('first content script', () => {
     expect(sent).toEqual([]);
   });
 
-  it('an SPA navigation to a shopping URL (the background matched it) loads the analyser without markup', async () => {
-    loadFixture('article-news.html', '/2026/01/15/city-budget');
-    await import('../../src/capture/first.js');
-    window.history.pushState({}, '', '/search?q=oled+tv');
-    listener({ shopUrl: true });
-    await vi.advanceTimersByTimeAsync(1500 + 10);
-    expect(sent).toEqual([{ type: 'capture:load', url: 'http://localhost:3000/search?q=oled+tv' }]);
-  });
-
-  it('an SPA navigation to a product view (handed over by the background) loads the analyser', async () => {
+  it('run again by the background on an SPA product view, it loads the analyser', async () => {
     loadFixture('article-news.html', '/2026/01/15/city-budget');
     await import('../../src/capture/first.js');
     await vi.advanceTimersByTimeAsync(3000);
+    window.history.pushState({}, '', '/ekspres-kafeo-2000.html');
     loadFixture('shop-microdata-pl.html', '/ekspres-kafeo-2000.html');
-    listener();
-    await vi.advanceTimersByTimeAsync(1500 + 10);
-    expect(sent.map((m) => m.type)).toEqual(['capture:load']);
+    await runAgain();
+    expect(sent).toEqual([{ type: 'capture:load', url: 'http://localhost:3000/ekspres-kafeo-2000.html' }]);
   });
 
-  it('hands navigations to the analyser once it is loaded', async () => {
+  it('does nothing where the analyser runs already; on a shop, back/forward goes to the analyser', async () => {
     loadFixture('shop-microdata-pl.html', '/ekspres-kafeo-2000.html');
+    const listen = vi.spyOn(window, 'addEventListener');
+    await import('../../src/capture/first.js');
+    await runAgain(); // a second run on the same shop registers no second listener
+    expect(sent.map((m) => m.type)).toEqual(['capture:load', 'capture:load']);
     const navigated = vi.fn();
     globalThis.__intentVaultAnalyser = { navigated };
-    await import('../../src/capture/first.js');
-    window.history.pushState({}, '', '/ekspres-kafeo-3000.html');
-    listener();
-    expect(navigated).toHaveBeenCalledTimes(2);
-    expect(sent).toEqual([]);
+    await runAgain();
+    expect(sent).toHaveLength(2);
+    const popstate = listen.mock.calls.filter(([type]) => type === 'popstate');
+    expect(popstate).toHaveLength(1);
+    popstate[0][1](new PopStateEvent('popstate'));
+    expect(navigated).toHaveBeenCalledTimes(1);
+    listen.mockRestore();
   });
 });
