@@ -193,4 +193,8 @@ describe('visible prices: text as a shopper reads it', () => {
     expect(at('<p>Price: <b>$1,299.99</b> &amp; free shipping</p>')).toMatchObject({ price: 1299.99, currency: 'USD' });
     expect(at('<p>Preis: <strong>24,90 €</strong></p>', 'de')).toMatchObject({ price: 24.9, currency: 'EUR' });
   });
+  it('a "Price:" line alone, without a cart control, does not make a page a product page (a review has one too)', () => {
+    const html = '<html lang="en"><body><h1>Arc lamp, tested</h1><p>Price: <b>$129.00</b></p><p>We used it for a month.</p></body></html>';
+    expect(page(html, 'https://reviews.example/arc-lamp-tested').kind).not.toBe('product');
+  });
 });

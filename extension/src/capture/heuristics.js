@@ -183,7 +183,9 @@ export function extractHeuristics(doc, url, opts = {}) {
     const sig = attrSig(el);
     // A price kept in an attribute (price="44890", data-price="12.99"): a machine number, no text.
     const attrPrice = el.getAttribute('price') ?? el.getAttribute('data-price') ?? el.getAttribute('data-price-amount');
-    if (!PRICE_WORD.test(sig) && attrPrice === null && !(el.childElementCount <= 2 && labelledPrice(el))) continue;
+    // An element that only a "Price:" label before it calls a price (a spec box in a review says that too).
+    const viaLabel = !PRICE_WORD.test(sig) && attrPrice === null;
+    if (viaLabel && !(el.childElementCount <= 2 && labelledPrice(el))) continue;
     const text = clean(attrPrice !== null && /^\s*\d+(\.\d+)?\s*$/.test(attrPrice) ? attrPrice : (el.getAttribute('content') || priceText(el)), 80);
     if (!text || text.length > 60 || !/\d/.test(text)) continue;
     const money = MONEY.test(text) || currencyMarker(text, ctx).iso !== null;
@@ -207,7 +209,7 @@ export function extractHeuristics(doc, url, opts = {}) {
     }
     const value = isPriceProp && /^\d+(\.\d+)?$/.test(text) ? Number(text) : amountToPay(text.replace(/\s*[-–—]\s*\d[\s\S]*$/, ''));
     if (value === null || value === 0 || value > 10_000_000) continue;
-    candidates.push({ i, score, value, text, sig: sig.replace(/\s+/g, ' ').trim() });
+    candidates.push({ i, score, value, text, sig: sig.replace(/\s+/g, ' ').trim(), viaLabel });
   }
   // A signature repeated on three or more different prices is a grid of other products (related items,
   // bundles) without a class that says so, not the page's own price.
@@ -235,7 +237,7 @@ export function extractHeuristics(doc, url, opts = {}) {
     currencyFrom = m.iso ? `visible ${m.how}` : null;
     if (!currency && opts.pageCurrency) { currency = opts.pageCurrency; currencyFrom = 'markup'; }
   }
-  const out = { name: heading.text, price: best ? best.value : null, currency, currencyFrom, score: best ? best.score : 0, candidates: candidates.length };
+  const out = { name: heading.text, price: best ? best.value : null, currency, currencyFrom, score: best ? best.score : 0, candidates: candidates.length, viaLabel: !!best?.viaLabel };
   if (opts.debug) out.top = candidates.slice(0, 12);
   return out;
 }

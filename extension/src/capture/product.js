@@ -367,7 +367,7 @@ export function detectProduct(doc, url) {
     // element near the heading will do; without one (image buttons, unknown words), the price must
     // carry a currency or sit in a price attribute, right after the main heading.
     fallback = extractHeuristics(doc, url);
-    if (fallback.price !== null && (cartControls > 0 ? fallback.score >= 4 : fallback.score >= 6 && fallback.candidates <= 6)) {
+    if (fallback.price !== null && (cartControls > 0 ? fallback.score >= 4 : fallback.score >= 6 && fallback.candidates <= 6 && !fallback.viaLabel)) {
       isProduct = true;
       reasons.push(cartControls > 0 ? 'cart-control' : 'visible-price');
     }
