@@ -207,3 +207,41 @@ def test_concurrent_batches_never_lose_or_double_a_leaf(ctx: VaultContext) -> No
         lines = list(audit.export_lines(s))
     report = verify_export(lines, sth, audit.jwks(ctx))
     assert report.ok, [p.message for p in report.problems]
+
+
+def test_entries_are_stored_byte_for_byte_whatever_their_characters(ctx: VaultContext) -> None:
+    """What was hashed is what is stored (PostgreSQL sends a batch as one JSON document): quotes, backslashes,
+    control characters, non-ASCII and astral characters survive, and the log verifies."""
+    (dana,) = _consumers(ctx, 1)
+    awkward = [
+        'quote " and \\ backslash',
+        "line\nbreak\ttab\x01",
+        "K\u00e4se \u2013 \u00fcn\u00efcode \u2713",
+        "astral \U0001f6d2\U0001d11e",
+        "{'json': [1]}",
+    ]
+    specs = [
+        audit.AuditSpec(
+            kind="vendor.read",
+            actor="vendor:v-odd",
+            consumer_id=dana if i % 2 else None,
+            details={"vendor_id": "v-odd", "note": text_, "n": i},
+            private={"text": text_} if i % 2 else None,
+        )
+        for i, text_ in enumerate(awkward)
+    ]
+    with ctx.db.session() as s:
+        rows = audit.record_many(session=s, ctx=ctx, entries=specs)
+    with ctx.db.session() as s:
+        stored = store.entries_range(s, 0, len(specs))
+        assert [r.entry for r in stored] == [r.entry for r in rows]
+        assert [r.private_enc for r in stored] == [r.private_enc for r in rows]
+        assert [json.loads(r.entry)["details"].get("note") for r in stored if r.subject is None] == awkward[::2]
+        for row, spec in zip(stored, specs, strict=True):
+            if spec.private is not None:
+                private = audit.read_private(session=s, ctx=ctx, row=row, consumer_id=dana)
+                assert private is not None and private["text"] == spec.private["text"]
+        sth = audit.sth_json(audit.make_sth(session=s, ctx=ctx))
+        lines = list(audit.export_lines(s))
+    report = verify_export(lines, sth, audit.jwks(ctx))
+    assert report.ok, [p.message for p in report.problems]
