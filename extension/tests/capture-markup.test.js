@@ -140,3 +140,17 @@ describe("the page's country and currency", () => {
     expect(r.product).toMatchObject({ price: 24990, currency: 'CLP' });
   });
 });
+
+describe('which product the markup is about', () => {
+  it("of several priced products at the same depth, the one named like the page's heading", () => {
+    const widget = { '@context': 'https://schema.org', '@type': 'Product', name: 'Bulb E27 pack', offers: { '@type': 'Offer', price: '9.90', priceCurrency: 'EUR' } };
+    const own = { '@context': 'https://schema.org', '@type': 'Product', name: 'Arc lamp 40', offers: { '@type': 'Offer', price: '129.00', priceCurrency: 'EUR' } };
+    const html = `<html lang="en"><head><script type="application/ld+json">${JSON.stringify(widget)}</script><script type="application/ld+json">${JSON.stringify(own)}</script></head><body><h1>Arc lamp 40</h1><button>Add to cart</button></body></html>`;
+    expect(page(html).product).toMatchObject({ name: 'Arc lamp 40', price: 129 });
+  });
+  it('a brand in <meta name="brand"> when the markup names none', () => {
+    const own = { '@context': 'https://schema.org', '@type': 'Product', name: 'Arc lamp 40', offers: { '@type': 'Offer', price: '129.00', priceCurrency: 'EUR' } };
+    const html = `<html lang="en"><head><meta name="brand" content="Lumo"><script type="application/ld+json">${JSON.stringify(own)}</script></head><body><h1>Arc lamp 40</h1></body></html>`;
+    expect(page(html).product.brand).toBe('Lumo');
+  });
+});

@@ -199,7 +199,7 @@ function brandFromLinks(doc, ctx) {
 }
 
 export function brandFromDom(doc, ctx = {}) {
-  for (const el of doc.querySelectorAll('[itemprop=brand], [class*=brand i], [id*=brand i], [data-brand], #bylineInfo')) {
+  for (const el of doc.querySelectorAll('[itemprop=brand], meta[name=brand i], [class*=brand i], [id*=brand i], [data-brand], #bylineInfo')) {
     if (el.children.length > 3 || skipBox(el)) continue;
     if (/(^|[\s_-])(navbar-brand|brand-logo|site-brand|brands?-(?:list|menu|nav|filter|carousel|slider))([\s_-]|$)/i.test(typeof el.className === 'string' ? el.className : '')) continue;
     const t = acceptBrand(ownBrandText(el), ctx);
@@ -303,6 +303,21 @@ function struckPriceShown(doc, value) {
   return false;
 }
 
+const nameKey = (s) => clean(s, 200).toLowerCase().replace(/[^\p{L}\d]+/gu, '');
+
+/**
+ * Of several priced products in the markup (the page's own and widgets' or bundles' ones at the same depth),
+ * the one whose name is the page's main heading, or is contained in it / contains it; null when none or
+ * only one is priced (the extractors' own order then decides).
+ */
+function namedLike(products, heading) {
+  const priced = products.filter((p) => p.price !== null && p.name);
+  const h = nameKey(heading);
+  if (priced.length < 2 || h.length < 4) return null;
+  return priced.find((p) => nameKey(p.name) === h)
+    || priced.find((p) => { const k = nameKey(p.name); return k.length >= 4 && (h.includes(k) || k.includes(h)); }) || null;
+}
+
 function pick(...values) {
   for (const v of values) if (v !== null && v !== undefined && v !== '') return v;
   return values.length ? (values[values.length - 1] ?? null) : null;
@@ -320,9 +335,10 @@ export function detectProduct(doc, url) {
   const md = extractMicrodata(doc, url);
   const controls = countControls(doc);
   const cartControls = controls.cart;
-  const ldProduct = ld.products[0] || null;
+  const heading = mainHeading(doc).text;
+  const ldProduct = namedLike(ld.products, heading) || ld.products[0] || null;
   const mdMain = md.products.filter((p) => !p.peripheral);
-  const mdProduct = mdMain[0] || null;
+  const mdProduct = namedLike(mdMain, heading) || mdMain[0] || null;
   const ogProductType = /(^|[.:])product/.test(og.ogType);
 
   let path = '';
