@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, case, or_, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, delete, select
 
@@ -199,6 +201,55 @@ def token_principal(*, session: Session, token: str) -> tuple[Account, ApiToken]
         row.last_used_at = now
         session.add(row)
     return account, row
+
+
+@dataclass(frozen=True)
+class TokenCaller:
+    """Who a live bearer token speaks for (what :func:`token_callers` returns per token)."""
+
+    account_id: str
+    token_id: str
+    scopes: frozenset[str]
+
+
+_TOKEN = ApiToken.__table__  # type: ignore[attr-defined]
+_ACCOUNT = Account.__table__  # type: ignore[attr-defined]
+# built once (compiled form cached): the hot path of gesture ingest resolves a batch of POSTs' tokens with it
+_LIVE_TOKENS = (
+    sa_select(_TOKEN.c.token_hash, _TOKEN.c.id, _TOKEN.c.account_id, _TOKEN.c.scopes, _TOKEN.c.expires_at)
+    .add_columns(_TOKEN.c.last_used_at)
+    .join(_ACCOUNT, _ACCOUNT.c.id == _TOKEN.c.account_id)
+    .where(
+        _TOKEN.c.token_hash.in_(bindparam("hashes", expanding=True)),
+        _TOKEN.c.revoked_at.is_(None),
+        _ACCOUNT.c.deleted_at.is_(None),
+    )
+)
+_TOUCH_TOKEN = update(_TOKEN).where(_TOKEN.c.id == bindparam("k_id")).values(last_used_at=bindparam("now"))
+
+
+def token_callers(*, session: Session, tokens: Collection[str]) -> dict[str, TokenCaller]:
+    """The live ones of several bearer tokens (personal or device) in one query: token -> caller.
+
+    The rules of :func:`token_principal` — a revoked or expired token, or one of a deleted account, is absent — read
+    in the caller's transaction, so a revocation counts at once; last use is marked as there (at most once a minute,
+    one statement for all)."""
+    by_hash = {token_hash(t): t for t in tokens}
+    if not by_hash:
+        return {}
+    now = utcnow()
+    found: dict[str, TokenCaller] = {}
+    touched: list[dict[str, Any]] = []
+    conn = session.connection()
+    for row in conn.execute(_LIVE_TOKENS, {"hashes": list(by_hash)}):
+        if row.expires_at is not None and row.expires_at <= now:
+            continue
+        found[by_hash[row.token_hash]] = TokenCaller(row.account_id, row.id, frozenset(row.scopes.split()))
+        if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+            touched.append({"k_id": row.id, "now": now})
+    if touched:
+        conn.execute(_TOUCH_TOKEN, touched)
+    return found
 
 
 def list_tokens(*, session: Session, account_id: str) -> list[ApiToken]:

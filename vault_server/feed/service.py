@@ -30,14 +30,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, text
+from sqlalchemy import Connection, bindparam, insert, text
 from sqlmodel import Session, col, select
 
 from vault_server.audit import service as audit
 from vault_server.context import VaultContext
 from vault_server.crypto.envelope import ConsumerCipher
 from vault_server.crypto.service import ciphers_for
-from vault_server.db import one_of, utcnow
+from vault_server.db import UTCDateTime, one_of, utcnow
 from vault_server.errors import ValidationFailed
 from vault_server.feed import outbox
 from vault_server.feed.models import FEED_CHANGE_TABLE, FeedChange
@@ -127,15 +127,17 @@ def emit(
     return True
 
 
+# built once (compiled form cached): every ingest that changes a signal asks it through the hook
+_LIVE_GRANTS = select(Grant).where(
+    Grant.account_id == bindparam("account"),
+    col(Grant.revoked_at).is_(None),
+    col(Grant.expires_at) > bindparam("now", type_=UTCDateTime()),
+)
+
+
 def live_grants_of(session: Session, account_id: str) -> list[Grant]:
     """The consumer's live grants (one indexed query on ``consent_grant.account_id``)."""
-    return list(
-        session.exec(
-            select(Grant).where(
-                Grant.account_id == account_id, col(Grant.revoked_at).is_(None), col(Grant.expires_at) > utcnow()
-            )
-        ).all()
-    )
+    return list(session.exec(_LIVE_GRANTS, params={"account": account_id, "now": utcnow()}).all())
 
 
 def on_signal_changed(*, session: Session, ctx: VaultContext, account_id: str, categories: Iterable[str]) -> int:

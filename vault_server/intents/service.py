@@ -36,7 +36,7 @@ from vault_server.signals import history as signal_history
 from vault_server.signals import hooks as signal_hooks
 from vault_server.signals import state as signal_state
 from vault_server.signals.classify import with_context
-from vault_server.signals.engine import SignalState, apply, category_of, check_event, new_state
+from vault_server.signals.engine import SignalState, apply, category_of, check_event, evaluate, new_state
 from vault_server.signals.models import SignalRow
 from vault_server.signals.schema import DeclaredIntentInfo, GestureEvent
 from vault_server.signals.state import category_index
@@ -338,6 +338,7 @@ def fold_into_signals(
     updates: list[dict[str, Any]] = []
     inserts: list[dict[str, Any]] = []
     stale: list[str] = []
+    written: dict[str, tuple[float, str]] = {}  # what the hook's subscribers would otherwise read back
     now = utcnow()
     for category, index in sorted(indexes.items()):
         row = rows.get(index)
@@ -356,10 +357,18 @@ def fold_into_signals(
             ctx, cipher, index, row[1] if row is not None else None, state, extras, now=now
         )
         (updates if row is not None else inserts).append(values)
+        signal = evaluate(state, now, ctx.policy)
+        written[category] = (signal.score, signal.stage)
     signal_state.write_states(session, updates, inserts)
     if stale:
         recompute_categories(session=session, ctx=ctx, cipher=cipher, categories=stale)
-    signal_hooks.publish(session=session, ctx=ctx, account_id=cipher.consumer_id, categories=indexes)
+    signal_hooks.publish(
+        session=session,
+        ctx=ctx,
+        account_id=cipher.consumer_id,
+        categories=indexes,
+        known=signal_hooks.Known(cipher, written),
+    )
 
 
 def _intent_event(ctx: VaultContext, intent_id: str, doc: dict[str, Any], when: datetime) -> GestureEvent:

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import ValidationError
 from sqlmodel import Session
 
+from vault_server.accounts import service as accounts
+from vault_server.context import VaultContext
 from vault_server.crypto.service import cipher_for
-from vault_server.errors import ValidationFailed
-from vault_server.intents import service
+from vault_server.errors import Forbidden, Unauthorized, ValidationFailed, VaultError
+from vault_server.intents import batch, service
 from vault_server.intents.schemas import (
     BatchResult,
     DeleteResult,
@@ -30,7 +35,7 @@ from vault_server.intents.schemas import (
 from vault_server.intents.service import GestureFilter
 from vault_server.signals.schema import gesture_json_schema
 from vault_server.signals.service import signals_for
-from vault_server.web.deps import Ctx, CurrentPrincipal, Principal, current_principal
+from vault_server.web.deps import Ctx, CurrentPrincipal, _bearer, current_principal, get_ctx
 
 router = APIRouter(tags=["gestures, intents and signals"])
 
@@ -45,32 +50,99 @@ def _filter(category: str | None, type_: str | None, since: datetime | None, unt
     return GestureFilter(category=category, type=type_, since=since, until=until)
 
 
-def ingest_unit(request: Request, ctx: Ctx) -> Iterator[tuple[Session, Principal]]:
-    """One unit of work for a whole ingest request: the caller is resolved in the transaction that ingests.
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
-    Runs before the body is validated (so an anonymous caller gets 401, as everywhere), commits after the view
-    returns and before the response is sent. On SQLite the process's ingests queue on ``ctx.db.writer()``.
-    """
-    with ctx.db.writer(), ctx.db.session() as s:
-        request.state.db_session = s  # web.deps' resolvers use it (one connection, one transaction)
+
+def _gesture_batch(body: bytes, content_type: str | None) -> GestureBatch:
+    """The request body as a batch, validated from the raw bytes in one pass (pydantic-core parses the JSON);
+    errors as FastAPI reports a body's (``loc`` starts with "body"; bad JSON is a ``json_invalid`` 400)."""
+    try:
+        if not body:
+            raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
+        if not _is_json(content_type):
+            return GestureBatch.model_validate(body)  # not an object: fails as FastAPI's body parsing would
+        return GestureBatch.model_validate_json(body)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False, include_input=False)]
+        raise RequestValidationError(errors) from None
+
+
+PERSONAL_PREFIXES = ("ivp_", "ivd_")  # personal and device tokens (web.deps.personal_token_resolver)
+WRITE_SCOPE = "gestures:write"
+
+
+class _IngestJob(batch.Job):
+    """One ``POST /v1/gestures`` for the ingest batcher: the body is validated and ingested for its caller."""
+
+    def __init__(self, request: Request, ctx: VaultContext, body: bytes):
+        self.request, self.ctx, self.body, self.size = request, ctx, body, len(body)
+        bearer = _bearer(request)
+        self.personal = bearer if bearer is not None and bearer.startswith(PERSONAL_PREFIXES) else None
+
+    def caller(self, session: Session, live: dict[str, accounts.TokenCaller]) -> str:
+        """The caller's account id, with the rules of ``web.deps.current_principal`` (a personal or device token
+        from ``live``, anything else through the app's resolvers in this transaction); raises the refusal."""
+        if self.personal is None:
+            self.request.state.db_session = session  # web.deps' resolvers use it (one connection, one transaction)
+            try:
+                principal = current_principal(self.request, self.ctx)
+            finally:
+                self.request.state.db_session = None
+            principal.require(WRITE_SCOPE)
+            return principal.account.id
+        found = live.get(self.personal)
+        if found is None:
+            raise Unauthorized(
+                "the bearer token is invalid, expired or revoked",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        self.request.app.state.limiter.hit(found.token_id)
+        if WRITE_SCOPE not in found.scopes:
+            raise Forbidden(f"this credential lacks the scope {WRITE_SCOPE!r}", extra={"required_scope": WRITE_SCOPE})
+        return found.account_id
+
+    def run(self, session: Session, account_id: str) -> bytes:
+        events = _gesture_batch(self.body, self.request.headers.get("content-type")).events
+        result = service.ingest(session=session, ctx=self.ctx, account_id=account_id, events=events)
+        return result.model_dump_json().encode()
+
+
+def _callers(session: Session, jobs: Sequence[batch.Job]) -> list[str | batch.Refusal]:
+    """Who sent each POST of a batch: every personal and device token in one query (read in the batch's
+    transaction, so a revoked token is refused at once), then each POST's own checks (rate limit, scope)."""
+    mine = cast(list[_IngestJob], list(jobs))
+    live = accounts.token_callers(session=session, tokens={j.personal for j in mine if j.personal is not None})
+    out: list[str | batch.Refusal] = []
+    for job in mine:
         try:
-            principal = current_principal(request, ctx)
-            principal.require("gestures:write")
-            yield s, principal
-        finally:
-            request.state.db_session = None
+            out.append(job.caller(session, live))
+        except VaultError as exc:
+            out.append(exc)
+    return out
 
 
-IngestUnit = Annotated[tuple[Session, Principal], Depends(ingest_unit, scope="function")]
+@router.post(
+    "/v1/gestures",
+    response_model=BatchResult,
+    summary="Record a batch of gestures (idempotent by id)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": GestureBatch.model_json_schema()}},
+        }
+    },
+)
+async def post_gestures(request: Request) -> Response:
+    """At most 500 events and 256 KiB; each event gets its own result: accepted, duplicate or rejected.
 
-
-@router.post("/v1/gestures", response_model=BatchResult, summary="Record a batch of gestures (idempotent by id)")
-def post_gestures(body: GestureBatch, unit: IngestUnit, ctx: Ctx) -> Response:
-    """At most 500 events and 256 KiB; each event gets its own result: accepted, duplicate or rejected."""
-    session, principal = unit
-    result = service.ingest(session=session, ctx=ctx, account_id=principal.account.id, events=body.events)
-    # Serialise once (the hot path): response_model above documents the shape without a second validation.
-    return Response(result.model_dump_json(), media_type="application/json")
+    Answered by the ingest batcher (``intents/batch.py``): POSTs arriving together share one transaction and one
+    commit, and none is answered before that commit."""
+    ctx = get_ctx(request)
+    body = await request.body()
+    answer = await asyncio.wrap_future(batch.batcher_for(ctx, _callers).submit(_IngestJob(request, ctx, body)))
+    return Response(answer, media_type="application/json")
 
 
 @router.get("/v1/gestures", response_model=GesturePage, summary="Your recorded gestures, newest first")

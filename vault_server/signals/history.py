@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select
+from sqlalchemy import and_, bindparam, delete, insert, or_, select
 from sqlmodel import Session
 
 from vault_server.context import VaultContext
@@ -30,6 +30,16 @@ from vault_server.signals.state import category_index, signals_for
 
 KEEP_DAYS = 90
 _H = SignalHistoryRow.__table__  # type: ignore[attr-defined]
+# built once (SQLAlchemy caches their compiled form): record() runs on every ingest that changes a signal
+_PRUNE_AND_REPLACE = delete(_H).where(
+    _H.c.account_id == bindparam("account"),
+    or_(
+        _H.c.day < bindparam("cutoff"),
+        _H.c.category_index.in_(bindparam("gone", expanding=True)),
+        and_(_H.c.category_index.in_(bindparam("present", expanding=True)), _H.c.day == bindparam("today")),
+    ),
+)
+_INSERT_POINTS = insert(_H)
 
 
 def _row_id(account_id: str, index: str, day: str) -> str:
@@ -49,25 +59,25 @@ def record(*, session: Session, ctx: VaultContext, account_id: str, categories: 
         return
     now = utcnow()
     today = now.date().isoformat()
-    current = {
-        s["category"]: s for s in signals_for(session=session, ctx=ctx, account_id=account_id, categories=changed)
-    }
+    given = hooks.known()
+    cipher = given.cipher if given is not None else None
+    current: dict[str, dict[str, Any]]
+    if given is not None and all(c in given.signals for c in changed):  # the publisher just wrote them: no re-read
+        current = {c: {"score": given.signals[c][0], "stage": given.signals[c][1]} for c in changed}
+    else:
+        current = {
+            s["category"]: s for s in signals_for(session=session, ctx=ctx, account_id=account_id, categories=changed)
+        }
     index = {c: category_index(ctx, account_id, c) for c in changed}
     gone = [index[c] for c in changed if c not in current]
     present = [index[c] for c in changed if c in current]
     conn = session.connection()
     conn.execute(
-        delete(_H).where(
-            _H.c.account_id == account_id,
-            or_(
-                _H.c.day < _cutoff(now, KEEP_DAYS),
-                _H.c.category_index.in_(gone),
-                and_(_H.c.category_index.in_(present), _H.c.day == today),
-            ),
-        )
+        _PRUNE_AND_REPLACE,
+        {"account": account_id, "cutoff": _cutoff(now, KEEP_DAYS), "gone": gone, "present": present, "today": today},
     )
     if present:
-        cipher = cipher_for(session=session, ring=ctx.ring, account_id=account_id)
+        cipher = cipher or cipher_for(session=session, ring=ctx.ring, account_id=account_id)
         rows = []
         for category, signal in current.items():
             point = {"category": category, "score": round(float(signal["score"]), 4), "stage": signal["stage"]}
@@ -82,7 +92,7 @@ def record(*, session: Session, ctx: VaultContext, account_id: str, categories: 
                     ),
                 }
             )
-        conn.execute(insert(_H), rows)
+        conn.execute(_INSERT_POINTS, rows)
 
 
 def _write_points(

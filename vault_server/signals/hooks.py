@@ -10,7 +10,8 @@ Subscribers run inside the publisher's transaction: what they write commits or r
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -18,6 +19,7 @@ from sqlmodel import Session
 
 if TYPE_CHECKING:
     from vault_server.context import VaultContext
+    from vault_server.crypto.envelope import ConsumerCipher
 
 
 class SignalsChanged(Protocol):
@@ -40,10 +42,34 @@ def subscribe(ctx: VaultContext, subscriber: SignalsChanged) -> None:
         ctx.signal_hooks.subscribers.append(subscriber)
 
 
-def publish(*, session: Session, ctx: VaultContext, account_id: str, categories: Iterable[str]) -> None:
+@dataclass(frozen=True)
+class Known:
+    """What a publisher already holds of the change, so a subscriber need not read it back: the consumer's data key
+    and, per category, the (score, stage) of the state it just wrote, evaluated at publish time. A category not in
+    ``signals`` is unknown (read it)."""
+
+    cipher: ConsumerCipher
+    signals: Mapping[str, tuple[float, str]]
+
+
+_KNOWN: ContextVar[Known | None] = ContextVar("signals_published_known", default=None)
+
+
+def known() -> Known | None:
+    """Inside a subscriber: what the publisher passed as ``known`` (None when it passed nothing)."""
+    return _KNOWN.get()
+
+
+def publish(
+    *, session: Session, ctx: VaultContext, account_id: str, categories: Iterable[str], known: Known | None = None
+) -> None:
     """Tell every subscriber that these categories' signal states of this consumer changed."""
     changed = sorted(set(categories))
     if not changed:
         return
-    for subscriber in ctx.signal_hooks.subscribers:
-        subscriber(session=session, ctx=ctx, account_id=account_id, categories=changed)
+    token = _KNOWN.set(known if known is not None and known.cipher.consumer_id == account_id else None)
+    try:
+        for subscriber in ctx.signal_hooks.subscribers:
+            subscriber(session=session, ctx=ctx, account_id=account_id, categories=changed)
+    finally:
+        _KNOWN.reset(token)
