@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlmodel import Session, col, func, select
 
+from vault_server.accounts import service as accounts
 from vault_server.accounts.models import Throttle
 from vault_server.audit import service as audit
 from vault_server.audit.models import AuditEntry
@@ -195,3 +196,26 @@ def test_a_parallel_burst_of_guesses_gets_exactly_the_limit_through(live_server:
     assert errors.count("slow_down") == limit
     with ctx.db.session() as s:
         assert s.exec(select(Throttle.count).where(col(Throttle.key).startswith("oauth:ip:"))).one() == limit
+
+
+def test_a_job_s_released_savepoint_commits_only_with_its_batch(ctx: VaultContext) -> None:
+    """A job that reads first and writes inside its savepoint (as the token job does: throttle check, then the
+    grant's rules) commits with its batch, not when its savepoint is released: a crash later in the batch rolls the
+    job back, and the rerun alone commits it once."""
+    window = accounts.Window(5, 60)
+
+    def counts(s: Session, _out: list[audit.AuditSpec]) -> dict[str, Any]:
+        accounts.throttle_peek(session=s, key="oauth:test")
+        with s.begin_nested():
+            accounts.throttle_hit(session=s, key="oauth:test", window=window)
+        return {}
+
+    def crashes(s: Session, _out: list[audit.AuditSpec]) -> dict[str, Any]:
+        raise RuntimeError("boom")
+
+    batch = [_Pending(counts), _Pending(crashes)]
+    TokenBatcher(ctx)._answer(batch)
+    assert batch[0].future.result() == {}
+    with ctx.db.session() as s:
+        assert accounts.throttle_peek(session=s, key="oauth:test") is not None
+        assert s.exec(select(Throttle.count).where(Throttle.key == "oauth:test")).one() == 1

@@ -125,6 +125,7 @@ class TokenBatcher:
             return [self._alone(batch[0])]
         ctx = self._context()
         with ctx.db.writer(), ctx.db.session() as s:
+            _begin(s)
             specs: list[audit.AuditSpec] = []
             for pending in batch:
                 try:
@@ -142,6 +143,7 @@ class TokenBatcher:
         try:
             ctx = self._context()
             with ctx.db.writer(), ctx.db.session() as s:
+                _begin(s)
                 specs: list[audit.AuditSpec] = []
                 body: dict[str, Any] = {}
                 try:
@@ -152,6 +154,17 @@ class TokenBatcher:
         except Exception as exc:
             return exc
         return refused if refused is not None else body
+
+
+def _begin(s: Session) -> None:
+    """Open the unit's transaction before its first statement. On SQLite the driver (pysqlite) opens one only before
+    an INSERT, UPDATE or DELETE: a job that reads first (the throttle check) and then enters its savepoint would
+    start the transaction with ``SAVEPOINT``, and releasing it would commit that job alone — before the batch's
+    audit append, and again for every job. ``BEGIN IMMEDIATE`` also takes SQLite's write lock at once (the batch
+    writes anyway), so its reads and writes see one snapshot. PostgreSQL begins at the first statement."""
+    conn = s.connection()
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 _BATCHERS: weakref.WeakKeyDictionary[Database, TokenBatcher] = weakref.WeakKeyDictionary()
