@@ -17,7 +17,7 @@ from sqlalchemy import event, text
 from vault_server.accounts import service as accounts
 from vault_server.audit import service as audit
 from vault_server.audit import store
-from vault_server.audit.merkle import MemoryNodeStore, consistency_proof, inclusion_proof, root_hash
+from vault_server.audit.merkle import MemoryNodeStore, consistency_proof, frontier_of, inclusion_proof, root_hash
 from vault_server.audit.verifier import entry_leaf_hash, verify_export
 from vault_server.context import VaultContext
 from vault_server.crypto.service import DataKeyGone, shred
@@ -245,3 +245,22 @@ def test_entries_are_stored_byte_for_byte_whatever_their_characters(ctx: VaultCo
         lines = list(audit.export_lines(s))
     report = verify_export(lines, sth, audit.jwks(ctx))
     assert report.ok, [p.message for p in report.problems]
+
+
+def test_the_head_row_carries_the_frontier_and_a_stale_one_is_not_used(ctx: VaultContext) -> None:
+    """An append starts from the frontier stored with the head; one that belongs to another size (a head from
+    before revision 0301, or edited by hand) is ignored and the nodes are read: the tree stays that of single
+    appends."""
+    for k in (5, 3):
+        with ctx.db.session() as s:
+            audit.record_many(session=s, ctx=ctx, entries=[_spec(i, None) for i in range(k)])
+    with ctx.db.session() as s:
+        size, packed = s.execute(text("SELECT tree_size, frontier FROM audit_head")).one()
+        assert size == 8 and store.unpack_frontier(8, packed) == frontier_of(store.DbNodeStore(s), 8)
+        # a frontier of another size (as a hand edit or an old head leaves it): not used
+        s.execute(text("UPDATE audit_head SET frontier = :f"), {"f": store.pack_frontier(7, [b"\x00" * 32] * 3)})
+    with ctx.db.session() as s:
+        audit.record_many(session=s, ctx=ctx, entries=[_spec(i, None) for i in range(4)])
+    mem, size = _mirror(ctx)
+    with ctx.db.session() as s:
+        assert store.read_head(s) == (size, root_hash(mem, size)) and size == 12

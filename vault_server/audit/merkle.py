@@ -83,6 +83,8 @@ class AppendResult:
     nodes: list[Node]
     tree_size: int
     root_hash: bytes
+    #: the roots of the new tree's perfect subtrees, largest first (where the next append starts)
+    frontier: tuple[bytes, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -222,7 +224,7 @@ def append_to_frontier(tree_size: int, frontier: Sequence[bytes], leaf_hashes: I
         if len(leaf) != HASH_SIZE:
             raise ValueError("a leaf hash is 32 bytes")
         nodes.extend(Node(level, idx, h) for level, idx, h in acc.append(leaf))
-    return AppendResult(nodes, acc.size, acc.root())
+    return AppendResult(nodes, acc.size, acc.root(), tuple(acc.frontier()))
 
 
 def append_leaf(store: NodeStore, tree_size: int, leaf: bytes) -> AppendResult:

@@ -18,13 +18,15 @@ HEAD_ID = 1
 
 
 class AuditHead(SQLModel, table=True):
-    """The one row every append locks: current tree size and root hash."""
+    """The one row every append locks: current tree size and root hash, and the tree's frontier (8-byte tree size,
+    then the perfect subtrees' roots, largest first) that the next append starts from (NULL: read the nodes)."""
 
     __tablename__ = "audit_head"
 
     id: int = Field(default=HEAD_ID, sa_column=Column(Integer, primary_key=True, autoincrement=False))
     tree_size: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     root_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    frontier: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, bindparam, func, insert, or_, text
 from sqlmodel import Session, SQLModel, col, select
 
-from vault_server.audit.merkle import EMPTY_ROOT, Node, NodeKey, frontier_of
+from vault_server.audit.merkle import EMPTY_ROOT, HASH_SIZE, Node, NodeKey, frontier_of
 from vault_server.audit.models import HEAD_ID, AuditEntry, AuditHead, AuditNode, AuditSth
 from vault_server.db import UTCDateTime, utcnow
 
@@ -71,8 +71,15 @@ def lock_head(session: Session) -> tuple[int, bytes]:
     A no-op UPDATE takes the row lock on PostgreSQL and the write lock on SQLite, so concurrent appenders wait
     here until this transaction ends. The row is created when missing (fresh or truncated database).
     """
-    stmt = text("UPDATE audit_head SET tree_size = tree_size WHERE id = :id RETURNING tree_size, root_hash")
-    row = session.execute(stmt, {"id": HEAD_ID}).first()
+    size, root, _ = _lock(session)
+    return size, root
+
+
+_LOCK = text("UPDATE audit_head SET tree_size = tree_size WHERE id = :id RETURNING tree_size, root_hash, frontier")
+
+
+def _lock(session: Session) -> tuple[int, bytes, bytes | None]:
+    row = session.execute(_LOCK, {"id": HEAD_ID}).first()
     if row is None:
         session.execute(
             text(
@@ -81,28 +88,50 @@ def lock_head(session: Session) -> tuple[int, bytes]:
             ),
             {"id": HEAD_ID, "root": EMPTY_ROOT, "now": utcnow()},
         )
-        row = session.execute(stmt, {"id": HEAD_ID}).first()
+        row = session.execute(_LOCK, {"id": HEAD_ID}).first()
         assert row is not None
-    return int(row[0]), bytes(row[1])
+    return int(row[0]), bytes(row[1]), bytes(row[2]) if row[2] is not None else None
+
+
+def pack_frontier(tree_size: int, frontier: Sequence[bytes]) -> bytes:
+    """``audit_head.frontier``: the tree size (8 bytes, big-endian), then the frontier's hashes."""
+    return tree_size.to_bytes(8, "big") + b"".join(frontier)
+
+
+def unpack_frontier(tree_size: int, packed: bytes | None) -> list[bytes] | None:
+    """The frontier stored for ``tree_size``, or None when there is none or it belongs to another size (a head
+    written before revision 0301, recreated, or edited by hand): then the nodes are read instead."""
+    count = tree_size.bit_count()
+    if packed is None or len(packed) != 8 + HASH_SIZE * count or int.from_bytes(packed[:8], "big") != tree_size:
+        return None
+    return [packed[8 + i * HASH_SIZE : 8 + (i + 1) * HASH_SIZE] for i in range(count)]
 
 
 def lock_head_frontier(session: Session) -> tuple[int, list[bytes]]:
-    """:func:`lock_head`, then the tree's frontier (its perfect subtrees' roots, largest first) read after the lock
-    in a statement of its own: under READ COMMITTED only a statement that starts after the lock is granted sees the
-    nodes the previous appender committed."""
-    size, _ = lock_head(session)
-    return size, frontier_of(DbNodeStore(session), size)
+    """:func:`lock_head` and the tree's frontier (its perfect subtrees' roots, largest first), in one statement:
+    the frontier is a column of the locked row, so the lock's re-read of the row after waiting returns the one the
+    previous appender committed (a separate query of ``audit_node`` would need a statement that starts after the
+    lock is granted, under READ COMMITTED). Without a stored frontier for this size, the nodes are read."""
+    size, _, packed = _lock(session)
+    frontier = unpack_frontier(size, packed)
+    return size, frontier if frontier is not None else frontier_of(DbNodeStore(session), size)
 
 
 def write_append(
-    session: Session, rows: Sequence[dict[str, Any]], nodes: Sequence[Node], tree_size: int, root: bytes
+    session: Session,
+    rows: Sequence[dict[str, Any]],
+    nodes: Sequence[Node],
+    tree_size: int,
+    root: bytes,
+    frontier: Sequence[bytes],
 ) -> None:
-    """Write an append: its entries, its new Merkle nodes and the new head. One statement on PostgreSQL (a data-
-    modifying CTE over arrays, so the text is the same for any batch), three on SQLite."""
+    """Write an append: its entries, its new Merkle nodes and the new head (with its frontier). One statement on
+    PostgreSQL (a data-modifying CTE; its text is the same for any batch), three on SQLite."""
+    packed = pack_frontier(tree_size, frontier)
     if session.get_bind().dialect.name != "postgresql":
         insert_entries(session, rows)
         DbNodeStore(session).put(nodes)
-        set_head(session, tree_size, root)
+        set_head(session, tree_size, root, packed)
         return
     # the rows travel as one JSON document (json_to_recordset): encoding ~100 entries is one C call here and one
     # parse there, where text[] parameters cost psycopg a Python escaping pass over every character of every entry
@@ -119,6 +148,7 @@ def write_append(
             "ts": rows[0]["ts"],
             "size": tree_size,
             "root": root,
+            "frontier": packed,
             "id": HEAD_ID,
         },
     )
@@ -136,14 +166,19 @@ _PG_APPEND = text(
     " nodes AS (INSERT INTO audit_node (level, idx, hash)"
     " SELECT (n ->> 0)::integer, (n ->> 1)::bigint, decode(n ->> 2, 'hex')"
     " FROM json_array_elements(CAST(:nodes AS json)) AS n)"
-    " UPDATE audit_head SET tree_size = :size, root_hash = :root, updated_at = :ts WHERE id = :id"
+    " UPDATE audit_head SET tree_size = :size, root_hash = :root, frontier = :frontier, updated_at = :ts"
+    " WHERE id = :id"
 ).bindparams(bindparam("ts", type_=UTCDateTime()))
 
 
-def set_head(session: Session, tree_size: int, root: bytes) -> None:
+def set_head(session: Session, tree_size: int, root: bytes, frontier: bytes | None = None) -> None:
+    """The new head; ``frontier`` as :func:`pack_frontier` made it (None: the next append reads the nodes)."""
     session.execute(
-        text("UPDATE audit_head SET tree_size = :size, root_hash = :root, updated_at = :now WHERE id = :id"),
-        {"size": tree_size, "root": root, "now": utcnow(), "id": HEAD_ID},
+        text(
+            "UPDATE audit_head SET tree_size = :size, root_hash = :root, frontier = :frontier, updated_at = :now"
+            " WHERE id = :id"
+        ),
+        {"size": tree_size, "root": root, "frontier": frontier, "now": utcnow(), "id": HEAD_ID},
     )
 
 
