@@ -118,6 +118,8 @@ describe("the page's country and currency", () => {
     expect(currencyMarker('kr. 1.299', { host: 'shop.example.dk' }).iso).toBe('DKK');
     expect(currencyMarker('3.490 kr.', { host: 'shop.example', lang: 'is' }).iso).toBe('ISK');
     expect(currencyMarker('$49.99', { host: 'shop.example.de' }).iso).toBe('USD');
+    expect(currencyMarker('₨ 2,499', { host: 'shop.example.pk' }).iso).toBe('PKR');
+    expect(currencyMarker('Rs. 2,499', { host: 'shop.example.lk' }).iso).toBe('LKR');
   });
   it("a marker no table names is the page country's currency only if Intl shows it so there", () => {
     expect(currencyMarker('Q 150.00', { host: 'tienda.example.gt' }).iso).toBe('GTQ');

@@ -192,7 +192,7 @@ export function currencyMarker(text, ctx = {}) {
   }
   const shared = (iso) => found(iso, 'symbol+locale');
   if (/\d\s?元|^\s*元\s*$/.test(s)) return shared(yuan(ctx));
-  if (/(^|[^A-Za-z])(rs\.?|rupees?)(?![A-Za-z])/i.test(s)) return shared(rupee(ctx));
+  if (/(^|[^A-Za-z])(rs\.?|rupees?)(?![A-Za-z])|₨/i.test(s)) return shared(rupee(ctx));
   if (/(^|[^A-Za-z])(kr\.?|kronor|kroner|krónur)(?![A-Za-z])/i.test(s)) return shared(kronor(ctx));
   if (/[¥￥]/.test(s)) return shared(yen(ctx));
   if (/\$/.test(s)) return shared(dollar(ctx));

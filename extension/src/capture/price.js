@@ -3,7 +3,10 @@
  * "23.450" (thousands group) and plain numbers. Returns null when no sane number is found.
  */
 
-const THREE_DECIMALS = new Set(['KWD', 'BHD', 'OMR', 'JOD', 'TND', 'LYD', 'IQD']);
+import { currencyDigits } from './intl.js';
+
+/** Currencies written with three decimals (Intl: KWD, BHD, OMR, JOD, TND, LYD): "1.250" there is one and a quarter. */
+export const threeDecimals = (code) => /^[A-Z]{3}$/.test(code || '') && currencyDigits(code, 'en') === 3;
 const NBSP = /[\u00a0\u202f\u2009\u2007\s]/g;
 
 /** Decide what "." or "," means when only one of them appears once. */
@@ -49,7 +52,7 @@ export function parsePrice(raw, opts = {}) {
       // "1.234.567" or "1,234,567": groups of three -> thousands separators.
       value = Number(parts.join(''));
     } else {
-      value = singleSeparator(parts[0], parts[1], THREE_DECIMALS.has(opts.currency || ''));
+      value = singleSeparator(parts[0], parts[1], threeDecimals(opts.currency));
     }
   }
   if (!Number.isFinite(value) || value < 0) return null;

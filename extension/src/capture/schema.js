@@ -4,7 +4,7 @@
  * gesture's product shape.
  */
 import { clean } from './dom.js';
-import { parsePrice } from './price.js';
+import { parsePrice, threeDecimals } from './price.js';
 import { currencyMarker, normalizeCurrency } from './currency.js';
 import { currencyDigits, groupSeparator, localeTag } from './intl.js';
 
@@ -138,12 +138,11 @@ export function parsePriceMachine(v, ctx = {}) {
   if (m) {
     const cur = String(ctx.currency || '').toUpperCase();
     const locale = localeTag(ctx.lang || '');
-    if (wholeUnit(cur, locale) || (!THREE_DECIMAL.has(cur) && m[2].at(-1) !== '0' && groupSeparator(locale) === '.')) return Number(m[1] + m[2]);
+    if (wholeUnit(cur, locale) || (!threeDecimals(cur) && m[2].at(-1) !== '0' && groupSeparator(locale) === '.')) return Number(m[1] + m[2]);
   }
   if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 100) / 100;
   return parsePrice(s, { currency: ctx.currency });
 }
-const THREE_DECIMAL = new Set(['KWD', 'BHD', 'OMR', 'JOD', 'TND', 'LYD', 'IQD']);
 
 /** Normalise a Product-like schema.org node into the gesture product shape. */
 export function productFromNode(node, ctx = {}) {
