@@ -217,10 +217,10 @@ def append_many(
     A constant number of statements whatever the batch: the data keys of the consumers with a private part that
     are not in ``ciphers`` (the caller's already opened keys, e.g. a feed page's) in one query (none when all are
     given), the head locked and its Merkle frontier read in one statement (``audit_head.frontier``), then the
-    entries, the new nodes and the new head written (one statement on PostgreSQL, three on SQLite). Everything that does not depend on the log position (checks,
-    pseudonyms, public tokens, the private plaintext) is done before the head is locked, so concurrent appenders
-    wait for each other as briefly as possible. Every spec is validated before anything is written; a private part
-    for an account whose key is gone raises DataKeyGone.
+    entries, the new nodes and the new head written (one statement on PostgreSQL, three on SQLite). Everything
+    that does not depend on the log position (checks, pseudonyms, public tokens, the private plaintext) is done
+    before the head is locked, so concurrent appenders wait for each other as briefly as possible. Every spec is
+    validated before anything is written; a private part for an account whose key is gone raises DataKeyGone.
     """
     return len(_append(session, ctx, entries, ciphers))
 
