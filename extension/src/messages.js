@@ -196,6 +196,20 @@ export async function handleMessage(deps, msg, sender) {
         ]);
         return { ok: true, signals, inbox };
       }
+      case 'ui:terms':
+      case 'ui:terms:save': {
+        const s = await deps.loadSettings();
+        if (!(s.auth && s.auth.access_token)) return { ok: false, code: 'unpaired', error: 'Pair with your vault to choose your terms here.' };
+        try {
+          if (msg.type === 'ui:terms:save') await deps.client.saveTerms(msg.agreement_id ?? null, msg.vendor_id || null);
+          const terms = await deps.client.fetchTerms();
+          if (!terms) return { ok: false, code: 'none', error: 'Your vault does not proffer terms (it keeps no agreement roster).' };
+          return { ok: true, ...terms };
+        } catch (e) {
+          if (e.status === 403) return { ok: false, code: 'scope', error: 'This pairing was made before terms could be chosen here: pair again, or choose them on your vault’s terms page.' };
+          return { ok: false, code: 'error', error: e.message };
+        }
+      }
       case 'ui:taxonomy': {
         const r = await fetch(browser.runtime.getURL('policy.json'));
         return { ok: true, policy: await r.json() };

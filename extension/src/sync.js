@@ -8,7 +8,7 @@ import { loadSettings, updateSettings, isPaired } from './settings.js';
 import { MAX_BATCH } from './queue.js';
 
 export const CLIENT_ID = 'intent-vault-extension';
-export const SCOPE = 'gestures:write signals:read:self';
+export const SCOPE = 'gestures:write signals:read:self terms:self';
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const SYNC_KEY = 'sync_state';
 export const LOG_KEY = 'sync_log';
@@ -308,6 +308,30 @@ export class VaultClient {
   async fetchInboxSummary() {
     const data = await this._json('/v1/inbox/summary', { tolerate404: true });
     return data ? { offers: Number(data.offers) || 0, questions: Number(data.questions) || 0 } : null;
+  }
+
+  /**
+   * The consumer's terms (IEEE 7012): the vault's roster (GET /v1/terms/roster) and the consumer's choices
+   * (GET /v1/me/terms: default, per-vendor, and the vendor apps one may choose for). Null when the vault keeps
+   * no roster (404). Needs the terms:self scope: a pairing made before it gets a VaultError with status 403.
+   */
+  async fetchTerms() {
+    const roster = await this._json('/v1/terms/roster', { tolerate404: true });
+    if (!roster) return null;
+    return { roster, choices: await this._json('/v1/me/terms') };
+  }
+
+  /** PUT /v1/me/terms: the default agreement (no vendor) or one vendor's (agreementId null removes that choice). */
+  async saveTerms(agreementId, vendorId = null) {
+    const body = vendorId ? { agreement_id: agreementId, vendor_id: vendorId } : { agreement_id: agreementId };
+    const res = await this.authed('/v1/me/terms', {
+      method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+    });
+    if (!res.ok) {
+      const problem = await res.json().catch(() => ({}));
+      throw new VaultError(problem.detail || `PUT /v1/me/terms: HTTP ${res.status}`, { status: res.status });
+    }
+    return res.json();
   }
 
   /** DELETE /v1/gestures/{id}; 404 means the vault never had it (or already deleted it). */

@@ -178,3 +178,38 @@ describe('extension page messages', () => {
     expect(res.error).toMatch(/unreachable/);
   });
 });
+
+describe('the options page: the consumer\'s terms', () => {
+  const options = { url: `${EXT}options/options.html` };
+  it('ui:terms reads the roster and the choices; ui:terms:save puts a default or a per-vendor choice in the vault', async () => {
+    const t = setup();
+    let res = await handleMessage(t.deps, { type: 'ui:terms' }, options);
+    expect(res).toMatchObject({ ok: true, choices: { default: 'cc-sd-offers', vendors: {} } });
+    expect(res.roster.agreements.map((a) => a.id)).toEqual(['cc-sd-base', 'cc-sd-offers']);
+    res = await handleMessage(t.deps, { type: 'ui:terms:save', agreement_id: 'cc-sd-base' }, options);
+    expect(res).toMatchObject({ ok: true, choices: { default: 'cc-sd-base' } });
+    const put = t.vault.state.requests.find((r) => r.method === 'PUT');
+    expect(put.path).toBe('/v1/me/terms');
+    expect(JSON.parse(put.body)).toEqual({ agreement_id: 'cc-sd-base' });
+    expect(put.headers.Authorization).toBe('Bearer at-1');
+    res = await handleMessage(t.deps, { type: 'ui:terms:save', agreement_id: 'cc-sd-offers', vendor_id: 'ivc_shop' }, options);
+    expect(res.choices.vendors).toEqual({ ivc_shop: 'cc-sd-offers' });
+    res = await handleMessage(t.deps, { type: 'ui:terms:save', agreement_id: null, vendor_id: 'ivc_shop' }, options);
+    expect(res.choices.vendors).toEqual({});
+  });
+  it('says what to do when unpaired, paired before the scope existed, or the vault refuses the choice', async () => {
+    expect(await handleMessage(setup({ auth: null }).deps, { type: 'ui:terms' }, options)).toMatchObject({ ok: false, code: 'unpaired' });
+    const old = setup();
+    old.vault.state.termsScope = false;
+    const res = await handleMessage(old.deps, { type: 'ui:terms' }, options);
+    expect(res).toMatchObject({ ok: false, code: 'scope' });
+    expect(res.error).toMatch(/pair again/);
+    const t = setup();
+    const bad = await handleMessage(t.deps, { type: 'ui:terms:save', agreement_id: 'nope' }, options);
+    expect(bad).toMatchObject({ ok: false, code: 'error' });
+    expect(bad.error).toMatch(/not in the roster/);
+    t.vault.state.roster = null;
+    expect(await handleMessage(t.deps, { type: 'ui:terms' }, options)).toMatchObject({ ok: false, code: 'none' });
+    expect(await handleMessage(t.deps, { type: 'ui:terms' }, { tab: { id: 1, url: 'https://shop.example/' }, url: 'https://shop.example/' })).toBeUndefined();
+  });
+});

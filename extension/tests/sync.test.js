@@ -139,7 +139,7 @@ describe('pairing (RFC 8628 device flow)', () => {
     expect(p).toMatchObject({ user_code: 'WDJB-MJHT', verification_uri: `${VAULT}/device`, interval: 5, status: 'pending' });
     const da = t.vault.state.requests[0];
     expect(da.path).toBe('/oauth/device_authorization');
-    expect(Object.fromEntries(new URLSearchParams(da.body))).toEqual({ client_id: 'intent-vault-extension', scope: 'gestures:write signals:read:self' });
+    expect(Object.fromEntries(new URLSearchParams(da.body))).toEqual({ client_id: 'intent-vault-extension', scope: 'gestures:write signals:read:self terms:self' });
 
     t.vault.state.pending = 1;
     t.vault.state.slowDownOnce = true;

@@ -153,3 +153,34 @@ def test_extension_can_revoke_its_own_tokens(live_server: LiveServer) -> None:
     assert r.status_code == 200
     assert ext.post("/v1/gestures", json={"events": [_gesture()]}, headers=bearer).status_code == 401
     assert ext.post("/oauth/introspect", data={"token": tokens["access_token"], "client_id": EXT}).status_code == 401
+
+
+def _pair(live_server: LiveServer, consumer: httpx.Client, scope: str) -> tuple[httpx.Client, dict[str, str]]:
+    ext = browser(live_server.url)
+    r = ext.post("/oauth/device_authorization", data={"client_id": EXT, "scope": scope})
+    assert r.status_code == 200, r.text
+    _approve(consumer, r.json()["user_code"])
+    tokens = _poll(ext, r.json()["device_code"]).json()
+    assert tokens["scope"] == scope
+    return ext, {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def test_the_extension_chooses_the_consumers_terms_with_its_own_narrow_scope(live_server: LiveServer) -> None:
+    consumer = consumer_browser(live_server.url)
+    ext, bearer = _pair(live_server, consumer, "gestures:write signals:read:self terms:self")
+    choices = ext.get("/v1/me/terms", headers=bearer).json()
+    assert choices["default"] == "cc-sd-offers" and choices["vendors"] == {}
+    assert isinstance(choices["vendor_apps"], list)
+    r = ext.put("/v1/me/terms", json={"agreement_id": "cc-sd-base"}, headers=bearer)
+    assert r.status_code == 200 and r.json()["default"] == "cc-sd-base"
+    assert ext.get("/v1/me/terms", headers=bearer).json()["default"] == "cc-sd-base"
+    # terms:self opens the consumer's terms and nothing more of the account
+    assert ext.get("/v1/me/export", headers=bearer).status_code == 403
+    bad = ext.put("/v1/me/terms", json={"agreement_id": "nope"}, headers=bearer)
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
+
+    older, without = _pair(live_server, consumer, "gestures:write signals:read:self")  # a pairing made before the scope
+    denied = older.get("/v1/me/terms", headers=without)
+    assert denied.status_code == 403 and "terms:self" in denied.json()["detail"]
+    assert older.put("/v1/me/terms", json={"agreement_id": "cc-sd-offers"}, headers=without).status_code == 403
+    assert ext.get("/v1/me/terms", headers=bearer).json()["default"] == "cc-sd-base"

@@ -311,7 +311,7 @@ def test_choices_and_registration_reject_unknown_agreements(live_server: LiveSer
     ).json()["csrf_token"]
     r = consumer.put("/v1/me/terms", json={"agreement_id": "nope"}, headers={"X-CSRF-Token": token})
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
-    assert consumer.get("/v1/me/terms").json() == {"default": "cc-sd-offers", "vendors": {}}
+    assert consumer.get("/v1/me/terms").json() == {"default": "cc-sd-offers", "vendors": {}, "vendor_apps": []}
     page = consumer.get("/terms")
     assert page.status_code == 200 and "Service delivery only" in page.text
 

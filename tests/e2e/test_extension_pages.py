@@ -100,3 +100,19 @@ def test_options_page_wears_the_vault_look_and_shows_what_is_sent(paired: Paired
     options.screenshot(path=str(SHOTS / "extension-options.png"), full_page=True)
     options.set_viewport_size({"width": 360, "height": 800})
     no_horizontal_overflow(options)
+
+
+def test_options_page_chooses_the_terms_the_vault_proffers(paired: Paired) -> None:
+    ext, vault = paired.browser, paired.vault
+    options = ext.open("options/options.html")
+    chooser = options.get_by_label("By default, I proffer")
+    expect(chooser).to_have_value("cc-sd-offers")
+    try:
+        chooser.select_option(label="Service delivery only")
+        expect(options.get_by_test_id("message")).to_have_text("Saved in your vault.")
+        assert vault.http.get("/v1/me/terms").json()["default"] == "cc-sd-base"
+        options.reload()
+        expect(options.get_by_label("By default, I proffer")).to_have_value("cc-sd-base")
+    finally:  # the shared vault's other tests consent under the roster's default
+        r = vault.http.put("/v1/me/terms", json={"agreement_id": "cc-sd-offers"}, headers={"X-CSRF-Token": vault.csrf})
+        assert r.status_code == 200, r.text

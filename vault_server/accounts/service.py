@@ -25,7 +25,7 @@ from vault_server.errors import Conflict, Forbidden, NotFound, RateLimited, Unau
 # A real argon2id hash of a random password: verifying against it keeps "no such user" as slow as "wrong password".
 _DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=1$QXlXZ76Y9XlJk0zJNwEJjg$NMKsrXMnylzjQJCzQU6orGHoSuft1fa1tJz0Cfv+SDw"
 
-KNOWN_SCOPES = frozenset({"gestures:write", "signals:read:self", "intents:write", "account:read"})
+KNOWN_SCOPES = frozenset({"gestures:write", "signals:read:self", "terms:self", "intents:write", "account:read"})
 DEFAULT_PERSONAL_SCOPES = ("gestures:write",)
 
 

@@ -6,7 +6,7 @@ from vault_server.oauth.errors import OAuthError
 
 VENDOR_SCOPES = ("signals:read", "intents:read", "offers:write", "questions:write", "identity:name", "identity:email")
 IDENTITY_SCOPES = ("identity:name", "identity:email")
-DEVICE_SCOPES = ("gestures:write", "signals:read:self")
+DEVICE_SCOPES = ("gestures:write", "signals:read:self", "terms:self")
 SCOPE_LABELS = {
     "signals:read": "read the intent signals you share below",
     "intents:read": "read intents you declared and chose to share",
@@ -16,6 +16,7 @@ SCOPE_LABELS = {
     "identity:email": "see your e-mail address",
     "gestures:write": "record your shopping gestures into your vault",
     "signals:read:self": "read your own signals",
+    "terms:self": "see and choose the terms (IEEE 7012 agreement) you proffer to vendors",
 }
 
 

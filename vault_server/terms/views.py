@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
 
 from vault_server.errors import VaultError
 from vault_server.feed.views import Vendor, consumer
@@ -44,20 +45,37 @@ def get_roster(ctx: Ctx) -> dict[str, Any]:
     return service.roster_view(ctx)
 
 
+def _terms_consumer(principal: Principal, broad: str) -> str:
+    """The consumer's account id, for a credential with ``terms:self`` (the extension's pairing) or ``broad``."""
+    principal.require_any("terms:self", broad)
+    principal.require_role("consumer")
+    return principal.account.id
+
+
+def _choices_view(s: Session, ctx: Ctx, account_id: str) -> dict[str, Any]:
+    """The consumer's choices plus the vendor apps one may choose for (id and name), as the terms page lists them."""
+    apps = vendors.list_apps(session=s, status="approved")
+    return {
+        **service.choices(session=s, ctx=ctx, account_id=account_id),
+        "vendor_apps": [{"id": a.id, "name": a.name} for a in apps],
+    }
+
+
 @router.get("/v1/me/terms", summary="The agreement you proffer by default and per vendor")
 def get_choices(principal: CurrentPrincipal, ctx: Ctx) -> dict[str, Any]:
-    account_id = consumer(principal, "account:read")
+    account_id = _terms_consumer(principal, "account:read")
     with ctx.db.session() as s:
-        return service.choices(session=s, ctx=ctx, account_id=account_id)
+        return _choices_view(s, ctx, account_id)
 
 
 @router.put("/v1/me/terms", summary="Choose the agreement you proffer (default, or for one vendor)")
 def put_choice(body: ChoiceIn, principal: CurrentPrincipal, ctx: Ctx) -> dict[str, Any]:
-    account_id = consumer(principal, "account:admin")
+    account_id = _terms_consumer(principal, "account:admin")
     with ctx.db.session() as s:
-        return service.choose(
+        service.choose(
             session=s, ctx=ctx, account_id=account_id, agreement_id=body.agreement_id, vendor_id=body.vendor_id
         )
+        return _choices_view(s, ctx, account_id)
 
 
 @router.get("/v1/me/agreements", summary="Your signed agreement records")

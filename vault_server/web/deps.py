@@ -26,7 +26,9 @@ SESSION_COOKIE = "vault_session"
 PRESESSION_COOKIE = "vault_pre"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-SESSION_SCOPES = frozenset({"gestures:write", "signals:read:self", "intents:write", "account:read", "account:admin"})
+SESSION_SCOPES = frozenset(
+    {"gestures:write", "signals:read:self", "terms:self", "intents:write", "account:read", "account:admin"}
+)
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 
@@ -53,6 +55,12 @@ class Principal:
     def require(self, scope: str) -> None:
         if scope not in self.scopes:
             raise Forbidden(f"this credential lacks the scope {scope!r}", extra={"required_scope": scope})
+
+    def require_any(self, *scopes: str) -> None:
+        """At least one of ``scopes`` (a narrow first-party scope or the broad one that includes it)."""
+        if self.scopes.isdisjoint(scopes):
+            wanted = " or ".join(repr(s) for s in scopes)
+            raise Forbidden(f"this credential lacks the scope {wanted}", extra={"required_scope": scopes[0]})
 
     def require_role(self, *roles: str) -> None:
         if self.account.role not in roles:

@@ -1,4 +1,4 @@
-/** Options: vault URL, pairing (device flow), never-record sites, sensitive opt-ins, queue preview. */
+/** Options: vault URL, pairing (device flow), terms, never-record sites, sensitive opt-ins, queue preview. */
 import browser from 'webextension-polyfill';
 import { send, h, clear, byId } from '../ui/common.js';
 
@@ -79,7 +79,7 @@ function schedulePoll(intervalS) {
     const st = await send('ui:state');
     if (st.ok) render(st.state);
     if (res.ok && res.status === 'pending') schedulePoll(intervalS);
-    else if (res.ok && res.status === 'paired') say('Paired with your vault.');
+    else if (res.ok && res.status === 'paired') { say('Paired with your vault.'); await loadTerms(); }
   }, Math.max(1, intervalS) * 1000);
 }
 
@@ -103,6 +103,53 @@ async function loadCategories() {
   }
 }
 
+/** The terms card: the roster agreement proffered by default and per vendor, saved in the vault at once. */
+function renderTerms(res) {
+  const box = byId('terms-choices');
+  const state = byId('terms-state');
+  if (!res.ok) {
+    box.hidden = true;
+    state.hidden = false;
+    state.textContent = res.error;
+    return;
+  }
+  const { roster, choices } = res;
+  const titles = new Map(roster.agreements.map((a) => [a.id, a.title]));
+  const options = (selected, extra) => [
+    ...(extra ? [h('option', { value: '', text: extra })] : []),
+    ...roster.agreements.map((a) => h('option', { value: a.id, text: a.title, ...(a.id === selected ? { selected: '' } : {}) })),
+  ];
+  state.hidden = true;
+  box.hidden = false;
+  const def = byId('terms-default');
+  clear(def);
+  def.append(...options(choices.default));
+  def.value = choices.default;
+  const chosen = roster.agreements.find((a) => a.id === choices.default);
+  byId('terms-summary').textContent = chosen ? chosen.text || '' : '';
+  const list = byId('terms-vendors');
+  clear(list);
+  const apps = choices.vendor_apps || [];
+  if (!apps.length) list.append(h('li', { class: 'muted', text: 'No vendor apps in this vault yet.' }));
+  for (const app of apps) {
+    const id = `terms-vendor-${app.id}`;
+    const select = h('select', { id, 'data-testid': 'terms-vendor', 'data-vendor': app.id,
+      onchange: (e) => saveTerms(e.target.value || null, app.id) },
+      ...options(choices.vendors[app.id] || '', `Same as my default (${titles.get(choices.default) || choices.default})`));
+    select.value = choices.vendors[app.id] || '';
+    list.append(h('li', {}, h('label', { for: id, text: app.name }), select));
+  }
+}
+
+async function loadTerms() { renderTerms(await send('ui:terms')); }
+
+async function saveTerms(agreementId, vendorId = null) {
+  const res = await send('ui:terms:save', { agreement_id: agreementId, vendor_id: vendorId });
+  say(res.ok ? 'Saved in your vault.' : res.error);
+  renderTerms(res.ok ? res : await send('ui:terms'));
+}
+
+byId('terms-default').addEventListener('change', (e) => saveTerms(e.target.value));
 byId('save-vault-url').addEventListener('click', () => save({ vault_url: byId('vault-url').value }));
 byId('pair-button').addEventListener('click', async () => {
   const res = await send('ui:pair:start', { vault_url: byId('vault-url').value });
@@ -111,7 +158,7 @@ byId('pair-button').addEventListener('click', async () => {
   schedulePoll(res.pairing.interval);
 });
 byId('pair-cancel').addEventListener('click', async () => { clearTimeout(pollTimer); await send('ui:pair:cancel'); const st = await send('ui:state'); if (st.ok) render(st.state); });
-byId('unpair-button').addEventListener('click', async () => { await send('ui:unpair'); const st = await send('ui:state'); if (st.ok) render(st.state); });
+byId('unpair-button').addEventListener('click', async () => { await send('ui:unpair'); const st = await send('ui:state'); if (st.ok) render(st.state); await loadTerms(); });
 byId('never-record-add').addEventListener('click', () => {
   const v = byId('never-record-input').value.trim();
   if (!v) return;
@@ -139,5 +186,6 @@ byId('grant-access').addEventListener('click', async () => {
     render(st.state);
     if (st.state.pairing?.status === 'pending') schedulePoll(5);
   }
+  await loadTerms();
   await preview();
 })();

@@ -7,6 +7,12 @@ export function fakeVault({ token = 'at-1', refresh = 'rt-1' } = {}) {
     requests: [], stored: new Map(), mode: 'ok', pending: 2, deviceOutcome: 'approve', slowDownOnce: false,
     accessToken: token, refreshToken: refresh, rejectIds: new Set(), omitIds: new Set(), expiredTokens: new Set(),
     settings: { paused: false, opt_in_categories: [] }, inbox: 404,
+    // terms (IEEE 7012): the roster, the consumer's choices; termsScope false answers 403 as a pre-terms pairing
+    roster: { version: '1', default: 'cc-sd-offers', agreements: [
+      { id: 'cc-sd-base', title: 'Service delivery only', text: 'Data used only to deliver what I asked for.' },
+      { id: 'cc-sd-offers', title: 'Service delivery and offers', text: 'Also to send me offers I asked for.' }] },
+    terms: { default: 'cc-sd-offers', vendors: {}, vendor_apps: [{ id: 'ivc_shop', name: 'Demo Outfitters' }] },
+    termsScope: true,
   };
   const json = (status, body) => ({ ok: status >= 200 && status < 300, status, json: async () => body });
   async function fetch(url, init = {}) {
@@ -56,6 +62,21 @@ export function fakeVault({ token = 'at-1', refresh = 'rt-1' } = {}) {
       return json(state.stored.delete(id) ? 204 : 404, {});
     }
     if (u.pathname === '/v1/me/settings') return json(200, state.settings);
+    if (u.pathname === '/v1/terms/roster') return state.roster ? json(200, state.roster) : json(404, {});
+    if (u.pathname === '/v1/me/terms') {
+      if (!state.termsScope) return json(403, { detail: "this credential lacks the scope 'terms:self' or 'account:read'" });
+      if (req.method === 'PUT') {
+        const body = JSON.parse(init.body);
+        if (body.agreement_id !== null && !state.roster.agreements.some((a) => a.id === body.agreement_id)) return json(422, { detail: `'${body.agreement_id}' is not in the roster` });
+        if (!body.vendor_id) state.terms = { ...state.terms, default: body.agreement_id };
+        else {
+          const vendors = { ...state.terms.vendors };
+          if (body.agreement_id === null) delete vendors[body.vendor_id]; else vendors[body.vendor_id] = body.agreement_id;
+          state.terms = { ...state.terms, vendors };
+        }
+      }
+      return json(200, state.terms);
+    }
     if (u.pathname === '/v1/signals') return json(200, { signals: [{ category: 'electronics.tv', category_name: 'Televisions', score: 0.8, stage: 'motivation', last_seen: '2026-11-25T10:00:00Z' }] });
     if (u.pathname === '/v1/inbox/summary') return state.inbox === 404 ? json(404, {}) : json(200, state.inbox);
     return json(404, {});
