@@ -161,8 +161,11 @@ def run_server(env: dict[str, str], port: int, workdir: Path) -> subprocess.Pope
     raise RuntimeError("server did not start")
 
 
-def http_ingest(port: int, tokens: list[str], total: int, batch: int = 100, threads: int = 4) -> float:
-    """Events/s through ``POST /v1/gestures`` in batches of ``batch`` (bodies serialised before the clock starts)."""
+def http_ingest(
+    port: int, tokens: list[str], total: int, batch: int = 100, threads: int = 4, pid: int = 0
+) -> tuple[float, float]:
+    """Events/s through ``POST /v1/gestures`` in batches of ``batch`` (bodies serialised before the clock starts),
+    and events per CPU-second of the server process ``pid``."""
     now = datetime.now(UTC)
     bodies = [json.dumps({"events": [make_event(now) for _ in range(batch)]}).encode() for _ in range(total // batch)]
     work = [(random.choice(tokens), body) for body in bodies]
@@ -181,12 +184,14 @@ def http_ingest(port: int, tokens: list[str], total: int, batch: int = 100, thre
         return accepted
 
     chunks = [work[i::threads] for i in range(threads)]
+    cpu = cpu_seconds(pid) if pid else 0.0
     start = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
         accepted = sum(pool.map(send, chunks))
     elapsed = time.perf_counter() - start
+    cpu = cpu_seconds(pid) - cpu if pid else 0.0
     assert accepted == len(bodies) * batch, f"only {accepted} accepted"
-    return accepted / elapsed
+    return accepted / elapsed, accepted / cpu if cpu > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -252,9 +257,11 @@ RAW_DDL = (
 )
 
 
-def raw_sqlite(total: int, workdir: Path) -> float:
+def raw_sqlite(total: int, workdir: Path) -> tuple[float, float]:
+    """Events/s and events per CPU-second of this process (which does all the work: no server)."""
     for leftover in workdir.glob("raw.db*"):
         leftover.unlink()
+    cpu = time.process_time()
     start = time.perf_counter()
     rows = raw_rows(total)
     conn = sqlite3.connect(workdir / "raw.db")
@@ -265,15 +272,17 @@ def raw_sqlite(total: int, workdir: Path) -> float:
         conn.executemany("INSERT INTO raw_gesture VALUES (?,?,?,?,?,?,?)", rows[i : i + 100])
         conn.commit()
     conn.close()
-    return total / (time.perf_counter() - start)
+    return total / (time.perf_counter() - start), total / (time.process_time() - cpu)
 
 
-def raw_postgres(total: int) -> float:
+def raw_postgres(total: int) -> tuple[float, float]:
+    """Events/s and events per CPU-second of this process (PostgreSQL's own work is not counted, as for the vault)."""
     schema = "raw_" + secrets.token_hex(4)
     with psycopg.connect(PG_URL.replace("+psycopg", ""), autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
         conn.execute(f'SET search_path TO "{schema}"')
         conn.execute(RAW_DDL.format(blob="bytea"))
+        cpu = time.process_time()
         start = time.perf_counter()
         rows = raw_rows(total)
         try:
@@ -287,7 +296,7 @@ def raw_postgres(total: int) -> float:
                 ):
                     for row in rows[i : i + 100]:
                         copy.write_row(row)
-            return total / (time.perf_counter() - start)
+            return total / (time.perf_counter() - start), total / (time.process_time() - cpu)
         finally:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
@@ -313,28 +322,37 @@ def main() -> None:
             proc = run_server(env, port, workdir)
             vault: list[float] = []
             raw: list[float] = []
+            vault_cpu: list[float] = []
+            raw_cpu: list[float] = []
             runs: list[WrkRun] = []
             try:
                 for r in range(args.rounds):
                     pin(CLIENT_CORE)
-                    vault.append(http_ingest(port, tokens, args.events))
+                    rate, per_cpu = http_ingest(port, tokens, args.events, pid=proc.pid)
+                    vault.append(rate)
+                    vault_cpu.append(per_cpu)
                     pin(SERVER_CORE)
-                    raw.append(raw_sqlite(args.events, workdir) if backend == "sqlite" else raw_postgres(args.events))
+                    rate, per_cpu = (
+                        raw_sqlite(args.events, workdir) if backend == "sqlite" else raw_postgres(args.events)
+                    )
+                    raw.append(rate)
+                    raw_cpu.append(per_cpu)
                     if use_wrk:
                         runs.append(wrk_one_gesture(port, workdir, args.seconds, pid=proc.pid))
                     last = f", wrk {runs[-1].rps:,.0f} req/s p99 {runs[-1].p99_ms:.1f} ms" if runs else ""
                     print(
                         f"  {backend} round {r + 1}: vault {vault[-1]:,.0f} ev/s, raw {raw[-1]:,.0f} ev/s, "
-                        f"ratio {vault[-1] / raw[-1]:.2f}{last}",
+                        f"ratio {vault[-1] / raw[-1]:.2f} (per CPU-second {vault_cpu[-1] / raw_cpu[-1]:.2f}){last}",
                         file=sys.stderr,
                     )
             finally:
                 stop(proc)
                 drop_schema(env)
             ratios = [v / w for v, w in zip(vault, raw, strict=True)]
+            cpu_ratios = [v / w for v, w in zip(vault_cpu, raw_cpu, strict=True)]
             batch_rows.append(
                 f"| {backend} | {args.consumers} | {args.events:,} x {args.rounds} | {spread(vault)} | {spread(raw)} "
-                f"| **{spread(ratios, 2)}** |"
+                f"| **{spread(ratios, 2)}** | {spread(vault_cpu)} | {spread(raw_cpu)} | **{spread(cpu_ratios, 2)}** |"
             )
             if runs:
                 wrk_rows.append(
@@ -345,10 +363,15 @@ def main() -> None:
     print(f"Machine: {machine()}. Server: `intent-vault serve`, one process pinned to core {SERVER_CORE}; clients")
     print(f"(httpx threads, wrk) pinned to core {CLIENT_CORE}; the raw insert runs on the server's core.")
     print()
-    print("Batches of 100 events over HTTP vs the raw encrypted insert, same round (median (min-max)):")
+    print("Batches of 100 events over HTTP vs the raw encrypted insert, same round (median (min-max)); per CPU-second:")
+    print("events per CPU-second of the server process (vault) and of the raw insert's process (what one free core")
+    print("would do; PostgreSQL's own processes are counted for neither):")
     print()
-    print("| backend | consumers | events x rounds | vault events/s | raw events/s | vault / raw |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        "| backend | consumers | events x rounds | vault events/s | raw events/s | vault / raw "
+        "| vault per CPU-s | raw per CPU-s | vault / raw per CPU-s |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     print("\n".join(batch_rows))
     if wrk_rows:
         print()
