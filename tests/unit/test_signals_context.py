@@ -9,12 +9,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from vault_server.policy import load_policy
 from vault_server.signals import apply, evaluate, fold, group_by_category, new_state
 from vault_server.signals.classify import VisitContext, origin_context, with_context
 from vault_server.signals.cli import signals
+from vault_server.signals.engine import score_parts
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY = load_policy(REPO / "policies")
@@ -133,3 +135,43 @@ def test_replay_places_context_gestures_and_counts_the_rest_unclassified(tmp_pat
     assert any(line.startswith("1 page view") for line in out[0]["explanation"])
     assert "replayed 3 events" in result.output
     assert "2 unclassified" in result.output
+
+
+def test_in_a_return_visit_browsing_counts_a_tenth_and_a_cart_half() -> None:
+    """What the shipped return_visit says: the visit's product views count `factor`, a cart `factors.cart_add`."""
+    visit = POLICY.gesture_rules["return_visit"].visit
+    assert visit is not None
+    start = [ev("return_visit", 0, path="/", category="electronics.tv")]
+    shopping = [ev("product_view", 1, product=TV), ev("cart_add", 2, category="electronics.tv", value=899.0)]
+    first = apply(new_state("electronics.tv"), shopping, POLICY).counts
+    back = apply(new_state("electronics.tv"), [*start, *shopping], POLICY).counts
+    assert back["product_view"] == pytest.approx(first["product_view"] * visit.factor)
+    assert back["cart_add"] == pytest.approx(first["cart_add"] * visit.factors["cart_add"])
+    assert visit.factor < visit.factors["cart_add"] < 1.0
+
+
+def test_a_cart_stands_for_the_browsing_that_led_to_it() -> None:
+    """With `overlap`, a cart after long browsing is worth about the same cart after a glance: the browsing
+    counts `share`, so it can add at most `share` of itself, and the explanation says so."""
+    overlap = POLICY.gestures.overlap
+    assert overlap is not None and overlap.share < 1.0
+    cart = [ev("cart_add", 90, category="electronics.tv", value=899.0)]
+    glance = [ev("product_view", 89, product=TV, dwell_ms=20_000)]
+    long = [ev("product_view", m, product=TV, dwell_ms=60_000) for m in range(1, 89)]
+    state = apply(new_state("electronics.tv"), [*long, *cart], POLICY)
+    raw_long, parts, _ = score_parts(state, state.updated, POLICY)
+    raw_glance, _, _ = score_parts(apply(new_state("electronics.tv"), [*glance, *cart], POLICY), state.updated, POLICY)
+    raw_browsing, _, _ = score_parts(apply(new_state("electronics.tv"), long, POLICY), state.updated, POLICY)
+    raw_cart, _, _ = score_parts(apply(new_state("electronics.tv"), cart, POLICY), state.updated, POLICY)
+    assert raw_cart > raw_browsing > 0
+    assert raw_cart <= raw_long <= raw_cart + overlap.share * raw_browsing
+    assert raw_glance < raw_long < raw_cart + raw_browsing
+    assert any(p.label.startswith("overlap: cart add and checkout start stands for") for p in parts)
+    assert any("product views" in p.label and p.label.endswith("(overlap)") for p in parts)
+    # Browsing alone that outweighs a small cart: the cart is the part that counts `share`.
+    small = [ev("cart_add", 90, category="electronics.tv")]  # no price: no value bonus
+    heavy = [*long, *(ev(kind, 91 + i, category="electronics.tv") for i in range(8)
+                      for kind in ("compare", "review_read", "price_check"))]  # fmt: skip
+    state = apply(new_state("electronics.tv"), [*heavy, *small], POLICY)
+    _, parts, _ = score_parts(state, state.updated, POLICY)
+    assert any(p.label.startswith("overlap: browsing outweighs") for p in parts)

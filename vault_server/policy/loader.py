@@ -364,9 +364,55 @@ def _check_gestures(doc: YamlDoc, ges: GesturesFile) -> list[PolicyProblem]:
                     "(a positive gesture must never lower a score)",
                 )
             )
+        for gtype in rule.visit.factors if rule.visit is not None else {}:
+            loc: Loc = ("gestures", i, "visit", "factors", gtype)
+            other = next((g for g in ges.gestures if g.type == gtype), None)
+            if other is None:
+                out.append(doc.problem(loc, f"gesture '{rule.type}': visit.factors: unknown gesture type '{gtype}'"))
+            elif other.weight < 0:
+                out.append(
+                    doc.problem(
+                        loc,
+                        f"gesture '{rule.type}': visit.factors: '{gtype}' has weight {other.weight:g}; "
+                        "a visit damps only gestures with a weight >= 0",
+                    )
+                )
     for required in REQUIRED_GESTURES:
         if required not in defined:
             out.append(doc.problem(("gestures",), f"missing required gesture type '{required}'"))
+    if ges.overlap is not None:
+        out += _check_overlap(doc, ges)
+    return out
+
+
+def _check_overlap(doc: YamlDoc, ges: GesturesFile) -> list[PolicyProblem]:
+    """``overlap``: both lists name defined gestures of weight >= 0, none twice, none in both."""
+    assert ges.overlap is not None
+    rules = {g.type: g for g in ges.gestures}
+    out: list[PolicyProblem] = []
+    seen: dict[str, str] = {}
+    for side in ("action", "browsing"):
+        for k, gtype in enumerate(getattr(ges.overlap, side)):
+            loc: Loc = ("overlap", side, k)
+            if gtype in seen:
+                where = "twice" if seen[gtype] == side else "in both 'action' and 'browsing'"
+                out.append(doc.problem(loc, f"overlap: gesture '{gtype}' is listed {where}"))
+                continue
+            seen[gtype] = side
+            rule = rules.get(gtype)
+            if rule is None:
+                out.append(doc.problem(loc, f"overlap: unknown gesture type '{gtype}'"))
+            elif rule.weight < 0:
+                out.append(
+                    doc.problem(
+                        loc,
+                        f"overlap: gesture '{gtype}' has weight {rule.weight:g}; a damping gesture "
+                        "(weight < 0) is no evidence to overlap",
+                    )
+                )
+    out += _duplicates(
+        doc, ((p, ("overlap", "patterns", k)) for k, p in enumerate(ges.overlap.patterns)), "overlap pattern"
+    )
     return out
 
 

@@ -89,10 +89,12 @@ class ValueBonus(_Strict):
 
 class VisitDamping(_Strict):
     """After this gesture, the positive gestures of the same category on the same origin count ``factor``
-    times (and their time on page too) for ``hours``: the visit it starts weighs less."""
+    times (and their time on page too) for ``hours``: the visit it starts weighs less. ``factors`` gives
+    some gesture types their own factor (e.g. a cart in that visit)."""
 
     factor: Annotated[float, Field(gt=0, le=1)]
     hours: Annotated[float, Field(gt=0, le=48)]
+    factors: dict[Slug, Annotated[float, Field(gt=0, le=1)]] = Field(default_factory=dict)
 
 
 class GestureRule(_Strict):
@@ -121,11 +123,30 @@ class Patterns(_Strict):
     dwell_minutes: Pattern
 
 
+#: The aggregate patterns of gestures.yaml, by name.
+PatternName = Literal["visit_days", "origins", "dwell_minutes"]
+
+
+class Overlap(_Strict):
+    """Two readings of the same intent: the evidence of the ``action`` gestures (a cart, a checkout) and
+    that of the ``browsing`` gestures and ``patterns`` that led to them. The stronger of the two counts in
+    full, the weaker ``share`` times: ``max(a, b) + share * min(a, b)`` instead of ``a + b``. With
+    ``share`` 1 nothing changes; below 1 a cart stands for the browsing before it (and browsing for a
+    small cart), and neither ever lowers the score."""
+
+    action: Annotated[list[Slug], Field(min_length=1)]
+    browsing: Annotated[list[Slug], Field(min_length=1)]
+    patterns: list[PatternName] = Field(default_factory=list)
+    share: Annotated[float, Field(ge=0, le=1)]
+    description: Text = ""
+
+
 class GesturesFile(_Strict):
     version: Version
     score_scale: Annotated[float, Field(gt=0, le=100)]
     gestures: Annotated[list[GestureRule], Field(min_length=1)]
     patterns: Patterns
+    overlap: Overlap | None = None
 
 
 # --- stages.yaml ---------------------------------------------------------------------------------

@@ -65,7 +65,7 @@ class SignalState:
     top: list[list[Any]] = field(default_factory=list)  # [contribution, ts, type, label], strongest first
     prices: list[list[Any]] = field(default_factory=list)  # [ts, price, currency], oldest first
     brands: dict[str, float] = field(default_factory=dict)  # brand -> decayed count
-    visits: list[list[Any]] = field(default_factory=list)  # [origin, from, until, factor]: damped visits
+    visits: list[list[Any]] = field(default_factory=list)  # [origin, from, until, factor, type]: damped visits
     seen: list[str] = field(default_factory=list)  # recent event ids, oldest first
 
     def to_dict(self) -> dict[str, Any]:
@@ -267,12 +267,17 @@ def _multiplier(event: GestureEvent, policy: Policy) -> float:
     return m
 
 
-def _visit_factor(state: SignalState, origin: str, t: float) -> float:
-    """How much a positive gesture at ``t`` on ``origin`` counts: the smallest factor of the damped visits
-    (``visit`` in gestures.yaml) it falls in, else 1."""
+def _visit_factor(state: SignalState, event: GestureEvent, policy: Policy) -> float:
+    """How much a positive gesture counts: the smallest factor of the damped visits (``visit`` in
+    gestures.yaml) on its origin that it falls in, else 1. A visit's ``factors`` give some gesture types
+    their own factor (a cart in a return visit)."""
     factor = 1.0
-    for v_origin, start, until, f in state.visits:
-        if v_origin == origin and float(start) <= t <= float(until):
+    t = event.epoch
+    for v_origin, start, until, f, *by in state.visits:
+        if v_origin == event.origin and float(start) <= t <= float(until):
+            damping = policy.gesture_rules.get(str(by[0])) if by else None
+            if damping is not None and damping.visit is not None and event.type in damping.visit.factors:
+                f = damping.visit.factors[event.type]
             factor = min(factor, float(f))
     return factor
 
@@ -280,7 +285,7 @@ def _visit_factor(state: SignalState, origin: str, t: float) -> float:
 def _add_visit(state: SignalState, origin: str, t: float, rule: GestureRule) -> None:
     if rule.visit is None:
         return
-    entry = [origin, t, t + rule.visit.hours * 3600.0, rule.visit.factor]
+    entry = [origin, t, t + rule.visit.hours * 3600.0, rule.visit.factor, rule.type]
     if entry in state.visits:
         return
     state.visits.append(entry)
@@ -353,7 +358,7 @@ def _apply_one(state: SignalState, event: GestureEvent, policy: Policy) -> None:
     _decay_to(state, t, policy)
     age_factor = math.exp(-policy.decay_rate * (state.updated - t))
     m = _multiplier(event, policy)
-    visit = _visit_factor(state, event.origin, t) if rule.weight > 0 else 1.0
+    visit = _visit_factor(state, event, policy) if rule.weight > 0 else 1.0
     m *= visit
     if rule.weight < 0:
         # Damp what came before (carts emptied, goods returned); the count is kept for the explanation.
@@ -508,7 +513,42 @@ def feature_vector(state: SignalState, now: float, policy: Policy) -> dict[str, 
         out[gtype] = s * (1.0 - math.exp(-view.counts.get(gtype, 0.0) / s))
     for name, _label, value, _weight in _patterns(view, state, policy):
         out[f"patterns.{name}"] = value
-    return out
+    weights = {t: r.weight for t, r in policy.gesture_rules.items()} | _pattern_weights(policy)
+    scale = _overlap_scale({k: weights[k] * v for k, v in out.items()}, policy)
+    return {k: v * scale.get(k, 1.0) for k, v in out.items()}
+
+
+def _pattern_weights(policy: Policy) -> dict[str, float]:
+    pat = policy.gestures.patterns
+    return {f"patterns.{name}": getattr(pat, name).weight for name in ("visit_days", "origins", "dwell_minutes")}
+
+
+def _overlap_groups(policy: Policy) -> tuple[frozenset[str], frozenset[str]]:
+    """The keys (gesture types, ``patterns.<name>``) of the overlap's action and browsing sides."""
+    ov = policy.gestures.overlap
+    if ov is None:
+        return frozenset(), frozenset()
+    cached = policy.cache.get("signals.overlap")
+    if cached is None:
+        browsing = frozenset(ov.browsing) | frozenset(f"patterns.{p}" for p in ov.patterns)
+        cached = policy.cache["signals.overlap"] = (frozenset(ov.action), browsing)
+    groups: tuple[frozenset[str], frozenset[str]] = cached
+    return groups
+
+
+def _overlap_scale(evidence: Mapping[str, float], policy: Policy) -> dict[str, float]:
+    """``overlap`` in gestures.yaml: the factor (``share``) for each key of the weaker side, by key; the
+    stronger side counts in full, so ``a + b`` becomes ``max(a, b) + share * min(a, b)``."""
+    ov = policy.gestures.overlap
+    if ov is None or ov.share >= 1.0:
+        return {}
+    action, browsing = _overlap_groups(policy)
+    a = sum(evidence.get(k, 0.0) for k in action)
+    b = sum(evidence.get(k, 0.0) for k in browsing)
+    if a <= 0.0 or b <= 0.0:
+        return {}
+    weaker = browsing if a > b else action
+    return dict.fromkeys(weaker, ov.share)
 
 
 def score_parts(state: SignalState, now: float, policy: Policy) -> tuple[float, list[Contribution], _Now]:
@@ -516,7 +556,7 @@ def score_parts(state: SignalState, now: float, policy: Policy) -> tuple[float, 
     now = max(now, state.updated)
     view = _view(state, now, policy)
     parts: list[Contribution] = []
-    raw = 0.0
+    rows: list[tuple[str, str, float]] = []  # (key, label, evidence)
     for gtype in sorted(view.counts):
         rule = policy.gesture_rules.get(gtype)
         count = view.counts[gtype]
@@ -528,13 +568,22 @@ def score_parts(state: SignalState, now: float, policy: Policy) -> tuple[float, 
             continue
         s = rule.repetition.saturation
         evidence = rule.weight * s * (1.0 - math.exp(-count / s))
-        raw += evidence
-        parts.append(Contribution(label=f"{n} {_plural(gtype, n)} (weight {count:.2f} after decay)", amount=evidence))
-    for _name, label, value, weight in _patterns(view, state, policy):
-        amount = weight * value
-        if amount > 0:
-            raw += amount
-            parts.append(Contribution(label=label, amount=amount))
+        rows.append((gtype, f"{n} {_plural(gtype, n)} (weight {count:.2f} after decay)", evidence))
+    for name, label, value, weight in _patterns(view, state, policy):
+        if weight * value > 0:
+            rows.append((f"patterns.{name}", label, weight * value))
+    scale = _overlap_scale({key: amount for key, _label, amount in rows}, policy)
+    raw = 0.0
+    for key, label, amount in rows:
+        f = scale.get(key, 1.0)
+        raw += amount * f
+        label = label if f == 1.0 else f"{label}, counted {f:.0%} (overlap)"
+        parts.append(Contribution(label=label, amount=amount * f))
+    if scale:
+        action, _browsing = _overlap_groups(policy)
+        acts = " and ".join(_plural(g, 1) for g in sorted(action))
+        text = f"browsing outweighs {acts}" if next(iter(scale)) in action else f"{acts} stands for the browsing"
+        parts.append(Contribution(label=f"overlap: {text}", amount=0.0))
     parts.sort(key=lambda c: (-abs(c.amount), c.label))
     return raw, parts, view
 
