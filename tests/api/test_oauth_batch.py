@@ -4,6 +4,7 @@ the family, a refused request commits nothing, and every issuance is audited onc
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -219,3 +220,28 @@ def test_a_job_s_released_savepoint_commits_only_with_its_batch(ctx: VaultContex
     with ctx.db.session() as s:
         assert accounts.throttle_peek(session=s, key="oauth:test") is not None
         assert s.exec(select(Throttle.count).where(Throttle.key == "oauth:test")).one() == 1
+
+
+def test_jobs_awaited_on_an_event_loop_get_their_own_answers(ctx: VaultContext) -> None:
+    """``answer`` hands a batch's results to the event loop at once; each request still gets its own answer or
+    error."""
+    batcher = TokenBatcher(ctx, idle_seconds=0.05)
+
+    def job_for(i: int) -> Any:
+        def job(_s: Session, _out: list[audit.AuditSpec]) -> dict[str, Any]:
+            if i % 3 == 0:
+                raise OAuthError("invalid_grant", f"no {i}")
+            return {"i": i}
+
+        return job
+
+    async def main() -> list[Any]:
+        return await asyncio.gather(*(batcher.answer(job_for(i)) for i in range(12)), return_exceptions=True)
+
+    answers = asyncio.run(main())
+    for i, answer in enumerate(answers):
+        if i % 3 == 0:
+            assert isinstance(answer, OAuthError) and answer.description == f"no {i}"
+        else:
+            assert answer == {"i": i}
+    assert batcher.jobs == 12

@@ -20,6 +20,8 @@ and serialise on the audit head row as before.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -47,6 +49,9 @@ IDLE_SECONDS = 2.0
 class _Pending:
     job: Job
     future: Future[dict[str, Any]] = field(default_factory=Future)
+    #: set by ``answer``: the event loop awaiting this job and its asyncio future there
+    loop: asyncio.AbstractEventLoop | None = None
+    waiter: asyncio.Future[dict[str, Any]] | None = None
 
 
 class _Retry(Exception):
@@ -72,12 +77,25 @@ class TokenBatcher:
 
     def submit(self, job: Job) -> Future[dict[str, Any]]:
         pending = _Pending(job)
+        self._put(pending)
+        return pending.future
+
+    async def answer(self, job: Job) -> dict[str, Any]:
+        """Run ``job`` in a batch and return its response (or raise its error), awaited on the running event loop.
+        The answers of a batch reach each event loop in one hand-off (``call_soon_threadsafe``), not one per request
+        as with ``asyncio.wrap_future``: that wake-up was 5-8 % of the endpoint's CPU (issue 12)."""
+        loop = asyncio.get_running_loop()
+        pending = _Pending(job, loop=loop, waiter=loop.create_future())
+        self._put(pending)
+        assert pending.waiter is not None
+        return await pending.waiter
+
+    def _put(self, pending: _Pending) -> None:
         self._queue.put(pending)
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="oauth-token-batcher", daemon=True)
                 self._thread.start()
-        return pending.future
 
     def _run(self) -> None:
         while True:
@@ -107,11 +125,17 @@ class TokenBatcher:
         except BaseException as exc:
             log.exception("token batch failed")
             outcomes = [exc] * len(batch)
+        waiting: dict[asyncio.AbstractEventLoop, list[tuple[_Pending, dict[str, Any] | BaseException]]] = {}
         for pending, outcome in zip(batch, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
+            if pending.loop is not None:
+                waiting.setdefault(pending.loop, []).append((pending, outcome))
+            elif isinstance(outcome, BaseException):
                 pending.future.set_exception(outcome)
             else:
                 pending.future.set_result(outcome)
+        for loop, answers in waiting.items():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (the server stopped): nobody waits
+                loop.call_soon_threadsafe(_deliver, answers)
 
     def _context(self) -> VaultContext:
         ctx = self._ctx()
@@ -154,6 +178,18 @@ class TokenBatcher:
         except Exception as exc:
             return exc
         return refused if refused is not None else body
+
+
+def _deliver(answers: list[tuple[_Pending, dict[str, Any] | BaseException]]) -> None:
+    """On the awaiting event loop: resolve the waiters of a batch (a request cancelled meanwhile is skipped)."""
+    for pending, outcome in answers:
+        waiter = pending.waiter
+        if waiter is None or waiter.done():
+            continue
+        if isinstance(outcome, BaseException):
+            waiter.set_exception(outcome)
+        else:
+            waiter.set_result(outcome)
 
 
 def _begin(s: Session) -> None:

@@ -5,7 +5,6 @@ before answering."""
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
 import uuid
@@ -408,8 +407,7 @@ class TokenEndpoint:
             form = await self._form(scope, receive)
             if form is None:
                 return  # the client left (or the body limit answered 413 already)
-            future = batch.batcher_for(self.ctx).submit(job(request, self.ctx, form))
-            body = await asyncio.wrap_future(future)
+            body = await batch.batcher_for(self.ctx).answer(job(request, self.ctx, form))
         except Exception as exc:
             handler = self._handler(exc)
             if handler is None:
