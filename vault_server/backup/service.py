@@ -187,9 +187,11 @@ def _check_empty(conn: Connection, tables: list[Table]) -> None:
 
 
 def _bump_sequences(conn: Connection, tables: list[Table], schema: str | None) -> None:
-    """PostgreSQL: serial/identity columns continue after the restored ids."""
+    """PostgreSQL: serial/identity columns (and columns filled from a sequence they own, like
+    ``webhook_delivery.seq``) continue after the restored values."""
     for table in tables:
-        for column in table.primary_key.columns:
+        owned = [c for c in table.columns if c.server_default is not None and not c.primary_key]
+        for column in [*table.primary_key.columns, *owned]:
             qualified = f'"{schema}"."{table.name}"' if schema else f'"{table.name}"'
             seq = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": qualified, "c": column.name})
             name = seq.scalar()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, LargeBinary, Table, text
+from sqlalchemy import JSON, BigInteger, Column, FetchedValue, Index, Integer, LargeBinary, Table, text
 from sqlmodel import Field, SQLModel
 
 from vault_server.db import UTCDateTime, utcnow
@@ -67,13 +67,26 @@ class WebhookDelivery(SQLModel, table=True):
 
     ``id`` is the Standard Webhooks ``webhook-id`` (stable across retries). The payload is built from the
     references when it is sent, never stored. States: pending -> delivered | dead (after ``max_attempts``);
-    ``leased_until`` lets a crashed worker's claim expire.
+    ``leased_until`` lets a crashed worker's claim expire. ``seq`` is the enqueue order, given by the database
+    (migration 0402: a sequence on PostgreSQL, a trigger on SQLite): messages of one (endpoint, subject) are sent in
+    ``seq`` order, one at a time (outbox.claim).
     """
 
     __tablename__ = "webhook_delivery"
-    __table_args__ = (Index("ix_webhook_delivery_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
+        Index(
+            "ix_webhook_delivery_pending_order",
+            "endpoint_id",
+            "subject",
+            "seq",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+    )
 
     id: str = Field(primary_key=True, max_length=40)
+    seq: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True, server_default=FetchedValue()))
     endpoint_id: str = Field(foreign_key="webhook_endpoint.id", max_length=36, index=True, ondelete="CASCADE")
     vendor_id: str = Field(max_length=64, index=True)
     event_type: str = Field(max_length=32)

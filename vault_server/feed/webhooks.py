@@ -474,12 +474,21 @@ async def _post(http: aiohttp.ClientSession, prepared: Prepared, target: ssrf.Ta
 
 
 async def send_many(
-    items: Sequence[Prepared], *, allow_private: bool, http: aiohttp.ClientSession, concurrency: int = 64
+    items: Sequence[Prepared],
+    *,
+    allow_private: bool,
+    http: aiohttp.ClientSession,
+    concurrency: int = 64,
+    targets: dict[str, ssrf.Target | str] | None = None,
 ) -> list[Outcome]:
     """POST every message to its endpoint, at most ``concurrency`` at a time, each connecting only to the address
     the SSRF check approved for this batch. 2xx = delivered; redirects are not followed (a 3xx is a failure).
-    One outcome per message, in order."""
-    targets = await _targets(sorted({p.url for p in items}), allow_private=allow_private)
+    One outcome per message, in order. (The worker calls it once per round, so that the messages of one subject
+    are sent one after the other: tasks._send; ``targets`` carries the checks of a batch's earlier rounds.)"""
+    targets = {} if targets is None else targets
+    unchecked = sorted({p.url for p in items} - set(targets))
+    if unchecked:
+        targets.update(await _targets(unchecked, allow_private=allow_private))
     gate = asyncio.Semaphore(max(1, concurrency))
 
     async def one(prepared: Prepared) -> Outcome:
