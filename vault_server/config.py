@@ -33,6 +33,25 @@ class Settings(BaseSettings):
     database_schema: str | None = Field(
         default=None, description="PostgreSQL schema to use (search_path); tests give each run its own"
     )
+    database_lock_timeout_ms: int = Field(
+        default=10_000,
+        ge=0,
+        description="PostgreSQL lock_timeout of the vault's connections: a statement that waits longer for a row or "
+        "table lock fails (the API answers 503 with Retry-After) instead of piling up behind it; 0 = the server's "
+        "or role's setting",
+    )
+    database_idle_in_transaction_timeout_ms: int = Field(
+        default=60_000,
+        ge=0,
+        description="PostgreSQL idle_in_transaction_session_timeout: the server ends a session that sits this long "
+        "inside an open transaction (a stuck or partitioned client), releasing its locks; 0 = the server's setting",
+    )
+    database_statement_timeout_ms: int = Field(
+        default=0,
+        ge=0,
+        description="PostgreSQL statement_timeout of the vault's connections; 0 (default) = none, because backups, "
+        "restores, migrations and audit checks share these settings (set it for API servers, e.g. 30000)",
+    )
     kek_file: Path | None = Field(
         default=DEFAULT_DATA_DIR / "kek.json", description="key-encryption keyring file (mode 0600)"
     )

@@ -98,11 +98,28 @@ def make_engine(settings: Settings, url_text: str | None = None) -> Engine:
         )
     # a database that does not answer fails a request within seconds (a 503 with Retry-After), never hangs it
     connect_args: dict[str, Any] = {"connect_timeout": PG_CONNECT_TIMEOUT}
+    options = pg_session_options(settings)
     if settings.database_schema:
         if not _SCHEMA_RE.match(settings.database_schema):
             raise ConfigError(f"database schema name {settings.database_schema!r} is not a plain identifier")
-        connect_args["options"] = f"-csearch_path={settings.database_schema}"
+        options.insert(0, f"-csearch_path={settings.database_schema}")
+    if options:
+        connect_args["options"] = " ".join(options)
     return create_engine(url, connect_args=connect_args, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def pg_session_options(settings: Settings) -> list[str]:
+    """Startup options of every PostgreSQL session (sent with the connection, no extra round trip): a statement
+    waiting on a lock gives up after ``lock_timeout`` (the API answers 503), a session left idle inside a transaction
+    is ended by the server after ``idle_in_transaction_session_timeout`` (its locks go with it), and
+    ``statement_timeout`` when set. 0 leaves a setting to the server (or ``ALTER ROLE … SET``, e.g. behind a pooler
+    that refuses startup options)."""
+    pairs = (
+        ("lock_timeout", settings.database_lock_timeout_ms),
+        ("idle_in_transaction_session_timeout", settings.database_idle_in_transaction_timeout_ms),
+        ("statement_timeout", settings.database_statement_timeout_ms),
+    )
+    return [f"-c{name}={value}" for name, value in pairs if value > 0]
 
 
 def make_read_engine(settings: Settings) -> Engine | None:

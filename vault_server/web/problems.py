@@ -13,7 +13,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy.exc import DataError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DisconnectionError, InterfaceError, InternalError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -212,13 +212,16 @@ async def respond(
 DATABASE_RETRY_AFTER = 5
 
 
+_BUSY_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "55P03", "57014", "25P03"})
+
+
 def database_unavailable(exc: BaseException) -> bool:
     """True for errors that mean "the database cannot be reached or is busy right now", where retrying later is
     right (503 + Retry-After): a lost or refused connection, a pool that cannot hand one out, SQLite's lock
     timeout. False for real faults (a missing table, bad SQL), which stay 500s and are logged as crashes."""
     if isinstance(exc, DisconnectionError | PoolTimeout):
         return True
-    if isinstance(exc, OperationalError | InterfaceError):
+    if isinstance(exc, OperationalError | InterfaceError | InternalError):
         if exc.connection_invalidated:
             return True
         orig = exc.orig
@@ -226,8 +229,10 @@ def database_unavailable(exc: BaseException) -> bool:
         if module.startswith("psycopg"):
             sqlstate = getattr(orig, "sqlstate", None)
             # no SQLSTATE: the client library failed to connect or lost the connection; class 08 is a connection
-            # exception, 57P01-57P03 an administrator shutdown / crash / cannot connect now
-            return sqlstate is None or sqlstate.startswith("08") or sqlstate in {"57P01", "57P02", "57P03"}
+            # exception, 57P01-57P03 an administrator shutdown / crash / cannot connect now; 55P03 a lock not taken
+            # within lock_timeout, 57014 a statement cut by statement_timeout, 25P03 a session ended by
+            # idle_in_transaction_session_timeout (VAULT_DATABASE_*_MS settings)
+            return sqlstate is None or sqlstate.startswith("08") or sqlstate in _BUSY_SQLSTATES
         return "database is locked" in str(orig)
     return False
 
@@ -283,6 +288,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
+    @app.exception_handler(InternalError)
     @app.exception_handler(DisconnectionError)
     @app.exception_handler(PoolTimeout)
     async def _database_unavailable(request: Request, exc: Exception) -> Response:
