@@ -9,6 +9,8 @@ import { MAX_BATCH } from './queue.js';
 
 export const CLIENT_ID = 'intent-vault-extension';
 export const SCOPE = 'gestures:write signals:read:self terms:self';
+/** What a vault from before terms:self grants: pairing falls back to it on invalid_scope (terms stay on its pages). */
+export const BASE_SCOPE = 'gestures:write signals:read:self';
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const SYNC_KEY = 'sync_state';
 export const LOG_KEY = 'sync_log';
@@ -208,16 +210,19 @@ export class VaultClient {
     const changed = vaultUrl && base(vaultUrl) !== current.vault_url;
     // Tokens belong to the vault that issued them.
     const s = changed ? await updateSettings(this.storage, { vault_url: base(vaultUrl), auth: null, vault_settings: null }) : current;
-    let res;
-    try {
-      res = await this.fetch(`${base(s.vault_url)}/oauth/device_authorization`, {
-        method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
-        body: form({ client_id: CLIENT_ID, scope: SCOPE }),
-      });
-    } catch (e) {
-      throw new VaultError(`vault unreachable: ${e.message}`, { code: 'network' });
-    }
-    const data = await res.json().catch(() => ({}));
+    const ask = async (scope) => {
+      try {
+        const res = await this.fetch(`${base(s.vault_url)}/oauth/device_authorization`, {
+          method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+          body: form({ client_id: CLIENT_ID, scope }),
+        });
+        return { res, data: await res.json().catch(() => ({})) };
+      } catch (e) {
+        throw new VaultError(`vault unreachable: ${e.message}`, { code: 'network' });
+      }
+    };
+    let { res, data } = await ask(SCOPE);
+    if (data.error === 'invalid_scope') ({ res, data } = await ask(BASE_SCOPE)); // an older vault
     if (!res.ok || !data.device_code || !data.user_code) {
       throw new VaultError(`device authorization failed: ${data.error || res.status}`, { status: res.status, code: data.error || 'error' });
     }

@@ -171,6 +171,15 @@ describe('pairing (RFC 8628 device flow)', () => {
     expect(t.vault.state.requests).toHaveLength(n);
     expect(t.storage.data.settings.auth).toBeNull();
   });
+  it('pairs with a vault from before terms:self by asking again without it', async () => {
+    const t = setup({ paired: false });
+    t.vault.state.knownScopes = new Set(['gestures:write', 'signals:read:self']);
+    expect(await t.client.startPairing(VAULT)).toMatchObject({ user_code: 'WDJB-MJHT', status: 'pending' });
+    const scopes = t.vault.state.requests.map((r) => new URLSearchParams(r.body).get('scope'));
+    expect(scopes).toEqual(['gestures:write signals:read:self terms:self', 'gestures:write signals:read:self']);
+    t.vault.state.knownScopes = new Set(['gestures:write']);
+    await expect(t.client.startPairing(VAULT)).rejects.toThrow(/invalid_scope/);
+  });
   it('a code past expires_in expires locally without a request', async () => {
     const t = setup({ paired: false });
     await t.client.startPairing(VAULT);

@@ -13,6 +13,7 @@ export function fakeVault({ token = 'at-1', refresh = 'rt-1' } = {}) {
       { id: 'cc-sd-offers', title: 'Service delivery and offers', text: 'Also to send me offers I asked for.' }] },
     terms: { default: 'cc-sd-offers', vendors: {}, vendor_apps: [{ id: 'ivc_shop', name: 'Demo Outfitters' }] },
     termsScope: true,
+    knownScopes: null, // a Set: the device grant refuses other scopes with invalid_scope (an older vault)
   };
   const json = (status, body) => ({ ok: status >= 200 && status < 300, status, json: async () => body });
   async function fetch(url, init = {}) {
@@ -24,6 +25,8 @@ export function fakeVault({ token = 'at-1', refresh = 'rt-1' } = {}) {
     if (state.mode === '503') return json(503, { title: 'unavailable' });
     const form = typeof init.body === 'string' && headers['Content-Type'] === 'application/x-www-form-urlencoded' ? new URLSearchParams(init.body) : null;
     if (u.pathname === '/oauth/device_authorization') {
+      const asked = (form.get('scope') || '').split(' ').filter(Boolean);
+      if (state.knownScopes && asked.some((x) => !state.knownScopes.has(x))) return json(400, { error: 'invalid_scope' });
       return json(200, { device_code: 'dc-1', user_code: 'WDJB-MJHT', verification_uri: `${u.origin}/device`,
         verification_uri_complete: `${u.origin}/device?user_code=WDJB-MJHT`, expires_in: 600, interval: 5 });
     }
