@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam
+from sqlalchemy import ColumnElement, FromClause, Join, bindparam
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, func, select
 
@@ -89,6 +89,18 @@ _DATA_KEY = DataKey.__table__  # type: ignore[attr-defined]
 def cipher_of(ring: KeyRing, key: DataKey) -> ConsumerCipher:
     """The cipher of a data key row the caller already read (through the unwrap cache)."""
     return _cipher(ring, key.account_id, key.wrapped)
+
+
+def cipher_from_wrapped(ring: KeyRing, account_id: str, wrapped: bytes) -> ConsumerCipher:
+    """The cipher of a wrapped key read with :func:`with_wrapped_key` (through the unwrap cache)."""
+    return _cipher(ring, account_id, wrapped)
+
+
+def with_wrapped_key(table: FromClause, account_column: ColumnElement[str]) -> tuple[Join, ColumnElement[bytes]]:
+    """``table`` LEFT JOIN the data keys on ``account_column``, and the wrapped-key column of the join (NULL for a
+    shredded account): a room that reads a consumer's ciphertexts gets their keys in the same statement, and opens
+    them with :func:`cipher_from_wrapped`."""
+    return table.outerjoin(_DATA_KEY, _DATA_KEY.c.account_id == account_column), _DATA_KEY.c.wrapped
 
 
 def _cipher(ring: KeyRing, account_id: str, wrapped: bytes) -> ConsumerCipher:

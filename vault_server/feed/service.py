@@ -36,7 +36,6 @@ from sqlmodel import Session, col, select
 from vault_server.audit import service as audit
 from vault_server.context import VaultContext
 from vault_server.crypto.envelope import ConsumerCipher
-from vault_server.crypto.service import ciphers_for
 from vault_server.db import UTCDateTime, one_of, utcnow
 from vault_server.errors import ValidationFailed
 from vault_server.feed import outbox
@@ -338,13 +337,13 @@ def shaped_for_grants(
     session: Session,
     ctx: VaultContext,
     grants: Sequence[Grant],
-    ciphers: Mapping[str, ConsumerCipher] | None = None,
+    keys_into: dict[str, ConsumerCipher] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Grant id -> the consumer's signals evaluated now and narrowed to exactly what that grant allows now.
 
     One ``signals_for_many`` for every consumer of ``grants`` (the union of each consumer's granted categories),
-    then narrowed per grant: the same statements for one grant or a page of them. ``ciphers``: the consumers'
-    data keys when the caller already opened them (no second query)."""
+    then narrowed per grant: the same statements for one grant or a page of them. ``keys_into``: receives the
+    data keys opened on the way (read in the same statement as the states; see ``signals_for_many``)."""
     from vault_server.signals.service import signals_for_many
 
     policy = rar.policy_for(ctx)
@@ -352,7 +351,7 @@ def shaped_for_grants(
     for grant in grants:
         categories = frozenset(rar.categories_of(grant.authorization_details or []))
         wanted.setdefault(grant.account_id, set()).update(_leaves_under(policy, categories))
-    states = signals_for_many(session=session, ctx=ctx, wanted=wanted, ciphers=ciphers) if wanted else {}
+    states = signals_for_many(session=session, ctx=ctx, wanted=wanted, keys_into=keys_into) if wanted else {}
     return {g.id: rar.shape(states.get(g.account_id, []), g.authorization_details or [], policy) for g in grants}
 
 
@@ -445,14 +444,10 @@ def read_page(
 
     rows_shown = [(i, row) for i, row in enumerate(rows) if shown(i, row)]
     signal_grants = {row.grant_id: live[row.grant_id] for _, row in rows_shown if row.kind in SIGNAL_KINDS}
-    # the data keys of every consumer with a signal item, opened once: the signals are decrypted with them and the
-    # audit entries' private parts encrypted with them (record_reads)
-    ciphers: dict[str, ConsumerCipher] = (
-        ciphers_for(session=session, ring=ctx.ring, account_ids={g.account_id for g in signal_grants.values()})
-        if signal_grants
-        else {}
-    )
-    shaped_of = shaped_for_grants(session=session, ctx=ctx, grants=list(signal_grants.values()), ciphers=ciphers)
+    # the data keys of the page's consumers, opened once: read with their signal states (one statement), then with
+    # the events' rows; the audit entries' private parts are encrypted with them (record_reads)
+    ciphers: dict[str, ConsumerCipher] = {}
+    shaped_of = shaped_for_grants(session=session, ctx=ctx, grants=list(signal_grants.values()), keys_into=ciphers)
     event_rows = [row for _, row in rows_shown if row.kind in EVENT_KINDS]
     built = iter(
         events.build_many(

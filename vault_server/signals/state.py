@@ -20,7 +20,7 @@ from sqlmodel import Session
 from vault_server.context import VaultContext
 from vault_server.crypto.envelope import ConsumerCipher
 from vault_server.crypto.keyring import KeyRing
-from vault_server.crypto.service import DataKeyGone, ciphers_for
+from vault_server.crypto.service import DataKeyGone, cipher_from_wrapped, ciphers_for, with_wrapped_key
 from vault_server.db import one_of, utcnow
 from vault_server.signals.engine import SignalState, evaluate
 from vault_server.signals.models import SignalRow
@@ -190,13 +190,15 @@ def signals_for_many(
     ctx: VaultContext,
     wanted: Mapping[str, Collection[str] | None],
     now: datetime | None = None,
-    ciphers: Mapping[str, ConsumerCipher] | None = None,
+    keys_into: dict[str, ConsumerCipher] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """The current signals of many consumers: account id -> signals (as :func:`signals_for`), strongest first.
 
     ``wanted`` maps each account to the categories asked for (None: all of them; empty: none). One query reads
-    every state; data keys are fetched together, unless the caller passes the ``ciphers`` it already opened (a feed
-    page, which needs them again for its audit entries). Every account of ``wanted`` is a key of the result.
+    every state; data keys are fetched together. With ``keys_into`` (a feed page, which encrypts its audit entries
+    with the same keys) the keys come in the states' own query (joined) and every key opened is added to it: one
+    statement in all (an account with no state is not read, so it has no key there). Every account of ``wanted``
+    is a key of the result.
     """
     out: dict[str, list[dict[str, Any]]] = {account_id: [] for account_id in wanted}
     every: list[str] = []
@@ -208,18 +210,25 @@ def signals_for_many(
             pairs[account_id] = {category_index(ctx, account_id, c) for c in categories}
     if not every and not pairs:
         return out
-    accounts = [*every, *pairs]
-    if ciphers is None or not ciphers.keys() >= set(accounts):
-        ciphers = _ciphers(session, ctx.ring, accounts)
     # every state of these consumers by the primary key's first column, then only the wanted ones are decrypted:
     # a consumer has a few states, and one array of account ids is far cheaper to send and match than the
     # (consumers x granted leaves) blind indexes (a backlog page's ~600)
     dialect = session.get_bind().dialect.name
-    query = select(_T.c.account_id, _T.c.category_index, _T.c.version, _T.c.updated_at, _T.c.state).where(
-        one_of(dialect, _T.c.account_id, sorted({*every, *pairs}))
-    )
+    columns = [_T.c.account_id, _T.c.category_index, _T.c.version, _T.c.updated_at, _T.c.state]
+    by_account = one_of(dialect, _T.c.account_id, sorted({*every, *pairs}))
+    if keys_into is None:
+        ciphers = _ciphers(session, ctx.ring, [*every, *pairs])
+        query = select(*columns).where(by_account)
+    else:
+        ciphers = keys_into
+        joined, wrapped = with_wrapped_key(_T, _T.c.account_id)
+        query = select(*columns, wrapped.label("wrapped")).select_from(joined).where(by_account)
     when = now or utcnow()
     for row in session.connection().execute(query):
+        if keys_into is not None and row.account_id not in ciphers:
+            if row.wrapped is None:
+                raise DataKeyGone(f"no data key for account {row.account_id}")
+            ciphers[row.account_id] = cipher_from_wrapped(ctx.ring, row.account_id, row.wrapped)
         chosen = pairs.get(row.account_id)
         if chosen is not None and row.category_index not in chosen:
             continue  # a category not asked for: never decrypted
