@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -178,3 +178,20 @@ def test_concurrent_posts_all_land(client: TestClient, ctx: VaultContext, bearer
     with ctx.db.session() as s:
         stored = s.exec(select(Gesture.event_id)).all()
     assert sorted(stored) == sorted(events[0]["id"] for events in sent)
+
+
+def test_times_are_stored_in_the_columns_own_form(ctx: VaultContext) -> None:
+    """The gesture rows go to the driver without SQLAlchemy's bind processing: what the ORM reads back (and what
+    the time filters compare against) is the instant that was sent, in UTC, to the microsecond."""
+    alice = make_consumer(ctx)
+    sent = datetime.now(UTC).replace(microsecond=123456) - timedelta(hours=3)
+    event = {**batch(1)[0], "ts": sent.astimezone(timezone(timedelta(hours=2))).isoformat()}
+    before = datetime.now(UTC)
+    ingest(ctx, alice, [event])
+    with ctx.db.session() as s:
+        row = s.exec(select(Gesture).where(Gesture.event_id == event["id"])).one()
+        assert row.ts == sent and row.ts.tzinfo is not None
+        assert before - timedelta(seconds=5) <= row.received_at <= datetime.now(UTC)
+        flt = service.GestureFilter(since=sent, until=sent + timedelta(microseconds=1))
+        items, _ = service.list_gestures(session=s, ctx=ctx, account_id=alice, flt=flt, limit=10, cursor=None)
+    assert [i["id"] for i in items] == [event["id"]]

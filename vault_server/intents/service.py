@@ -8,6 +8,7 @@ deletions and policy changes recompute the affected categories from the stored g
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import uuid
 from collections import defaultdict
@@ -18,8 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import and_, bindparam, delete, insert, or_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
@@ -307,24 +307,57 @@ def _declare_from_event(
 
 
 _GESTURE = Gesture.__table__  # type: ignore[attr-defined]
-_INSERT_NEW = {
-    name: insert_fn(_GESTURE)
-    .on_conflict_do_nothing(index_elements=["account_id", "event_id"])
-    .returning(_GESTURE.c.event_id)
-    for name, insert_fn in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
+_COLUMNS = ("id", "account_id", "event_id", "type", "category_index", "ts", "received_at", "payload")
+_SQLITE_DATETIME = sqlite.DATETIME().bind_processor(sqlite.dialect())  # type: ignore[no-untyped-call]
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_new_sql(paramstyle: str, rows: int) -> str:
+    """``INSERT … VALUES (…), (…) ON CONFLICT DO NOTHING RETURNING event_id`` for ``rows`` gestures, in the
+    driver's own placeholder style (one text per batch size; the common sizes stay cached)."""
+    mark = "?" if paramstyle == "qmark" else "%s"
+    one = "(" + ", ".join([mark] * len(_COLUMNS)) + ")"
+    return (  # only constants and placeholders: no value is ever part of the text
+        f"INSERT INTO {_GESTURE.name} ({', '.join(_COLUMNS)}) VALUES {', '.join([one] * rows)} "  # noqa: S608
+        "ON CONFLICT (account_id, event_id) DO NOTHING RETURNING event_id"
+    )
+
+
+def _utc_param(dialect: str) -> Callable[[datetime], Any]:
+    """A UTC timestamp as ``UTCDateTime`` binds it: SQLite's naive text form, PostgreSQL's aware datetime."""
+    if dialect == "sqlite":
+        to_text = _SQLITE_DATETIME
+        assert to_text is not None
+        return lambda value: to_text(value.astimezone(UTC).replace(tzinfo=None))
+    return lambda value: value.astimezone(UTC)
 
 
 def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
     """Insert gestures whose (account, event id) is new, in one statement; returns the event ids stored.
 
-    ``ON CONFLICT DO NOTHING`` makes de-duplication atomic: two racing copies of a batch store each event once.
+    ``ON CONFLICT DO NOTHING`` makes de-duplication atomic: two racing copies of a batch store each event once. The
+    rows go to the driver as they are (one multi-row VALUES, the values already in the column types' stored form):
+    SQLAlchemy's per-row bind processing was a fifth of a 100-event batch's CPU.
     """
     if not rows:
         return set()
     conn = session.connection()
-    result = conn.execute(_INSERT_NEW[conn.dialect.name], rows)
-    return set(result.scalars().all())
+    dialect = conn.dialect
+    utc = _utc_param(dialect.name)
+    params: list[Any] = []
+    for row in rows:
+        params += (
+            row["id"],
+            row["account_id"],
+            row["event_id"],
+            row["type"],
+            row["category_index"],
+            utc(row["ts"]),
+            utc(row["received_at"]),
+            row["payload"],
+        )
+    result = conn.exec_driver_sql(_insert_new_sql(dialect.paramstyle, len(rows)), tuple(params))
+    return {r[0] for r in result}
 
 
 def fold_into_signals(
