@@ -169,7 +169,8 @@ def on_signal_changed(*, session: Session, ctx: VaultContext, account_id: str, c
             from vault_server.signals.service import signals_for
 
             signals = signals_for(session=session, ctx=ctx, account_id=account_id, categories=changed)
-        if not rar.shape(signals, details, policy):
+        gone = changed - {s["category"] for s in signals}  # no state left: the consumer deleted what made it
+        if not rar.shape(signals, details, policy) and not any(rar.covering_category(policy, c, granted) for c in gone):
             continue  # nothing the vendor may see changed (e.g. still below min_stage)
         if emit(
             session,
@@ -479,12 +480,12 @@ def read_page(
             continue
         grant = live[row.grant_id]
         shaped = shaped_of[grant.id]
-        if not shaped and row.kind == "signal.updated":
-            continue
-        item = {**base, "grant_version": grant.version, "signals": shaped}
+        item = {**base, "grant_version": grant.version, "signals": shaped}  # [] = nothing left to see (deleted)
         if row.kind == "grant.narrowed":  # what the vendor may still hold: delete the rest
             item.update(narrowed_to(grant))
         items.append(item)
+        if not shaped and row.kind == "signal.updated":
+            continue  # no consumer data in it: nothing to audit (webhooks.payload_data does the same)
         audits.append(
             {
                 "kind": "vendor.read",

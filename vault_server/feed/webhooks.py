@@ -314,9 +314,15 @@ def payload_data(
         return None  # the grant ended after the change: its grant.revoked message follows
     if msg.event_type in ("signal.updated", "grant.narrowed"):
         narrowed = msg.event_type == "grant.narrowed"
-        if grant is None or (not shaped and not narrowed):
-            return None  # a narrowing is announced even when nothing is left to send
+        if grant is None:
+            return None
+        # an empty list is sent too, as on the feed: the consumer deleted what the vendor had (or it fell away)
         shaped = shaped or []
+        data = {**base, "grant_version": grant.version, "signals": shaped}
+        if narrowed:  # the vendor must delete what was withdrawn
+            data.update(narrowed_to(grant))
+        if not shaped and not narrowed:
+            return data, []  # no consumer data in it: nothing to audit (as on the feed)
         audit_entry: dict[str, Any] = {
             "kind": "webhook.delivered",
             "consumer_id": grant.account_id,
@@ -329,9 +335,6 @@ def payload_data(
             },
             "private": {"signals": shaped},
         }
-        data = {**base, "grant_version": grant.version, "signals": shaped}
-        if narrowed:  # the vendor must delete what was withdrawn
-            data.update(narrowed_to(grant))
         return data, [audit_entry]
     built = events.build(
         session=session, ctx=ctx, grant=grant, kind=msg.event_type, ref_id=msg.ref_id, vendor_id=msg.vendor_id
