@@ -1,6 +1,6 @@
 """py-spy profile of the vault's token endpoint under wrk load (code exchange, then refresh rotation).
 
-    .venv/bin/python bench/oauth/profile_token.py [--seconds 8] [--codes 3000] [--out /tmp/token-profile]
+    .venv/bin/python bench/oauth/profile_token.py [--seconds 8] [--codes 3000] [--out /tmp/token-profile] [--gil]
 
 Writes ``OUT-code.txt`` and ``OUT-refresh.txt`` (py-spy raw collapsed stacks) and prints the top frames by share of
 samples (self and inclusive), the summary quoted in docs/PERFORMANCE.md.
@@ -55,6 +55,11 @@ def main() -> None:
     parser.add_argument("--codes", type=int, default=3000)
     parser.add_argument("--backend", default="sqlite", choices=["sqlite", "postgres"])
     parser.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "token-profile"))
+    parser.add_argument(
+        "--gil",
+        action="store_true",
+        help="sample only threads holding the GIL: Python's own CPU, without the waits on fsync and SQLite's C code",
+    )
     args = parser.parse_args()
     verifier = secrets.token_urlsafe(48)
     with vault_backend(args.backend) as vault:
@@ -86,6 +91,7 @@ def main() -> None:
                             "--output",
                             str(raw),
                             "--nonblocking",
+                            *(["--gil"] if args.gil else []),
                         ],
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL,
