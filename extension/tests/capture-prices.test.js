@@ -189,6 +189,14 @@ describe('visible prices: text as a shopper reads it', () => {
     expect(at('<div class="price">Save $20.00 (25%) <b>$60.00</b></div>').price).toBe(60);
     expect(at('<div class="price">UVP 80,00 € 59,00 €</div>', 'de').price).toBe(59);
   });
+  it('an instalment or a price per unit in the price box is not the price; a price per unit alone still is', () => {
+    expect(at('<div class="preco">R$ 179,90 ou 12x de R$ 14,99 sem juros</div>', 'pt-BR').price).toBe(179.9);
+    expect(at('<div class="preco">12x de R$ 14,99 sem juros ou R$ 179,90 à vista</div>', 'pt-BR').price).toBe(179.9);
+    expect(at('<div class="price">$25/mo or $299.00</div>').price).toBe(299);
+    expect(at('<div class="price">or 4 payments of $12.50 <b>$50.00</b></div>').price).toBe(50);
+    expect(at('<div class="preis">(12,99 €/kg) 6,49 €</div>', 'de').price).toBe(6.49);
+    expect(at('<div class="preis">3,49 € / kg</div>', 'de').price).toBe(3.49);
+  });
   it('an amount right after a "Price:" label, in an element that does not say it is a price', () => {
     expect(at('<p>Price: <b>$1,299.99</b> &amp; free shipping</p>')).toMatchObject({ price: 1299.99, currency: 'USD' });
     expect(at('<p>Preis: <strong>24,90 €</strong></p>', 'de')).toMatchObject({ price: 24.9, currency: 'EUR' });

@@ -101,25 +101,41 @@ function labelledPrice(el) {
   return !!t && t.length < 40 && PRICE_LABEL.test(t.replace(/\s+/g, ' '));
 }
 
+/** After an amount: a unit price ("12,99 €/kg", "$3.49 per lb", "2,50 € pro 100 g"). */
+const UNIT_AFTER = /^\s?(?:\p{Sc}|[A-Za-z]{1,3}\.?)?\s?(?:\/|per\s|pro\s|par\s|za\s)\s?(?:\d+\s?)?(?:kg|g|l|ml|cl|m|m²|m2|lb|oz|st|stk|pc|pcs|piece|each|unit|ks|шт)(?![\p{L}])/iu;
+/** Instalments: "12x de R$ 14,90", "or 4 payments of $12.50", "$25/mo", "199 € / Monat", "sin interés". */
+const INSTALMENT_BEFORE = /(?:^|[\s\d])(?:[x×]\s?(?:de\s)?|(?:payments?|instal+ments?|cuotas|parcelas|raten|rate|mensualités)\s+(?:of|de|à|von|da)\s*)(?:\p{Sc}|[A-Za-z]{1,3}\.?\p{Sc}?)?\s*$/iu;
+const INSTALMENT_AFTER = /^\s?(?:\p{Sc}|[A-Za-z]{1,3}\.?)?\s?(?:\/\s?(?:mo|mth|month|mes|mês|monat|mois|mese)\b|(?:a|per|al|por|pro|par)\s(?:month|mes|mês|monat|mois|mese)|mensuales|sem juros|sin inter[eé]s|senza interessi)/iu;
+
+/** After a number: it counts instalments ("12x", "4 payments"), it is no amount. */
+const COUNT_AFTER = /^\s?(?:[x×]|payments?|instal+ments?|cuotas|parcelas|raten|rate|mensualit[eé]s)(?![\p{L}])/iu;
+
 /**
  * The price to pay in a text that may hold several amounts ("Was £60.00 Now £45.00", "Regular price $80
- * Sale price $60", "de R$ 199,90 por R$ 149,90"): an amount the words before it call the current price, else
- * the first one they do not call a list price or a saving. Percentages are not amounts.
+ * Sale price $60", "de R$ 199,90 por R$ 149,90", "R$ 179,90 ou 12x de R$ 14,99"): an amount the words before
+ * it call the current price, else the first one they do not call a list price or a saving, that is not an
+ * instalment and not a price per unit (which is used only when it is all there is). Percentages and counts
+ * ("12x") are not amounts.
  */
 export function amountToPay(text) {
   const amounts = [];
   let last = 0;
   for (const m of String(text).matchAll(/\d[\d.,'\s\u00a0]*\d|\d/g)) {
-    const after = text.slice(m.index + m[0].length, m.index + m[0].length + 3);
+    const end = m.index + m[0].length;
+    const after = text.slice(end, end + 24);
     const before = text.slice(Math.max(last, m.index - 30), m.index);
-    last = m.index + m[0].length;
-    if (/^\s?%/.test(after) || /^\s?(?:off|de descuento|rabatt)/i.test(after)) continue;
+    last = end;
+    if (/^\s?%/.test(after) || /^\s?(?:off|de descuento|rabatt)/i.test(after) || COUNT_AFTER.test(after)) continue;
     const value = parsePrice(m[0].trim());
     if (value === null) continue;
-    amounts.push({ value, list: LIST_BEFORE.test(before), pay: PAY_BEFORE.test(before) });
+    amounts.push({
+      value, list: LIST_BEFORE.test(before), pay: PAY_BEFORE.test(before), unit: UNIT_AFTER.test(after),
+      instalment: INSTALMENT_BEFORE.test(before) || INSTALMENT_AFTER.test(after),
+    });
     if (amounts.length >= 6) break;
   }
-  const pick = amounts.find((a) => a.pay) || amounts.find((a) => !a.list);
+  const whole = amounts.filter((a) => !a.unit && !a.instalment);
+  const pick = whole.find((a) => a.pay) || whole.find((a) => !a.list) || amounts.find((a) => a.unit && !a.list && !a.instalment);
   return pick ? pick.value : null;
 }
 
