@@ -247,8 +247,8 @@ def token_callers(*, session: Session, tokens: Collection[str]) -> dict[str, Tok
         found[by_hash[row.token_hash]] = TokenCaller(row.account_id, row.id, frozenset(row.scopes.split()))
         if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
             touched.append({"k_id": row.id, "now": now})
-    if touched:
-        conn.execute(_TOUCH_TOKEN, touched)
+    if touched:  # in id order: concurrent batches take these row locks in one order (no deadlock)
+        conn.execute(_TOUCH_TOKEN, sorted(touched, key=lambda t: str(t["k_id"])))
     return found
 
 

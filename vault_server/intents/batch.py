@@ -17,10 +17,12 @@ bodies) and runs them in one session:
 * no answer leaves before the batch's commit: a gesture acknowledged as accepted is on disk. If the commit fails,
   every job of the batch gets the error (the client retries; event ids make the retry idempotent).
 
-Jobs are run in the order of their consumers' ids (arrival order within one consumer), so two processes' batches on
-PostgreSQL take the consumers' row locks in the same order and cannot deadlock on them. On SQLite a batch holds the
-process's writer lock (``Database.writer``) and starts with ``BEGIN IMMEDIATE``: the driver only opens a transaction
-before its first write, and a SAVEPOINT outside one would commit on its RELEASE.
+Jobs are run in the order of their consumers' ids (arrival order within one consumer), so two batches on PostgreSQL
+(a process runs up to :data:`PG_THREADS` at once; several processes each their own) take the consumers' row locks in
+the same order and cannot deadlock on them (tokens' last-use marks, the only earlier writes, go in token id order).
+
+On SQLite a batch holds the process's writer lock (``Database.writer``) and starts with ``BEGIN IMMEDIATE``: the
+driver only opens a transaction before its first write, and a SAVEPOINT outside one would commit on its RELEASE.
 
 Each job runs in a copy of the request's context variables (the request id reaches the logs as before).
 """
@@ -49,6 +51,7 @@ log = logging.getLogger(__name__)
 MAX_JOBS = 64
 MAX_BYTES = 512 * 1024  # bodies per batch (at least one job): a few full-size POSTs, so latency stays bounded
 IDLE_SECONDS = 2.0
+PG_THREADS = 4  # batches in flight per process on PostgreSQL
 
 Refusal = VaultError | RequestValidationError
 
@@ -83,7 +86,10 @@ def _snapshot(info: dict[Any, Any]) -> dict[Any, Any]:
 
 
 class IngestBatcher:
-    """Runs ingest jobs in batches on one thread; ``submit`` returns a future for the response body."""
+    """Runs ingest jobs in batches on its threads; ``submit`` returns a future for the response body.
+
+    One thread on SQLite (one writer at a time anyway); on PostgreSQL up to :data:`PG_THREADS`, started as the load
+    needs them, so one batch's round trips to the database overlap with another's work."""
 
     def __init__(
         self,
@@ -93,6 +99,7 @@ class IngestBatcher:
         max_jobs: int = MAX_JOBS,
         max_bytes: int = MAX_BYTES,
         idle_seconds: float = IDLE_SECONDS,
+        threads: int | None = None,
     ):
         self._ctx = weakref.ref(ctx)  # the registry is keyed by ctx.db: no strong path back to it
         self.callers = callers
@@ -100,8 +107,10 @@ class IngestBatcher:
         self.max_bytes = max_bytes
         self.idle_seconds = idle_seconds
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
+        self.threads = threads or (1 if ctx.db.dialect == "sqlite" else PG_THREADS)
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._threads: set[threading.Thread] = set()
+        self._waiting = 0  # threads blocked on the queue (they take what arrives; no new thread is needed)
         self.batches = 0  # counters for tests and benches
         self.jobs = 0
         self.reruns = 0
@@ -114,21 +123,28 @@ class IngestBatcher:
         pending = _Pending(job, contextvars.copy_context())
         self._queue.put(pending)
         with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, name="gesture-ingest-batcher", daemon=True)
-                self._thread.start()
+            if self._waiting == 0 and len(self._threads) < self.threads:
+                thread = threading.Thread(target=self._loop, name="gesture-ingest-batcher", daemon=True)
+                self._threads.add(thread)
+                thread.start()
         return pending.future
 
     def _loop(self) -> None:
+        me = threading.current_thread()
         while True:
+            with self._lock:
+                self._waiting += 1
             try:
                 first = self._queue.get(timeout=self.idle_seconds)
             except queue.Empty:
                 with self._lock:
-                    if self._queue.empty():  # a submit after this sees a dead thread and starts another
-                        self._thread = None
+                    self._waiting -= 1
+                    if self._queue.empty():  # a submit after this sees too few threads and starts one
+                        self._threads.discard(me)
                         return
                 continue
+            with self._lock:
+                self._waiting -= 1
             batch, size = [first], first.job.size
             while len(batch) < self.max_jobs and size < self.max_bytes:
                 try:
