@@ -93,7 +93,8 @@ def variant(base: Path, changes: dict[str, float], tmp: Path) -> Policy:
         while steps:
             step = steps.pop(0)
             if step == "gestures":
-                node = next(g for g in node["gestures"] if g["type"] == steps.pop(0))
+                gtype = steps.pop(0)
+                node = next(g for g in node["gestures"] if g["type"] == gtype)
             else:
                 node = node.setdefault(step, {})
         node[path[-1]] = value
@@ -173,7 +174,7 @@ def main() -> int:
         if args.no_grid:
             continue
         with tempfile.TemporaryDirectory() as tmp:
-            keys = list(GRID)
+            keys = [k for k in GRID if not (browse_only and "cart" in k)]  # carts do not change browse only
             results = []
             for values in itertools.product(*(GRID[k][1] for k in keys)):
                 changes = dict(zip(keys, values, strict=True))
@@ -187,7 +188,8 @@ def main() -> int:
                 train = [s for s in subjects if fold_of(s, args.folds) != k]
 
                 def fits(name: str, k: int = k, browse_only: bool = browse_only) -> bool:
-                    others = [a for j, a in browse_auc.get(name, {}).items() if j != str(k)]
+                    browse_name = " ".join(p for p in name.split() if "cart" not in p.split("=")[0])
+                    others = [a for j, a in browse_auc.get(browse_name, {}).items() if j != str(k)]
                     return browse_only or not others or sum(others) / len(others) >= MIN_BROWSE
 
                 name, score = max((r for r in results if fits(r[0])), key=lambda r: auc(labels, r[1], train))

@@ -166,7 +166,7 @@ def test_a_cart_stands_for_the_browsing_that_led_to_it() -> None:
     assert raw_cart > raw_browsing > 0
     assert raw_cart <= raw_long <= raw_cart + overlap.share * raw_browsing
     assert raw_glance < raw_long < raw_cart + raw_browsing
-    assert any(p.label.startswith("overlap: cart add and checkout start stands for") for p in parts)
+    assert any(p.label.startswith("overlap: cart add and checkout start stand for") for p in parts)
     assert any("product views" in p.label and p.label.endswith("(overlap)") for p in parts)
     # Browsing alone that outweighs a small cart: the cart is the part that counts `share`.
     small = [ev("cart_add", 90, category="electronics.tv")]  # no price: no value bonus

@@ -8,9 +8,11 @@ Scoring (docs/SIGNALS.md has the long form): every decayed quantity is kept "as 
 and multiplied by ``0.5 ** (age / half_life)`` when read. Per gesture type the decayed,
 dwell-weighted count ``c`` gives evidence ``w * s * (1 - exp(-c / s))`` (diminishing returns, capped at
 ``w * s``); aggregate patterns add distinct visit days, shops and minutes on page; the sum ``raw``
-becomes ``score = 1 - exp(-raw / score_scale)``. Gestures with a negative weight (cart_remove, return)
-damp the evidence gathered before them by ``exp(weight)``, so every stored quantity stays >= 0 and
-decays: time only lowers a score, and a positive gesture never does.
+becomes ``score = 1 - exp(-raw / score_scale)``. With ``overlap`` in the policy, the evidence of a cart
+(``a``) and of the browsing before it (``b``) count ``max(a, b) + share * min(a, b)`` instead of
+``a + b``. Gestures with a negative weight (cart_remove, return) damp the evidence gathered before
+them by ``exp(weight)``, so every stored quantity stays >= 0 and decays: time only lowers a score, and
+a positive gesture never does.
 """
 
 from __future__ import annotations
@@ -582,7 +584,8 @@ def score_parts(state: SignalState, now: float, policy: Policy) -> tuple[float, 
     if scale:
         action, _browsing = _overlap_groups(policy)
         acts = " and ".join(_plural(g, 1) for g in sorted(action))
-        text = f"browsing outweighs {acts}" if next(iter(scale)) in action else f"{acts} stands for the browsing"
+        scaled_action = next(iter(scale)) in action
+        text = f"browsing outweighs {acts}" if scaled_action else f"{acts} stand for the browsing before them"
         parts.append(Contribution(label=f"overlap: {text}", amount=0.0))
     parts.sort(key=lambda c: (-abs(c.amount), c.label))
     return raw, parts, view
