@@ -192,7 +192,8 @@ def main() -> int:
                     others = [a for j, a in browse_auc.get(browse_name, {}).items() if j != str(k)]
                     return browse_only or not others or sum(others) / len(others) >= MIN_BROWSE
 
-                name, score = max((r for r in results if fits(r[0])), key=lambda r: auc(labels, r[1], train))
+                allowed = [r for r in results if fits(r[0])] or results  # none keeps 0.70 there: the best of all
+                name, score = max(allowed, key=lambda r: auc(labels, r[1], train))
                 chosen.append(auc(labels, score, fold))
                 print(f"  fold {k}: chose {name} on the other folds -> held-out fold {chosen[-1]:.3f}")
             print(f"nested choice over {len(results)} variants: held-out fold {spread(chosen)}")
