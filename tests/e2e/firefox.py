@@ -152,6 +152,10 @@ class FirefoxExtension(ExtensionControl):
                 self.js("return document.readyState") == "complete" and self.js("return !!document.body.dataset.testid")
             ),
         )
+        # the popup and the options page ask the background for its state after load and mark the body
+        # data-rendered once that answer is shown: a click before it can race the first render
+        rendered = "return !!document.body.dataset.rendered"
+        wait_for(f"{path} to show the extension's state", lambda: self.js(rendered), 30)
         return str(handle)
 
     def new_tab(self, url: str | None = None) -> str:

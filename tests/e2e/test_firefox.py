@@ -77,7 +77,8 @@ def pair_in_firefox(ff: FirefoxExtension, vault_url: str, vault: Vault) -> None:
     ff.click("[data-testid=save-vault-url]")
     ff.wait_text("[data-testid=message]", "Saved.")
     ff.click("[data-testid=pair-button]")
-    wait_for("the user code", lambda: ff.text("[data-testid=user-code]") or None)
+    # the background (an event page in Firefox) may be starting up on a loaded machine: allow it time
+    wait_for("the user code", lambda: ff.text("[data-testid=user-code]") or None, 30)
     code = str(ff.text("[data-testid=user-code]"))
     assert "/device?user_code=" in str(ff.attr("[data-testid=verification-link]", "href"))
 

@@ -34,7 +34,7 @@ def test_pairing_through_the_device_page_and_unpairing_in_the_vault(fresh_paired
     device = devices[0]
     assert device["client_id"] == "intent-vault-extension"
     assert device["name"] == "Browser extension"
-    assert sorted(device["scopes"]) == ["gestures:write", "signals:read:self"]
+    assert sorted(device["scopes"]) == ["gestures:write", "signals:read:self", "terms:self"]
     assert device["revoked_at"] is None
 
     # Unpair in the vault: the extension's tokens stop at once; it notices on its next send, unpairs itself and

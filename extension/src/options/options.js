@@ -186,6 +186,7 @@ byId('grant-access').addEventListener('click', async () => {
     render(st.state);
     if (st.state.pairing?.status === 'pending') schedulePoll(5);
   }
+  document.body.dataset.rendered = 'true'; // the first answer is on screen (tests wait for it before clicking)
   await loadTerms();
   await preview();
 })();
