@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from vault_server.policy import load_policy
-from vault_server.signals import apply, evaluate, fold, group_by_category, new_state
+from vault_server.signals import SignalState, apply, evaluate, fold, group_by_category, new_state
 from vault_server.signals.classify import VisitContext, origin_context, with_context
 from vault_server.signals.cli import signals
 from vault_server.signals.engine import score_parts
@@ -175,3 +175,15 @@ def test_a_cart_stands_for_the_browsing_that_led_to_it() -> None:
     state = apply(new_state("electronics.tv"), [*heavy, *small], POLICY)
     _, parts, _ = score_parts(state, state.updated, POLICY)
     assert any(p.label.startswith("overlap: browsing outweighs") for p in parts)
+
+
+def test_a_state_stored_before_visit_factors_still_damps_its_visit() -> None:
+    """States written before `visit.factors` keep 4-item visit windows: they damp with their stored factor."""
+    state = apply(new_state("electronics.tv"), [ev("return_visit", 0, path="/", category="electronics.tv")], POLICY)
+    old = state.to_dict()
+    old["visits"] = [v[:4] for v in old["visits"]]
+    old["visits"][0][3] = 0.3
+    views = _views(1, 3)
+    counts = apply(SignalState.from_dict(old), views, POLICY).counts
+    fresh = apply(new_state("electronics.tv"), views, POLICY).counts
+    assert counts["product_view"] == pytest.approx(fresh["product_view"] * 0.3)
