@@ -83,7 +83,11 @@ def test_a_page_costs_the_same_statements_for_5_or_80_items(client: TestClient, 
     assert len(audit_entries(ctx)) == before + 5  # every item audited, in one batch
 
     assert len(backlog_sql) == len(poll_sql), "\n".join(q[:150] for q in backlog_sql)
-    assert len(poll_sql) <= 20, "\n".join(q[:100] for q in poll_sql)
+    # client, head, rows, grants, signal states with their data keys, the event kinds' rows (casts, recipients,
+    # answers) and their owners' keys, head lock with the frontier, then the write: one statement on PostgreSQL
+    # (plus the stamping round the new rows start there: its check, lock, UPDATE and the head again), three on SQLite
+    postgres = ctx.db.engine.dialect.name == "postgresql"
+    assert len(poll_sql) <= (15 if postgres else 13), "\n".join(q[:100] for q in poll_sql)
 
 
 def test_304_writes_nothing_and_a_new_change_makes_the_next_request_200(client: TestClient, ctx: VaultContext) -> None:
