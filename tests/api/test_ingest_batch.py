@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,7 +20,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 from sqlmodel import Session, select
 
+from vault_server.accounts import service as accounts
+from vault_server.accounts.models import Account
 from vault_server.context import VaultContext
+from vault_server.db import utcnow
 from vault_server.errors import Forbidden, ValidationFailed, VaultError
 from vault_server.intents import service
 from vault_server.intents.batch import IngestBatcher, Job, Refusal, _Pending
@@ -249,3 +253,27 @@ def test_a_post_whose_client_went_away_is_skipped_and_the_batch_goes_on(ctx: Vau
     IngestBatcher(ctx, _callers).answer(pending)
     assert json.loads(pending[1].future.result())["accepted"] == 1
     assert _stored(ctx) == _ids(kept)
+
+
+def test_expired_tokens_device_tokens_and_deleted_accounts(client: TestClient, ctx: VaultContext) -> None:
+    """The batch's one token query keeps every rule of a single lookup: an expired token and a deleted account's
+    token are 401, a device token (``ivd_``) ingests like a personal one."""
+    alice, bob = make_consumer(ctx), make_consumer(ctx)
+    with ctx.db.session() as s:
+        expired, _ = accounts.issue_api_token(
+            session=s, account_id=alice, name="old", scopes=["gestures:write"], expires_at=utcnow() - timedelta(1)
+        )
+        device, _ = accounts.issue_api_token(
+            session=s, account_id=alice, name="phone", scopes=["gestures:write"], kind="device"
+        )
+        gone, _ = accounts.issue_api_token(session=s, account_id=bob, name="t", scopes=["gestures:write"])
+        s.get_one(Account, bob).deleted_at = utcnow()
+    assert device.startswith("ivd_")
+
+    def post(token: str) -> int:
+        headers = {"Authorization": f"Bearer {token}"}
+        return client.post("/v1/gestures", json={"events": new_events(1)}, headers=headers).status_code
+
+    with ThreadPoolExecutor(3) as pool:  # together, as one batch when they arrive at once
+        assert list(pool.map(post, [expired, device, gone])) == [401, 200, 401]
+    assert len(_stored(ctx)) == 1
