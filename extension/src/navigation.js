@@ -91,5 +91,6 @@ export function installNavigation(deps) {
   nav.onCommitted.addListener((d) => onCommitted(deps, d), filter);
   nav.onDOMContentLoaded.addListener((d) => { onDomReady(deps, d); }, filter);
   nav.onHistoryStateUpdated.addListener((d) => { onHistoryUpdated(deps, d); }, filter);
-  deps.browser.tabs.onRemoved.addListener((tabId) => { forget(tabId); injected.delete(tabId); });
+  // No tabs.onRemoved listener: it would wake the worker on every tab closed, for a few bytes per tab (tab ids are
+  // not reused, and the maps go with the worker when it stops).
 }
