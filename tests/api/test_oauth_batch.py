@@ -245,3 +245,20 @@ def test_jobs_awaited_on_an_event_loop_get_their_own_answers(ctx: VaultContext) 
         else:
             assert answer == {"i": i}
     assert batcher.jobs == 12
+
+
+def test_a_request_cancelled_while_waiting_does_not_stop_the_rest_of_its_batch(ctx: VaultContext) -> None:
+    """A request whose client went away is cancelled while its job waits (``asyncio.wrap_future`` cancels the
+    future): its batch's other requests are still answered, and the batcher keeps serving."""
+    import threading
+
+    batcher = TokenBatcher(ctx, idle_seconds=0.5)
+    gate = threading.Event()
+    first = batcher.submit(lambda _s, _out: {"first": gate.wait(30)})  # holds the thread while the rest queue
+    gone = batcher.submit(lambda _s, _out: {"gone": True})
+    kept = batcher.submit(lambda _s, _out: {"kept": True})
+    assert gone.cancel()
+    gate.set()
+    assert first.result(timeout=30) == {"first": True}
+    assert kept.result(timeout=30) == {"kept": True}
+    assert batcher.submit(lambda _s, _out: {"after": True}).result(timeout=30) == {"after": True}

@@ -129,6 +129,8 @@ class TokenBatcher:
         for pending, outcome in zip(batch, outcomes, strict=True):
             if pending.loop is not None:
                 waiting.setdefault(pending.loop, []).append((pending, outcome))
+            elif not pending.future.set_running_or_notify_cancel():
+                continue  # cancelled while waiting: setting it would raise and end this thread mid-batch
             elif isinstance(outcome, BaseException):
                 pending.future.set_exception(outcome)
             else:
