@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import inspect, text
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 
 from vault_server.accounts import service as accounts
 from vault_server.accounts.models import Account
@@ -28,6 +28,8 @@ from vault_server.config import Settings
 from vault_server.context import build_context
 from vault_server.crypto.keyring import KeyRing
 from vault_server.db import Database
+from vault_server.feed import service as feed
+from vault_server.feed.models import FeedChange
 from vault_server.intents import service as intents
 from vault_server.intents.schemas import IntentIn
 
@@ -182,6 +184,45 @@ def test_round_trip_sqlite_to_postgresql(source: dict[str, str], tmp_path: Path,
     back = _fresh(tmp_path, source, "back")
     assert _run(back, "restore", str(second)).exit_code == 0
     assert _rows(back) == _rows(target)
+
+
+def test_postgresql_to_postgresql_feed_positions_continue_past_the_restored_ones(
+    source: dict[str, str], tmp_path: Path, pg_schema: str
+) -> None:
+    """Feed read positions come from a sequence no column owns: after a restore, a new change must be read after
+    every restored one, or a vendor whose cursor points at a restored position never sees it."""
+    first = _fresh(tmp_path, source, "pg1", url=PG_URL, schema=pg_schema)
+    _backup(source, tmp_path / "a.ivb")
+    assert _run(first, "restore", str(tmp_path / "a.ivb")).exit_code == 0
+    ctx = build_context(_settings(first))
+    try:
+        assert feed.stamp_now(ctx) > 0  # the restored changes get their read positions on PostgreSQL
+    finally:
+        ctx.db.dispose()
+    _backup(first, tmp_path / "b.ivb")
+    second = _fresh(tmp_path, source, "pg2", url=PG_URL, schema=f"{pg_schema}_2")
+    try:
+        assert _run(second, "restore", str(tmp_path / "b.ivb")).exit_code == 0
+        ctx = build_context(_settings(second))
+        try:
+            with ctx.db.session() as s:
+                restored = s.exec(select(func.max(FeedChange.pos))).one()
+                assert restored is not None and restored > 0
+                one = s.exec(select(FeedChange)).first()
+                assert one is not None
+                s.add(FeedChange(vendor_id=one.vendor_id, subject=one.subject, grant_id=one.grant_id, kind=one.kind))
+                s.commit()
+            assert feed.stamp_now(ctx) == 1
+            with ctx.db.session() as s:
+                newest = s.exec(select(FeedChange).order_by(col(FeedChange.seq).desc())).first()
+                assert newest is not None and newest.pos is not None and newest.pos > restored
+        finally:
+            ctx.db.dispose()
+    finally:
+        admin = Database(Settings(database_url=PG_URL))
+        with admin.engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{pg_schema}_2" CASCADE'))
+        admin.dispose()
 
 
 def _empty(env: dict[str, str]) -> bool:

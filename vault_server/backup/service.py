@@ -186,9 +186,26 @@ def _check_empty(conn: Connection, tables: list[Table]) -> None:
             )
 
 
+# sequences no column owns, filled by the vault's own statements: (sequence, table, column)
+FREE_SEQUENCES = (("feed_pos_seq", "feed_change", "pos"),)  # the feed's read positions (feed/service.py: stamp)
+
+
 def _bump_sequences(conn: Connection, tables: list[Table], schema: str | None) -> None:
     """PostgreSQL: serial/identity columns (and columns filled from a sequence they own, like
-    ``webhook_delivery.seq``) continue after the restored values."""
+    ``webhook_delivery.seq``) continue after the restored values, and so do the free sequences: a feed read
+    position handed out after a restore must be past every restored one, or vendors whose cursors point at the
+    restored positions would never be shown the new changes."""
+    by_name = {t.name: t for t in tables}
+    for sequence, table_name, column_name in FREE_SEQUENCES:
+        free = by_name.get(table_name)
+        if free is None:
+            continue
+        highest = conn.execute(select(func.max(free.c[column_name]))).scalar()
+        qualified = f'"{schema}"."{sequence}"' if schema else f'"{sequence}"'
+        conn.execute(
+            text("SELECT setval(CAST(:s AS regclass), :v, :called)"),
+            {"s": qualified, "v": highest or 1, "called": highest is not None},
+        )
     for table in tables:
         owned = [c for c in table.columns if c.server_default is not None and not c.primary_key]
         for column in [*table.primary_key.columns, *owned]:
