@@ -166,6 +166,7 @@ def shred(*, session: Session, account_id: str) -> bool:
     if row is None:
         return False
     session.delete(row)
+    session.flush()  # at once: the hot paths read keys with Core statements, which do not autoflush the ORM
     return True
 
 
