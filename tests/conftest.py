@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import socketserver
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +143,17 @@ def personal_token(client: TestClient, csrf: str, scopes: list[str] | None = Non
 
 
 # ---- a real HTTP server ------------------------------------------------------------------------------
+@contextmanager
+def serving(server: socketserver.BaseServer) -> Iterator[None]:
+    """Serve ``server`` (a stdlib test receiver) in a daemon thread for the block, then stop and close it."""
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -26,7 +26,7 @@ from vault_server.vendors import service as vendors
 from vault_server.vendors.models import VendorStatus
 from vault_server.vendors.schemas import AppRegistration
 
-from ..conftest import PASSWORD
+from ..conftest import PASSWORD, serving
 
 ALL_FIELDS = ["stage", "score", "price_band", "brand", "declared_intent", "last_seen"]
 
@@ -180,7 +180,6 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def bodies(self) -> list[dict[str, Any]]:
         with self.lock:
@@ -190,12 +189,8 @@ class Receiver:
 @contextmanager
 def receiver() -> Iterator[Receiver]:
     r = Receiver()
-    r.thread.start()
-    try:
+    with serving(r.server):
         yield r
-    finally:
-        r.server.shutdown()
-        r.server.server_close()
 
 
 def http_client(base_url: str) -> httpx.Client:

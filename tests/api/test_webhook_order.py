@@ -25,7 +25,7 @@ from vault_server.feed.models import WebhookDelivery
 from vault_server.grants import service as grants
 from vault_server.grants.models import Grant
 
-from ..conftest import BACKEND
+from ..conftest import BACKEND, serving
 from .test_feed_support import STAGE_RECIPES, detail, make_consumer, make_grant, make_vendor, record
 
 
@@ -82,13 +82,8 @@ class Receiver:
 @contextmanager
 def receiver() -> Iterator[Receiver]:
     rx = Receiver()
-    thread = threading.Thread(target=rx.server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(rx.server):
         yield rx
-    finally:
-        rx.server.shutdown()
-        rx.server.server_close()
 
 
 def register(client: TestClient, auth: tuple[str, str], url: str) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from vault_server.feed.models import WebhookDelivery
 
 from ..api.test_feed import audit_entries
 from ..api.test_feed_support import STAGE_RECIPES, detail, make_consumer, make_grant, make_vendor, record
+from ..conftest import serving
 from ..scale.support import CLI, process_env
 
 SUBJECTS = 8
@@ -91,13 +92,8 @@ class SlowReceiver:
 @contextmanager
 def slow_receiver() -> Iterator[SlowReceiver]:
     rx = SlowReceiver()
-    thread = threading.Thread(target=rx.server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(rx.server):
         yield rx
-    finally:
-        rx.server.shutdown()
-        rx.server.server_close()
 
 
 @contextmanager
