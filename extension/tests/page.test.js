@@ -5,6 +5,8 @@ import { isCartUrl, readTotal } from '../src/capture/cart.js';
 import { isCheckoutUrl } from '../src/capture/checkout.js';
 import { isPurchaseUrl } from '../src/capture/purchase.js';
 import { isReviewUrl } from '../src/capture/review.js';
+import { isCompareUrl } from '../src/capture/compare.js';
+import { shoppingUrl } from '../src/capture/shopping-url.js';
 
 describe('page analysis', () => {
   it('search result page -> search with the term only', () => {
@@ -89,6 +91,19 @@ describe('URL patterns', () => {
   });
   it.each(['https://a.example/checkout', 'https://a.example/checkout/shipping', 'https://a.example/kasse', 'https://a.example/commande/livraison', 'https://a.example/afrekenen'])('checkout: %s', (u) => {
     expect(isCheckoutUrl(u)).toBe(true);
+  });
+  it('non-ASCII path words match the percent-encoded path a browser reports', () => {
+    // new URL() percent-encodes these letters; the patterns read the decoded, lower-cased path
+    expect(isCartUrl('https://shop.example/корзина/')).toBe(true);
+    expect(isCartUrl('https://shop.example/%D0%9A%D0%BE%D1%80%D0%B7%D0%B8%D0%BD%D0%B0')).toBe(true); // Корзина
+    expect(isCartUrl('https://shop.example/košík')).toBe(true);
+    expect(isCheckoutUrl('https://shop.example/ödeme/adres')).toBe(true);
+    expect(isCheckoutUrl('https://shop.example/objednávka')).toBe(true);
+    expect(isReviewUrl('https://shop.example/p/123/отзывы')).toBe(true);
+    expect(isCompareUrl('https://shop.example/jämför')).toBe(true);
+    expect(shoppingUrl('https://shop.example/karşılaştır/1-2')).toBe('compare-or-review-url');
+    expect(isCartUrl('https://shop.example/%E0%A4%zz/cart')).toBe(true); // a malformed escape keeps the encoded path
+    expect(isCartUrl('https://news.example/корзина-новостей-за-неделю')).toBe(false);
   });
   it('a checkout success page is a purchase, not a checkout start', () => {
     expect(isCheckoutUrl('https://a.example/checkout/success')).toBe(false);

@@ -4,6 +4,7 @@
  */
 import { clean, inPeripheral } from './dom.js';
 import { parsePrice } from './price.js';
+import { urlPath } from './urlpath.js';
 
 export const CART_PATH = /(^|\/)(cart|carts|basket|shopping-?bag|bag|trolley|warenkorb|einkaufswagen|panier|carrito|cesta|carrello|winkelwagen|winkelmand(je)?|koszyk|kosik|košík|kosarica|košarica|kosarica|carrinho|sacola|kundvagn|varukorg|handlekurv|indkobskurv|indkøbskurv|kurv|ostoskori|kosar|kosár|cos|cos-de-cumparaturi|sepet|sepetim|korzina|корзина|gwk|viewcart|view-cart|shoppingcart|shopping-cart)(\/|\.|$|\?)/;
 const NOT_CART = /(confirmation|success|thank)/;
@@ -14,12 +15,12 @@ const CHECKOUT_WORD = /(checkout|kasse|caisse|commande|afrekenen|kassa|pago|cass
 export function isCartUrl(url) {
   let u;
   try { u = new URL(url); } catch { return false; }
-  const path = u.pathname.toLowerCase();
+  const path = urlPath(u);
   const m = CART_PATH.exec(path);
   if (!m || NOT_CART.test(path)) return false;
   let lastCheckout = -1;
   for (const c of path.matchAll(CHECKOUT_WORD)) lastCheckout = c.index;
-  return path.toLowerCase().lastIndexOf(m[2].toLowerCase()) > lastCheckout;
+  return path.lastIndexOf(m[2]) > lastCheckout;
 }
 
 const TOTAL = /(grand-?total|order-?total|cart-?total|basket-?total|sub-?total|summary-?total|total-?price|totalprice|total_price|gesamt|summe|montant-?total|importe-?total|totale|totaal|razem|suma|celkem|yhteensa|toplam|итого|(^|[\s_-])total($|[\s_-]))/i;

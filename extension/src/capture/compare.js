@@ -1,5 +1,6 @@
 /** Content-script extractor: comparison pages (URL patterns, or a comparison table of products). */
 import { queryPairs } from './search.js';
+import { urlPath } from './urlpath.js';
 
 export const COMPARE_PATH = /(^|\/|-)(compare|comparison|vergleich|vergleichen|produktvergleich|comparer|comparateur|comparatif|comparar|comparador|comparativa|confronta|confronto|vergelijk|vergelijken|porownaj|porównaj|porownanie|porovnat|porovnanie|porovnání|jamfor|jämför|sammenlign|vertaa|vertailu|karsilastir|karşılaştır|sravnenie|сравнение|compara)(\/|\.|$|-|\?)/; // lower-cased path, no i flag
 
@@ -7,7 +8,7 @@ export const COMPARE_PATH = /(^|\/|-)(compare|comparison|vergleich|vergleichen|p
 export function isCompareUrl(url) {
   let u;
   try { u = new URL(url); } catch { return false; }
-  if (COMPARE_PATH.test(u.pathname.toLowerCase())) return true;
+  if (COMPARE_PATH.test(urlPath(u))) return true;
   for (const [k] of queryPairs(u.search)) if (/^(compare|comparison|vergleich|products_compare)$/i.test(k)) return true;
   return false;
 }

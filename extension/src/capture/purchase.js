@@ -5,6 +5,7 @@
 import { readTotal } from './cart.js';
 import { parsePriceMachine } from './schema.js';
 import { normalizeCurrency } from './currency.js';
+import { urlPath } from './urlpath.js';
 
 /**
  * Order-confirmation words that only ever name an order page; matched as whole words of the path
@@ -29,9 +30,7 @@ const THANKS_WORD = new RegExp(`${WORD_EDGE}(?:${THANKS})${WORD_END}`);
 export function isPurchaseUrl(url) {
   let u;
   try { u = new URL(url); } catch { return false; }
-  let path = u.pathname;
-  try { path = decodeURIComponent(path); } catch { /* keep it encoded */ }
-  const where = `${path}${u.hash || ''}`.toLowerCase();
+  const where = `${urlPath(u)}${(u.hash || '').toLowerCase()}`;
   if (PURCHASE_PATH.test(where)) return true;
   if (where.split(/[/#?]/).some((seg) => THANKS_SEGMENT.test(seg))) return true;
   return THANKS_WORD.test(where) && ORDER_WORD.test(where);

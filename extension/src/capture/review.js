@@ -2,11 +2,12 @@
  * Content-script extractor: review reading. A reviews page (URL), or a reviews section of a product
  * page that stays in view for a while (IntersectionObserver; reported by the caller).
  */
+import { urlPath } from './urlpath.js';
 
 export const REVIEW_PATH = /(^|\/|-|#)(reviews?|customer-reviews|product-reviews|bewertungen|kundenbewertungen|rezensionen|avis|avis-clients|opiniones|opiniao|opiniões|opinioni|recensioni|recensies|beoordelingen|reviews-en-ervaringen|opinie|opinia|recenze|hodnoceni|avaliacoes|avaliações|recensioner|anmeldelser|arvostelut|yorumlar|degerlendirmeler|otzyvy|отзывы|product-reviews)(\/|\.|$|-|\?)/; // lower-cased path, no i flag
 
 export function isReviewUrl(url) {
-  try { const u = new URL(url); return REVIEW_PATH.test(u.pathname.toLowerCase()) || /^#(reviews?|customer-?reviews|bewertungen|avis)/.test(u.hash.toLowerCase()); } catch { return false; }
+  try { const u = new URL(url); return REVIEW_PATH.test(urlPath(u)) || /^#(reviews?|customer-?reviews|bewertungen|avis)/.test(u.hash.toLowerCase()); } catch { return false; }
 }
 
 /** The element holding reviews on a product page, if any. */

@@ -11,6 +11,7 @@ import { isPurchaseUrl } from './purchase.js';
 import { COMPARE_PATH } from './compare.js';
 import { isReviewUrl } from './review.js';
 import { pageReason } from './probe.js';
+import { urlPath } from './urlpath.js';
 
 export function shoppingUrl(url) {
   let u;
@@ -21,7 +22,7 @@ export function shoppingUrl(url) {
     && detectSearch(url)) return 'search-url';
   if (isPriceComparison(url)) return 'price-comparison';
   if (isPurchaseUrl(url) || isCheckoutUrl(url) || isCartUrl(url)) return 'order-url';
-  if (COMPARE_PATH.test(u.pathname.toLowerCase()) || isReviewUrl(url)) return 'compare-or-review-url';
+  if (COMPARE_PATH.test(urlPath(u)) || isReviewUrl(url)) return 'compare-or-review-url';
   return null;
 }
 
