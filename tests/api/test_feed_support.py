@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -169,8 +170,7 @@ class Receiver:
                 length = int(self.headers.get("content-length", "0"))
                 body = self.rfile.read(length)
                 with receiver.lock:
-                    receiver.requests.append({"headers": dict(self.headers.items()), "body": body, "path": self.path})
-                    status = receiver.statuses.pop(0) if receiver.statuses else receiver.default_status
+                    status = receiver.answer(self.headers, body, self.path)
                 self.send_response(status)
                 self.send_header("content-length", "0")
                 self.end_headers()
@@ -180,6 +180,12 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def answer(self, headers: Message, body: bytes, path: str) -> int:
+        """Record one request and choose its status (called under ``lock``); a receiver with other rules overrides
+        this."""
+        self.requests.append({"headers": dict(headers.items()), "body": body, "path": path})
+        return self.statuses.pop(0) if self.statuses else self.default_status
 
     def bodies(self) -> list[dict[str, Any]]:
         with self.lock:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from typing import Any
 
 import pytest
@@ -27,6 +27,7 @@ from vault_server.grants.models import Grant
 
 from ..conftest import BACKEND, serving
 from .test_feed_support import STAGE_RECIPES, detail, make_consumer, make_grant, make_vendor, record
+from .test_feed_support import Receiver as RecordingReceiver
 
 
 @pytest.fixture
@@ -34,45 +35,32 @@ def settings(base_settings: Settings) -> Settings:
     return base_settings.model_copy(update={"allow_private_webhooks": True})
 
 
-class Receiver:
+class Receiver(RecordingReceiver):
     """A loopback receiver that records every request (with the subject of its body) and answers 500 to the
     first attempt of each message id in ``fail_once`` and to every attempt of those in ``fail_always``."""
 
     def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
+        super().__init__()
         self.fail_once: set[str] = set()
         self.fail_always: set[str] = set()
-        self.lock = threading.Lock()
-        outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                msg_id = self.headers["webhook-id"]
-                with outer.lock:
-                    seen = any(r["id"] == msg_id for r in outer.requests)
-                    failing = msg_id in outer.fail_always or (msg_id in outer.fail_once and not seen)
-                    status = 500 if failing else 204
-                    parsed = json.loads(body)
-                    outer.requests.append(
-                        {
-                            "id": msg_id,
-                            "status": status,
-                            "type": parsed["type"],
-                            "subject": parsed["data"].get("subject"),
-                            "headers": dict(self.headers.items()),
-                            "body": body,
-                        }
-                    )
-                self.send_response(status)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+    def answer(self, headers: Message, body: bytes, path: str) -> int:
+        msg_id = headers["webhook-id"]
+        seen = any(r["id"] == msg_id for r in self.requests)
+        failing = msg_id in self.fail_always or (msg_id in self.fail_once and not seen)
+        status = 500 if failing else 204
+        parsed = json.loads(body)
+        self.requests.append(
+            {
+                "id": msg_id,
+                "status": status,
+                "type": parsed["type"],
+                "subject": parsed["data"].get("subject"),
+                "headers": dict(headers.items()),
+                "body": body,
+            }
+        )
+        return status
 
     def of(self, subject: str) -> list[dict[str, Any]]:
         with self.lock:

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 
 import httpx
 from sqlmodel import select
@@ -21,17 +19,7 @@ from vault_server.intents.models import Gesture
 
 from ..conftest import free_port
 from ..scale.support import process_env, processes, serve_command, wait_healthy
-
-
-def _event() -> dict[str, object]:
-    return {
-        "id": str(uuid.uuid4()),
-        "type": "product_view",
-        "ts": datetime.now(UTC).isoformat(),
-        "origin": "https://shop.example",
-        "path": "/p/{id}",
-        "product": {"name": "Samsung 65 inch QLED 4K Smart TV", "brand": "Samsung", "price": 899.0, "currency": "EUR"},
-    }
+from .test_outage import product_view
 
 
 def test_every_acknowledged_gesture_survives_a_kill_9(ctx: VaultContext, settings: Settings) -> None:
@@ -53,7 +41,7 @@ def test_every_acknowledged_gesture_survives_a_kill_9(ctx: VaultContext, setting
     def client(n: int) -> None:
         with httpx.Client(base_url=url, timeout=20) as http:
             while not stop.is_set():
-                event = _event()
+                event = product_view()
                 with lock:
                     sent.append(str(event["id"]))
                 try:

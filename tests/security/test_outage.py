@@ -120,7 +120,7 @@ def proxied(base_settings: Settings) -> Iterator[tuple[Settings, Proxy]]:
     proxy.cut()
 
 
-def _event() -> dict[str, Any]:
+def product_view() -> dict[str, Any]:
     return {
         "id": str(uuid.uuid4()),
         "type": "product_view",
@@ -153,7 +153,7 @@ def test_postgresql_outage_under_load_is_503_then_recovers_and_loses_nothing(
         def load() -> None:
             with httpx.Client(base_url=server.url, timeout=30) as http:
                 while not stop.is_set():
-                    events = [_event() for _ in range(5)]
+                    events = [product_view() for _ in range(5)]
                     at = phase
                     try:
                         r = http.post(
