@@ -53,8 +53,9 @@ def authenticated_vendor(request: Request, ctx: VaultContext, session: Session) 
 Vendor = Annotated[VendorApp, Depends(vendor_client)]
 
 
-def consumer(principal: Principal, scope: str) -> str:
-    principal.require(scope)
+def consumer(principal: Principal, scope: str, *alternatives: str) -> str:
+    """The consumer's account id, for a credential holding ``scope`` or one of ``alternatives``."""
+    principal.require_any(scope, *alternatives)
     principal.require_role("consumer")
     return principal.account.id
 

@@ -45,13 +45,6 @@ def get_roster(ctx: Ctx) -> dict[str, Any]:
     return service.roster_view(ctx)
 
 
-def _terms_consumer(principal: Principal, broad: str) -> str:
-    """The consumer's account id, for a credential with ``terms:self`` (the extension's pairing) or ``broad``."""
-    principal.require_any("terms:self", broad)
-    principal.require_role("consumer")
-    return principal.account.id
-
-
 def _choices_view(s: Session, ctx: Ctx, account_id: str) -> dict[str, Any]:
     """The consumer's choices plus the vendor apps one may choose for (id and name), as the terms page lists them."""
     apps = vendors.list_apps(session=s, status="approved")
@@ -63,14 +56,14 @@ def _choices_view(s: Session, ctx: Ctx, account_id: str) -> dict[str, Any]:
 
 @router.get("/v1/me/terms", summary="The agreement you proffer by default and per vendor")
 def get_choices(principal: CurrentPrincipal, ctx: Ctx) -> dict[str, Any]:
-    account_id = _terms_consumer(principal, "account:read")
+    account_id = consumer(principal, "terms:self", "account:read")
     with ctx.db.session() as s:
         return _choices_view(s, ctx, account_id)
 
 
 @router.put("/v1/me/terms", summary="Choose the agreement you proffer (default, or for one vendor)")
 def put_choice(body: ChoiceIn, principal: CurrentPrincipal, ctx: Ctx) -> dict[str, Any]:
-    account_id = _terms_consumer(principal, "account:admin")
+    account_id = consumer(principal, "terms:self", "account:admin")
     with ctx.db.session() as s:
         service.choose(
             session=s, ctx=ctx, account_id=account_id, agreement_id=body.agreement_id, vendor_id=body.vendor_id
